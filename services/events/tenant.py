@@ -1,0 +1,423 @@
+"""The tenant file: what one MSP decides, validated at start-up.
+
+It names the clients (with account leads and how each source system names
+them), the technicians, the service-desk intake identities, the picklist
+mappings per source, and the webhook secrets. Every service loads it with
+`load_tenant(path)`; a mistake fails start-up with a `TenantConfigError` that
+names the file, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from services.events.models import (
+    AlertSeverity,
+    ChargeTo,
+    Channel,
+    Identity,
+    IdentityRole,
+    Location,
+    MeetingKind,
+    MeetingStatus,
+    Nature,
+    Priority,
+    Source,
+)
+
+# The picklist fields a mapping may name, and the canonical vocabulary of each.
+PICKLIST_FIELDS: dict[str, type[StrEnum]] = {
+    "channel": Channel,
+    "nature": Nature,
+    "priority": Priority,
+    "location": Location,
+    "meeting_status": MeetingStatus,
+    "meeting_kind": MeetingKind,
+    "severity": AlertSeverity,
+    "charge_to": ChargeTo,
+    "work_type": Nature,
+}
+
+VENDOR_SOURCES = [s for s in Source if s is not Source.canonical]
+
+
+class TenantConfigError(ValueError):
+    """The tenant file is unusable; the message names file, key and fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+class AccountLead(_Strict):
+    name: str
+    email: Email
+
+
+SourceIds = dict[Source, list[str]]
+
+
+class Client(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Canonical client id.")
+    name: str
+    account_lead: AccountLead
+    endpoints: int | None = Field(None, ge=0, description="Managed endpoints; else counted.")
+    identities: SourceIds = Field(
+        default_factory=dict,
+        description="How each source names this client (CW company id or identifier, "
+        "Autotask companyID, Halo client_id, NinjaOne organization id, Datto site_uid, "
+        "Tactical client name).",
+    )
+    contacts: list[str] = Field(
+        default_factory=list, description="Contact emails or ids known to belong to the client."
+    )
+    email_domains: list[str] = Field(default_factory=list)
+
+
+class Person(_Strict):
+    name: str
+    email: Email | None = None
+    identities: SourceIds = Field(default_factory=dict)
+
+
+class IntakeIdentities(_Strict):
+    """Identities that are a path into the service desk rather than a person."""
+
+    emails: list[str] = Field(default_factory=list, description="Service-desk mailboxes.")
+    identities: SourceIds = Field(default_factory=dict)
+
+
+class Picklist(_Strict):
+    """Vendor value -> canonical value, matched case-insensitively, with a default."""
+
+    values: dict[str, str] = Field(default_factory=dict)
+    default: str = "unknown"
+
+
+class HeaderSecret(_Strict):
+    """A secret sent as-is in a custom header (NinjaOne, Datto RMM, Tactical RMM)."""
+
+    header: str = "x-partnerpulse-secret"
+    secrets: list[SecretStr] = Field(default_factory=list)
+
+
+class HmacSecret(_Strict):
+    secrets: list[SecretStr] = Field(default_factory=list)
+
+
+class BasicAuth(_Strict):
+    username: str = "partnerpulse"
+    secrets: list[SecretStr] = Field(default_factory=list, description="Accepted passwords.")
+
+
+class ConnectWiseWebhook(_Strict):
+    key_url_hosts: list[str] = Field(
+        default_factory=lambda: ["*.myconnectwise.net"],
+        description="Hosts (host or host:port, shell wildcards) key_url may point at.",
+    )
+
+    def allows(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            return False
+        host = parts.hostname.lower()
+        host_port = f"{host}:{parts.port}" if parts.port else host
+        for pattern in self.key_url_hosts:
+            pattern = pattern.lower()
+            if ":" in pattern:
+                if fnmatch.fnmatchcase(host_port, pattern):
+                    return True
+            elif fnmatch.fnmatchcase(host, pattern) and (
+                parts.scheme == "https" or host in ("127.0.0.1", "localhost", "::1")
+            ):
+                return True
+        return False
+
+
+class Webhooks(_Strict):
+    connectwise: ConnectWiseWebhook = ConnectWiseWebhook()
+    autotask: HmacSecret = HmacSecret()
+    halopsa: BasicAuth = BasicAuth()
+    ninjaone: HeaderSecret = HeaderSecret()
+    dattormm: HeaderSecret = HeaderSecret()
+    tacticalrmm: HeaderSecret = HeaderSecret()
+    canonical: HmacSecret = HmacSecret()
+
+
+class Tenant(_Strict):
+    tenant: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="The MSP's id.")
+    clients: list[Client] = Field(min_length=1)
+    technicians: list[Person] = Field(default_factory=list)
+    service_desk: IntakeIdentities = IntakeIdentities()
+    automation: IntakeIdentities = Field(
+        IntakeIdentities(), description="RMM integrations and recurring-ticket engines."
+    )
+    mappings: dict[Source, dict[str, Picklist]] = Field(default_factory=dict)
+    remote_tools: list[str] = Field(
+        default_factory=list, description="Remote-access tool names that count as a new tool."
+    )
+    webhooks: Webhooks = Webhooks()
+
+    @field_validator("mappings")
+    @classmethod
+    def _known_picklists(
+        cls, value: dict[Source, dict[str, Picklist]]
+    ) -> dict[Source, dict[str, Picklist]]:
+        for source, fields in value.items():
+            for name, picklist in fields.items():
+                vocabulary = PICKLIST_FIELDS.get(name)
+                if vocabulary is None:
+                    raise ValueError(
+                        f"mappings.{source}.{name}: unknown picklist; "
+                        f"use one of {sorted(PICKLIST_FIELDS)}"
+                    )
+                allowed = {v.value for v in vocabulary}
+                for vendor_value, canonical in [*picklist.values.items(), ("default", picklist.default)]:
+                    if canonical not in allowed:
+                        raise ValueError(
+                            f"mappings.{source}.{name}.{vendor_value}: {canonical!r} is not a "
+                            f"{name}; use one of {sorted(allowed)}"
+                        )
+        return value
+
+    @model_validator(mode="after")
+    def _unique(self) -> Tenant:
+        seen: dict[tuple[Source, str], str] = {}
+        ids = [c.id for c in self.clients]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"clients: duplicate client id(s) {dupes}; give each client its own id")
+        for client in self.clients:
+            for source, refs in client.identities.items():
+                for ref in refs:
+                    key = (source, _norm(ref))
+                    if key in seen and seen[key] != client.id:
+                        raise ValueError(
+                            f"clients.{client.id}.identities.{source}: {ref!r} also names "
+                            f"client {seen[key]!r}; a source id must name one client"
+                        )
+                    seen[key] = client.id
+        return self
+
+    # -- look-ups used by the adapters and the classifier ----------------------
+
+    @cached_property
+    def _client_index(self) -> dict[tuple[Source, str], str]:
+        return {
+            (source, _norm(ref)): client.id
+            for client in self.clients
+            for source, refs in client.identities.items()
+            for ref in refs
+        }
+
+    @cached_property
+    def _identity_index(self) -> dict[tuple[Source | None, str], tuple[IdentityRole, str | None]]:
+        index: dict[tuple[Source | None, str], tuple[IdentityRole, str | None]] = {}
+        for contact_client in self.clients:
+            for contact in contact_client.contacts:
+                index[(None, _norm(contact))] = (IdentityRole.client_contact, None)
+        for email in self.automation.emails:
+            index[(None, _norm(email))] = (IdentityRole.automation, None)
+        for source, refs in self.automation.identities.items():
+            for ref in refs:
+                index[(source, _norm(ref))] = (IdentityRole.automation, None)
+        for email in self.service_desk.emails:
+            index[(None, _norm(email))] = (IdentityRole.service_desk, None)
+        for source, refs in self.service_desk.identities.items():
+            for ref in refs:
+                index[(source, _norm(ref))] = (IdentityRole.service_desk, None)
+        for tech in self.technicians:
+            if tech.email:
+                index[(None, _norm(tech.email))] = (IdentityRole.technician, tech.name)
+            for source, refs in tech.identities.items():
+                for ref in refs:
+                    index[(source, _norm(ref))] = (IdentityRole.technician, tech.name)
+        return index
+
+    @cached_property
+    def _client_domains(self) -> dict[str, str]:
+        return {_norm(d): c.id for c in self.clients for d in c.email_domains}
+
+    @cached_property
+    def _merged_mappings(self) -> dict[Source, dict[str, Picklist]]:
+        merged: dict[Source, dict[str, Picklist]] = {}
+        for source in Source:
+            fields = dict(DEFAULT_MAPPINGS.get(source, {}))
+            for name, picklist in self.mappings.get(source, {}).items():
+                base = fields.get(name, Picklist())
+                fields[name] = Picklist(
+                    values={**base.values, **picklist.values},
+                    default=picklist.default
+                    if "default" in picklist.model_fields_set
+                    else base.default,
+                )
+            merged[source] = {
+                name: Picklist(values={_norm(k): v for k, v in p.values.items()}, default=p.default)
+                for name, p in fields.items()
+            }
+        return merged
+
+    def client_for(self, source: Source, ref: str | None) -> str | None:
+        """The canonical client id a source's client reference names, if any."""
+        if ref is None:
+            return None
+        return self._client_index.get((source, _norm(ref)))
+
+    def client(self, client_id: str) -> Client | None:
+        return next((c for c in self.clients if c.id == client_id), None)
+
+    def identity(self, source: Source, ref: str | None, name: str | None = None) -> Identity | None:
+        """Resolve a source's person or system reference to an `Identity` with its role."""
+        if ref is None or not str(ref).strip():
+            return None
+        ref = str(ref).strip()
+        found = self._identity_index.get((source, _norm(ref))) or self._identity_index.get(
+            (None, _norm(ref))
+        )
+        if found is None and "@" in ref:
+            domain = _norm(ref.rsplit("@", 1)[1])
+            if domain in self._client_domains:
+                found = (IdentityRole.client_contact, None)
+        role, known_name = found or (IdentityRole.unknown, None)
+        return Identity(id=ref, role=role, name=name or known_name)
+
+    def map(self, source: Source, field: str, value: object) -> Any:
+        """Map a vendor picklist value to the canonical vocabulary (default if unknown)."""
+        vocabulary = PICKLIST_FIELDS[field]
+        picklist = self._merged_mappings.get(source, {}).get(field)
+        if picklist is None:
+            return vocabulary("unknown") if "unknown" in vocabulary.__members__ else None
+        if value is None or str(value).strip() == "":
+            return vocabulary(picklist.default)
+        return vocabulary(picklist.values.get(_norm(str(value)), picklist.default))
+
+    def is_remote_tool(self, name: str | None) -> bool:
+        if not name:
+            return False
+        lowered = name.lower()
+        return any(tool.lower() in lowered for tool in self.remote_tools)
+
+
+def _norm(value: str) -> str:
+    return str(value).strip().casefold()
+
+
+def _load_default_mappings() -> dict[Source, dict[str, Picklist]]:
+    text = resources.files("services.events").joinpath("default_mappings.yaml").read_text()
+    raw = yaml.safe_load(text)
+    return {
+        Source(source): {name: Picklist(**p) for name, p in fields.items()}
+        for source, fields in raw.items()
+    }
+
+
+DEFAULT_MAPPINGS = _load_default_mappings()
+
+_ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+
+_FIXES = {
+    "missing": "add this key",
+    "extra_forbidden": "remove it or check its spelling",
+    "enum": "use one of the listed values",
+    "string_pattern_mismatch": "use lower-case letters, digits, '.', '_' or '-'",
+    "value_error": "correct the value as described",
+    "too_short": "add at least one entry",
+}
+
+
+def _expand_env(node: Any, path: str, file: Path) -> Any:
+    """Expand ${VAR} in strings, so secrets can stay out of the file."""
+    if isinstance(node, dict):
+        return {k: _expand_env(v, f"{path}.{k}" if path else str(k), file) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_env(v, f"{path}[{i}]", file) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise TenantConfigError(
+                    f"{file}: {path}: environment variable {name} is not set; "
+                    f"export it or write the value in the file"
+                )
+            return os.environ[name]
+
+        return _ENV_REF.sub(sub, node)
+    return node
+
+
+def _loc(loc: tuple[int | str, ...], data: Any) -> str:
+    """A readable key path; list items of clients are named by their id."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node):
+                element = node[item]
+                if isinstance(element, dict) and "id" in element:
+                    label = f"[{item}:{element['id']}]"
+                node = element
+            else:
+                node = None
+            parts.append(label)
+        else:
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def parse_tenant(data: Mapping[str, Any], file: Path | str = "<tenant>") -> Tenant:
+    file = Path(file)
+    if not isinstance(data, Mapping):
+        raise TenantConfigError(f"{file}: the file must hold a mapping with 'tenant' and 'clients'")
+    expanded = _expand_env(dict(data), "", file)
+    try:
+        return Tenant.model_validate(expanded)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            fix = _FIXES.get(err["type"], "correct the value")
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  {_loc(err['loc'], expanded)}: {message} (fix: {fix})")
+        raise TenantConfigError(f"{file}: invalid tenant configuration:\n" + "\n".join(lines)) from None
+
+
+def load_tenant(path: Path | str) -> Tenant:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TenantConfigError(
+            f"{file}: no such tenant file; set PARTNERPULSE_TENANT_FILE or pass --tenant"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise TenantConfigError(f"{file}: not valid YAML{at}: {exc}") from None
+    return parse_tenant(data, file)
