@@ -1,0 +1,245 @@
+"""`partnerpulse`: one command line for every service and tool."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from services.events.models import Source, json_schema
+from services.events.tenant import TenantConfigError, load_tenant
+from services.runtime.settings import CommonSettings
+
+app = typer.Typer(
+    help="partnerpulse: MSP client relationships, watched as events happen.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+TenantOption = Annotated[
+    Path | None,
+    typer.Option("--tenant", help="Tenant file (default: PARTNERPULSE_TENANT_FILE)."),
+]
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # kafka-python logs every refused connection at ERROR while a broker is away.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(2)
+
+
+def _bootstrap(settings: CommonSettings) -> str:
+    from services.runtime.supervisor import read_runtime
+
+    bootstrap = settings.kafka_bootstrap or read_runtime(settings).get("kafka_bootstrap")
+    if not bootstrap:
+        raise _fail(
+            "no broker: set PARTNERPULSE_KAFKA_BOOTSTRAP, or start the stack with "
+            "`partnerpulse up` (it publishes its broker in the data dir)"
+        )
+    return bootstrap
+
+
+@app.command()
+def up(
+    tenant: TenantOption = None,
+    broker_port: Annotated[
+        int, typer.Option(help="Port of the embedded broker (when none is configured).")
+    ] = 19092,
+) -> None:
+    """Start the embedded broker (unless one is configured) and every service; Ctrl+C stops."""
+    from services.ingest.settings import IngestSettings
+    from services.runtime.supervisor import ServiceSpec, Supervisor
+
+    overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
+    settings = IngestSettings(**overrides)
+    _setup_logging(settings.log_level)
+    try:
+        load_tenant(settings.tenant_file)  # fail now, with the file and key, not in a child
+    except TenantConfigError as exc:
+        raise _fail(str(exc)) from None
+    base = f"http://{settings.ingest_host}:{settings.ingest_port}"
+    services = [
+        ServiceSpec(
+            "ingest",
+            health_url=f"{base}/healthz",
+            describe=f"webhooks at {base}/v1/webhooks/<source>, metrics at {base}/metrics, "
+            f"API docs at {base}/docs",
+        ),
+    ]
+    raise typer.Exit(Supervisor(settings, services, broker_port=broker_port).run())
+
+
+@app.command()
+def ingest(tenant: TenantOption = None) -> None:
+    """Run the ingest HTTP service (webhooks in, canonical events to Kafka)."""
+    import uvicorn
+
+    from services.ingest.app import create_app
+    from services.ingest.settings import IngestSettings
+
+    overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
+    settings = IngestSettings(**overrides)
+    _setup_logging(settings.log_level)
+    if not settings.kafka_bootstrap:
+        raise _fail("ingest needs PARTNERPULSE_KAFKA_BOOTSTRAP (or run `partnerpulse up`)")
+    try:
+        application = create_app(settings)
+    except TenantConfigError as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(
+        application,
+        host=settings.ingest_host,
+        port=settings.ingest_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the canonical event."""
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def check_tenant(tenant: Annotated[Path, typer.Argument(help="The tenant file to check.")]) -> None:
+    """Validate a tenant file and summarise it."""
+    try:
+        config = load_tenant(tenant)
+    except TenantConfigError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(
+        f"{tenant}: tenant {config.tenant!r}, {len(config.clients)} client(s), "
+        f"{len(config.technicians)} technician(s): OK"
+    )
+
+
+@app.command()
+def topics() -> None:
+    """Create partnerpulse's topics on the configured broker (idempotent)."""
+    from services.events import topics as topic_names
+    from services.runtime.kafka import ensure_topics
+
+    settings = CommonSettings()
+    bootstrap = _bootstrap(settings)
+    ensure_topics(bootstrap, topic_names.ALL, partitions=settings.topic_partitions)
+    typer.echo(f"topics on {bootstrap}: {', '.join(topic_names.ALL)}")
+
+
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="Topic, e.g. partnerpulse.events")],
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning/--new-only", help="Start at the oldest record.")
+    ] = True,
+    count: Annotated[int | None, typer.Option(help="Stop after this many records.")] = None,
+    idle: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds with no record.")
+    ] = None,
+) -> None:
+    """Print a topic's records as JSON lines (key, headers, value) and follow it."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    settings = CommonSettings()
+    _setup_logging("WARNING")
+    bootstrap = _bootstrap(settings)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise _fail(f"topic {topic!r} does not exist on {bootstrap}")
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        if from_beginning:
+            consumer.seek_to_beginning()
+        else:
+            consumer.seek_to_end()
+        seen = 0
+        last = time.monotonic()
+        while count is None or seen < count:
+            batch = consumer.poll(timeout_ms=500)
+            if not batch:
+                if idle is not None and time.monotonic() - last > idle:
+                    break
+                continue
+            last = time.monotonic()
+            for records in batch.values():
+                for record in records:
+                    typer.echo(json.dumps(_record_json(record)))
+                    seen += 1
+                    if count is not None and seen >= count:
+                        break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+
+
+def _record_json(record: Any) -> dict[str, Any]:
+    value: Any
+    try:
+        value = json.loads(record.value)
+    except (ValueError, TypeError):
+        value = record.value.decode("utf-8", "replace") if record.value else None
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "key": record.key.decode("utf-8", "replace") if record.key else None,
+        "headers": {k: v.decode("utf-8", "replace") for k, v in record.headers or []},
+        "value": value,
+    }
+
+
+@app.command()
+def send(
+    source: Annotated[Source, typer.Argument(help="Which vendor's webhook route.")],
+    body_file: Annotated[Path, typer.Argument(help="The raw body, as the vendor sends it.")],
+    url: Annotated[str | None, typer.Option(help="Ingest base URL.")] = None,
+    tenant: TenantOption = None,
+) -> None:
+    """Sign a body the way its vendor does (secrets from the tenant file) and post it."""
+    import httpx
+
+    from services.ingest.sender import signer
+    from services.ingest.settings import IngestSettings
+
+    overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
+    settings = IngestSettings(**overrides)
+    try:
+        config = load_tenant(settings.tenant_file)
+    except TenantConfigError as exc:
+        raise _fail(str(exc)) from None
+    base = url or f"http://{settings.ingest_host}:{settings.ingest_port}"
+    body = body_file.read_bytes()
+    with signer(config) as s:
+        headers = {"content-type": "application/json", **s.headers(source, body)}
+        try:
+            response = httpx.post(
+                f"{base}/v1/webhooks/{source.value}", content=body, headers=headers, trust_env=False
+            )
+        except httpx.HTTPError as exc:
+            raise _fail(f"could not reach ingest at {base}: {exc}") from None
+    typer.echo(f"{response.status_code} {response.text}")
+    if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

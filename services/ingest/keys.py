@@ -1,0 +1,69 @@
+"""ConnectWise signing keys, fetched from the callback's key_url and cached per URL.
+
+The URL comes from an unauthenticated request body, so the adapter checks it
+against the tenant's allow-list before this module is ever asked to fetch it.
+The key rotates: on a signature mismatch with a cached key, fetch it once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+
+
+class KeyUnavailable(Exception):
+    """The key server could not be reached: the sender should retry later."""
+
+
+class KeyRefused(Exception):
+    """The key server answered, but with no usable key for this URL."""
+
+
+class SigningKeyCache:
+    def __init__(
+        self, client: httpx.AsyncClient, *, ttl: float = 3600.0, max_bytes: int = 16_384
+    ) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._max_bytes = max_bytes
+        self._keys: dict[str, tuple[float, bytes]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def cached(self, url: str) -> bytes | None:
+        entry = self._keys.get(url)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    async def get(self, url: str, *, refresh: bool = False) -> bytes:
+        if not refresh and (key := self.cached(url)) is not None:
+            return key
+        lock = self._locks.setdefault(url, asyncio.Lock())
+        async with lock:
+            if not refresh and (key := self.cached(url)) is not None:
+                return key
+            key = await self._fetch(url)
+            self._keys[url] = (time.monotonic() + self._ttl, key)
+            return key
+
+    async def _fetch(self, url: str) -> bytes:
+        try:
+            response = await self._client.get(url, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise KeyUnavailable(f"signing key server unreachable: {type(exc).__name__}") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise KeyUnavailable(f"signing key server answered {response.status_code}")
+        if response.status_code != 200:
+            raise KeyRefused(f"signing key server answered {response.status_code}")
+        if len(response.content) > self._max_bytes:
+            raise KeyRefused("signing key response is too large")
+        try:
+            key = json.loads(response.content)["signing_key"]
+        except (ValueError, KeyError, TypeError):
+            raise KeyRefused("signing key response has no signing_key") from None
+        if not isinstance(key, str) or not key:
+            raise KeyRefused("signing key response has an empty signing_key")
+        return key.encode()

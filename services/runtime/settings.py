@@ -1,0 +1,68 @@
+"""Settings every service shares. Each field reads `PARTNERPULSE_<NAME>`.
+
+A settings file (YAML) may hold the same keys; it is named by
+`PARTNERPULSE_SETTINGS_FILE` (default `partnerpulse.yaml` in the working
+directory, used only if it exists). Environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_TENANT_FILE = Path("deploy/tenant.example.yaml")
+
+
+def settings_file() -> Path:
+    return Path(os.environ.get("PARTNERPULSE_SETTINGS_FILE", "partnerpulse.yaml"))
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARTNERPULSE_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        None,
+        description="Kafka bootstrap servers (host:port,...). Unset: `partnerpulse up` starts "
+        "the embedded broker and sets it for the services it starts.",
+    )
+    tenant_file: Path = Field(DEFAULT_TENANT_FILE, description="The tenant configuration (YAML).")
+    data_dir: Path = Field(Path("var"), description="Where services keep local state.")
+    log_level: str = Field("INFO", description="Python logging level.")
+    topic_partitions: int = Field(
+        4, ge=1, description="Partitions of topics created by `partnerpulse up` / `topics`."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = settings_file()
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    def bootstrap(self) -> str:
+        if not self.kafka_bootstrap:
+            raise RuntimeError(
+                "no Kafka broker configured: set PARTNERPULSE_KAFKA_BOOTSTRAP, or run "
+                "`partnerpulse up`, which starts the embedded broker"
+            )
+        return self.kafka_bootstrap
+
+    def child_env(self) -> dict[str, Any]:
+        return {}
