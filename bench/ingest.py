@@ -85,7 +85,9 @@ def autotask_bodies(count: int) -> list[tuple[str, str]]:
     return out
 
 
-def start_process(args: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_process(
+    args: list[str], env: dict[str, str], port: int, log: Path
+) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
     wait_for_port("127.0.0.1", port, timeout=30)
@@ -100,24 +102,39 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def wrk(url: str, requests_file: Path, duration: int, connections: int,
-        rate: int | None = None) -> dict[str, float]:
+def wrk(
+    url: str, requests_file: Path, duration: int, connections: int, rate: int | None = None
+) -> dict[str, float]:
     env = {**os.environ, "BENCH_REQUESTS": str(requests_file), "BENCH_HEADER": "X-Hook-Signature"}
     if rate:
         env["BENCH_DELAY_MS"] = str(int(1000 * connections / rate))
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s",
-         str(REPO / "bench" / "wrk_post.lua"), url],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(REPO / "bench" / "wrk_post.lua"),
+            url,
+        ],
         env=env,
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     pct = {p: _ms(m) for p, m in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
-    return {"rps": rps, "p50_ms": pct.get("50", float("nan")), "p99_ms": pct.get("99", float("nan")),
-            "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
-            "socket_errors": 1.0 if errors else 0.0}
+    return {
+        "rps": rps,
+        "p50_ms": pct.get("50", float("nan")),
+        "p99_ms": pct.get("99", float("nan")),
+        "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }
 
 
 def _ms(text: str) -> float:
@@ -126,7 +143,9 @@ def _ms(text: str) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=15, help="seconds per saturation run")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--rate", type=int, default=500, help="requests/s of the latency run")
@@ -154,8 +173,12 @@ def main() -> int:
     results: dict[str, Any] = {}
     with EmbeddedBroker(log_file=work / "broker.log") as broker:
         ensure_topics(broker.bootstrap, topics.ALL)
-        env = {**os.environ, "PARTNERPULSE_KAFKA_BOOTSTRAP": broker.bootstrap,
-               "PARTNERPULSE_TENANT_FILE": str(TENANT), "PARTNERPULSE_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "PARTNERPULSE_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "PARTNERPULSE_TENANT_FILE": str(TENANT),
+            "PARTNERPULSE_LOG_LEVEL": "WARNING",
+        }
         servers = {
             "bare": lambda port, data: [sys.executable, "-m", "bench.bare_app", str(port)],
             "ingest": lambda port, data: [sys.executable, "-m", "services.cli", "ingest"],
@@ -164,24 +187,34 @@ def main() -> int:
             for name, command in servers.items():
                 port = free_port()
                 data = work / f"{name}-{phase}"
-                proc_env = {**env, "PARTNERPULSE_INGEST_PORT": str(port),
-                            "PARTNERPULSE_DATA_DIR": str(data)}
+                proc_env = {
+                    **env,
+                    "PARTNERPULSE_INGEST_PORT": str(port),
+                    "PARTNERPULSE_DATA_DIR": str(data),
+                }
                 proc = start_process(command(port, data), proc_env, port, work / f"{name}.log")
                 url = f"http://127.0.0.1:{port}/v1/webhooks/autotask"
                 try:
                     time.sleep(1)
                     if phase == "saturation":
                         say(f"{name}: wrk, {args.connections} connections, {args.duration}s")
-                        results[f"{name}_sat"] = wrk(url, requests_file, args.duration, args.connections)
+                        results[f"{name}_sat"] = wrk(
+                            url, requests_file, args.duration, args.connections
+                        )
                     else:
                         say(f"{name}: {args.rate} requests/s for {args.rate_duration}s")
-                        results[f"{name}_rate"] = wrk(url, rate_file, args.rate_duration,
-                                                      args.connections, rate=args.rate)
+                        results[f"{name}_rate"] = wrk(
+                            url, rate_file, args.rate_duration, args.connections, rate=args.rate
+                        )
                     if name == "ingest":
-                        results[f"ingest_{phase}_metrics"] = scrape(f"http://127.0.0.1:{port}/metrics")
+                        results[f"ingest_{phase}_metrics"] = scrape(
+                            f"http://127.0.0.1:{port}/metrics"
+                        )
                 finally:
                     stop_process(proc)
-                say(f"{name} {phase}: {results[f'{name}_sat' if phase == 'saturation' else f'{name}_rate']}")
+                say(
+                    f"{name} {phase}: {results[f'{name}_sat' if phase == 'saturation' else f'{name}_rate']}"
+                )
 
     report = render(results, args)
     print(report)
@@ -224,23 +257,27 @@ the same ASGI stack (FastAPI on one uvicorn process) that reads the body and ans
 
 | saturation (wrk, {args.connections} connections, {args.duration}s) | requests/s | p50 ms | p99 ms | non-2xx |
 |---|---|---|---|---|
-| bare handler (ceiling) | {bare['rps']:.0f} | {bare['p50_ms']:.2f} | {bare['p99_ms']:.2f} | {bare['non2xx']:.0f} |
-| ingest | {ing['rps']:.0f} | {ing['p50_ms']:.2f} | {ing['p99_ms']:.2f} | {ing['non2xx']:.0f} |
+| bare handler (ceiling) | {bare["rps"]:.0f} | {bare["p50_ms"]:.2f} | {bare["p99_ms"]:.2f} | {bare["non2xx"]:.0f} |
+| ingest | {ing["rps"]:.0f} | {ing["p50_ms"]:.2f} | {ing["p99_ms"]:.2f} | {ing["non2xx"]:.0f} |
 | **ratio ingest / bare** | **{ratio:.2f}** | | | |
 
 | fixed rate ({args.rate} requests/s paced by wrk, {args.connections} connections, {args.rate_duration}s) | achieved/s | p50 ms | p99 ms | non-2xx |
 |---|---|---|---|---|
-| bare handler | {bare_rate['rps']:.0f} | {bare_rate['p50_ms']:.2f} | {bare_rate['p99_ms']:.2f} | {bare_rate['non2xx']:.0f} |
-| ingest | {ing_rate['rps']:.0f} | {ing_rate['p50_ms']:.2f} | {ing_rate['p99_ms']:.2f} | {ing_rate['non2xx']:.0f} |
+| bare handler | {bare_rate["rps"]:.0f} | {bare_rate["p50_ms"]:.2f} | {bare_rate["p99_ms"]:.2f} | {bare_rate["non2xx"]:.0f} |
+| ingest | {ing_rate["rps"]:.0f} | {ing_rate["p50_ms"]:.2f} | {ing_rate["p99_ms"]:.2f} | {ing_rate["non2xx"]:.0f} |
 
 Target: ratio at least 0.40, p99 under 50 ms at 500 requests/s. After each ingest run the
-relay had {r['ingest_saturation_metrics']['journal_depth']:.0f} / {r['ingest_rate_metrics']['journal_depth']:.0f}
+relay had {r["ingest_saturation_metrics"]["journal_depth"]:.0f} / {r["ingest_rate_metrics"]["journal_depth"]:.0f}
 events still to send to Kafka (saturation / fixed rate) at the moment of the scrape.
 {MARK_END}"""
 
 
 def update_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nRatios against a baseline measured in the same run; the machines are shared and noisy.\n"
+    text = (
+        path.read_text()
+        if path.exists()
+        else "# Benchmarks\n\nRatios against a baseline measured in the same run; the machines are shared and noisy.\n"
+    )
     if MARK_START in text and MARK_END in text:
         head, rest = text.split(MARK_START, 1)
         _, tail = rest.split(MARK_END, 1)

@@ -213,8 +213,18 @@ def send(
     body_file: Annotated[Path, typer.Argument(help="The raw body, as the vendor sends it.")],
     url: Annotated[str | None, typer.Option(help="Ingest base URL.")] = None,
     tenant: TenantOption = None,
+    curl: Annotated[
+        bool, typer.Option("--curl", help="Post with curl, printing its command line.")
+    ] = False,
 ) -> None:
-    """Sign a body the way its vendor does (secrets from the tenant file) and post it."""
+    """Sign a body the way its vendor does (secrets from the tenant file) and post it.
+
+    For ConnectWise, the signing key is served at the body's loopback key_url
+    while the request is made, as ConnectWise's own key server would.
+    """
+    import shlex
+    import subprocess
+
     import httpx
 
     from services.ingest.sender import signer
@@ -230,6 +240,22 @@ def send(
     body = body_file.read_bytes()
     with signer(config) as s:
         headers = {"content-type": "application/json", **s.headers(source, body)}
+        if curl:
+            command = [
+                "curl",
+                "-sS",
+                "-w",
+                "\\n%{http_code}\\n",
+                "-X",
+                "POST",
+                f"{base}/v1/webhooks/{source.value}",
+                "--data-binary",
+                f"@{body_file}",
+            ]
+            for name, value in headers.items():
+                command += ["-H", f"{name}: {value}"]
+            typer.echo(shlex.join(command))
+            raise typer.Exit(subprocess.run(command, check=False).returncode)
         try:
             response = httpx.post(
                 f"{base}/v1/webhooks/{source.value}", content=body, headers=headers, trust_env=False

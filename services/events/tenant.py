@@ -33,8 +33,8 @@ from pydantic import (
 
 from services.events.models import (
     AlertSeverity,
-    ChargeTo,
     Channel,
+    ChargeTo,
     Identity,
     IdentityRole,
     Location,
@@ -195,7 +195,10 @@ class Tenant(_Strict):
                         f"use one of {sorted(PICKLIST_FIELDS)}"
                     )
                 allowed = {v.value for v in vocabulary}
-                for vendor_value, canonical in [*picklist.values.items(), ("default", picklist.default)]:
+                for vendor_value, canonical in [
+                    *picklist.values.items(),
+                    ("default", picklist.default),
+                ]:
                     if canonical not in allowed:
                         raise ValueError(
                             f"mappings.{source}.{name}.{vendor_value}: {canonical!r} is not a "
@@ -209,7 +212,9 @@ class Tenant(_Strict):
         ids = [c.id for c in self.clients]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"clients: duplicate client id(s) {dupes}; give each client its own id")
+            raise ValueError(
+                f"clients: duplicate client id(s) {dupes}; give each client its own id"
+            )
         for client in self.clients:
             for source, refs in client.identities.items():
                 for ref in refs:
@@ -403,7 +408,9 @@ def parse_tenant(data: Mapping[str, Any], file: Path | str = "<tenant>") -> Tena
             fix = _FIXES.get(err["type"], "correct the value")
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"  {_loc(err['loc'], expanded)}: {message} (fix: {fix})")
-        raise TenantConfigError(f"{file}: invalid tenant configuration:\n" + "\n".join(lines)) from None
+        raise TenantConfigError(
+            f"{file}: invalid tenant configuration:\n" + "\n".join(lines)
+        ) from None
 
 
 def load_tenant(path: Path | str) -> Tenant:

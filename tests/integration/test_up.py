@@ -1,0 +1,128 @@
+"""`partnerpulse up` as a user runs it: a full stop and start loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.events import topics
+from services.events.models import Source
+from services.events.tenant import Tenant
+from services.ingest.sender import Signer
+from services.runtime.broker import free_port
+
+from .conftest import read_topic
+from .test_ingest_http import canonical_ticket
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Stack:
+    def __init__(self, data_dir: Path, ingest_port: int, broker_port: int) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
+        self.env.update(
+            PARTNERPULSE_DATA_DIR=str(data_dir),
+            PARTNERPULSE_TENANT_FILE=str(REPO / "tests" / "fixtures" / "tenant.yaml"),
+            PARTNERPULSE_INGEST_PORT=str(ingest_port),
+        )
+        self.broker_port = broker_port
+        self.url = f"http://127.0.0.1:{ingest_port}"
+        self.proc: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    def cli(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "services.cli", *args]
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.cli("up", "--broker-port", str(self.broker_port)),
+            env=self.env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 60
+        for line in self.proc.stdout:
+            self.output.append(line)
+            if "running; Ctrl+C stops everything" in line:
+                return
+            assert time.monotonic() < deadline, "".join(self.output)
+        raise AssertionError("up exited early:\n" + "".join(self.output))
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=60)
+        self.output.append(out)
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(tmp_path / "var", free_port(), free_port())
+    yield s
+    if s.proc is not None:
+        s.proc.kill()
+        s.proc.wait()
+
+
+def post_all(stack: Stack, signer: Signer, bodies: list[bytes]) -> list[str]:
+    ids = []
+    for body in bodies:
+        headers = {"content-type": "application/json", **signer.headers(Source.canonical, body)}
+        response = httpx.post(
+            f"{stack.url}/v1/webhooks/canonical", content=body, headers=headers, trust_env=False
+        )
+        assert response.status_code == 202, response.text
+        ids.extend(response.json()["event_ids"])
+    return ids
+
+
+def test_full_stop_and_start_of_up_loses_nothing(stack: Stack, tenant: Tenant) -> None:
+    signer = Signer(tenant)
+    stack.start()
+    output = "".join(stack.output)
+    assert f"webhooks at {stack.url}/v1/webhooks/<source>" in output
+    ids = post_all(stack, signer, [canonical_ticket(tenant, i) for i in range(25)])
+    assert stack.stop() == 0
+    assert "stopped" in stack.output[-1]
+
+    # The embedded broker is memory only: the restart replays the journal into it.
+    stack.start()
+    ids += post_all(stack, signer, [canonical_ticket(tenant, i) for i in range(25, 50)])
+    bootstrap = f"127.0.0.1:{stack.broker_port}"
+    seen = [
+        json.loads(r.value)["event_id"]
+        for r in read_topic(bootstrap, topics.EVENTS, expect=50, timeout=30)
+    ]
+    assert len(seen) == len(set(seen)), "an event was published twice"
+    assert sorted(seen) == sorted(ids), "an accepted event is missing"
+
+    # What the README shows a user: `partnerpulse tail` finds the running stack's broker.
+    tail = subprocess.run(
+        stack.cli("tail", topics.EVENTS, "--count", "50"),
+        env=stack.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert sorted(line["value"]["event_id"] for line in lines) == sorted(ids)
+    assert stack.stop() == 0

@@ -1,0 +1,335 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from services.events.models import (
+    Action,
+    AlertSeverity,
+    DeviceChange,
+    DeviceChangeKind,
+    RmmAlert,
+    Source,
+    SourceRef,
+)
+from services.events.tenant import HeaderSecret, Tenant
+from services.ingest.adapters.base import AuthenticationError, Delivery, PayloadError
+from services.ingest.adapters.ninjaone import ADAPTER
+
+RECEIVED = datetime(2026, 3, 2, 14, 6, tzinfo=UTC)
+SERIES = "b3a5e0c2-6a0f-4d0e-9c44-1f0d7d5e2a10"
+
+
+def raw(payloads: Path, name: str) -> bytes:
+    return (payloads / "ninjaone" / f"{name}.json").read_bytes()
+
+
+def variant(payloads: Path, name: str, **changes: Any) -> bytes:
+    """A fixture with fields replaced (None removes the field)."""
+    activity = json.loads(raw(payloads, name))
+    for key, value in changes.items():
+        if value is None:
+            activity.pop(key, None)
+        else:
+            activity[key] = value
+    return json.dumps(activity).encode()
+
+
+def delivery(
+    body: bytes, headers: dict[str, str] | None = None, received_at: datetime = RECEIVED
+) -> Delivery:
+    return Delivery(
+        source=Source.ninjaone,
+        body=body,
+        headers={k.lower(): v for k, v in (headers or {}).items()},
+        received_at=received_at,
+    )
+
+
+def with_secrets(tenant: Tenant, secrets: list[str]) -> Tenant:
+    config = HeaderSecret(
+        header=tenant.webhooks.ninjaone.header, secrets=[SecretStr(s) for s in secrets]
+    )
+    webhooks = tenant.webhooks.model_copy(update={"ninjaone": config})
+    return tenant.model_copy(update={"webhooks": webhooks})
+
+
+# -- authentication -------------------------------------------------------------
+
+
+def test_the_configured_secret_in_the_configured_header_is_accepted(
+    tenant: Tenant, payloads: Path
+) -> None:
+    headers = {"X-Ninja-Secret": "ninja-test-secret"}
+    ADAPTER.authenticate(delivery(raw(payloads, "condition_triggered"), headers), tenant)
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "missing x-ninja-secret"),
+        ({"x-ninja-secret": ""}, "missing x-ninja-secret"),
+        ({"x-ninja-secret": "ninja-test-secre"}, "does not match"),
+        ({"x-ninja-secret": "ninja-test-secret "}, "does not match"),
+        ({"x-partnerpulse-secret": "ninja-test-secret"}, "missing x-ninja-secret"),
+    ],
+)
+def test_a_missing_or_wrong_secret_is_refused(
+    tenant: Tenant, payloads: Path, headers: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(AuthenticationError, match=reason):
+        ADAPTER.authenticate(delivery(raw(payloads, "condition_triggered"), headers), tenant)
+
+
+def test_both_secrets_are_accepted_during_a_rotation(tenant: Tenant, payloads: Path) -> None:
+    rotating = with_secrets(tenant, ["ninja-old-secret", "ninja-new-secret"])
+    body = raw(payloads, "condition_triggered")
+    for secret in ("ninja-old-secret", "ninja-new-secret"):
+        ADAPTER.authenticate(delivery(body, {"x-ninja-secret": secret}), rotating)
+    with pytest.raises(AuthenticationError):
+        ADAPTER.authenticate(delivery(body, {"x-ninja-secret": "ninja-test-secret"}), rotating)
+
+
+def test_no_configured_secret_refuses_everything(tenant: Tenant, payloads: Path) -> None:
+    with pytest.raises(AuthenticationError, match="no secret is configured"):
+        ADAPTER.authenticate(
+            delivery(raw(payloads, "condition_triggered"), {"x-ninja-secret": "anything"}),
+            with_secrets(tenant, []),
+        )
+
+
+def test_the_sender_sends_the_newest_secret(tenant: Tenant, payloads: Path) -> None:
+    body = raw(payloads, "condition_triggered")
+    assert ADAPTER.sign(body, tenant) == {"x-ninja-secret": "ninja-test-secret"}
+    rotating = with_secrets(tenant, ["ninja-old-secret", "ninja-new-secret"])
+    headers = ADAPTER.sign(body, rotating)
+    assert headers == {"x-ninja-secret": "ninja-new-secret"}
+    ADAPTER.authenticate(delivery(body, headers), rotating)
+    with pytest.raises(ValueError, match=r"webhooks\.ninjaone\.secrets is empty"):
+        ADAPTER.sign(body, with_secrets(tenant, []))
+
+
+# -- alerts ---------------------------------------------------------------------
+
+
+def test_a_triggered_condition_is_an_alert(tenant: Tenant, payloads: Path) -> None:
+    result = ADAPTER.normalise(delivery(raw(payloads, "condition_triggered")), tenant)
+
+    assert result.delivery_id == "987654"
+    (event,) = result.events
+    assert event.source is Source.ninjaone
+    assert event.action is Action.triggered
+    assert event.occurred_at == datetime(2026, 3, 2, 14, 5, 9, 250000, tzinfo=UTC)
+    assert event.received_at == RECEIVED
+    assert (event.client_id, event.client_known, event.source_client_ref) == ("acme", True, "3")
+    assert event.delivery_id == "987654"
+    assert event.refs == [
+        SourceRef(source=Source.ninjaone, entity="alert", id=SERIES),
+        SourceRef(source=Source.ninjaone, entity="device", id="41"),
+    ]
+    assert event.payload == RmmAlert(
+        alert_id=SERIES,
+        status="triggered",
+        severity=AlertSeverity.major,
+        category="Disk Free Space",
+        message="Disk C: free space is 7% (threshold 10%)",
+        device_id="41",
+        device_name="ACME-DC01",
+        help_request=False,
+    )
+
+
+def test_a_reset_resolves_the_same_alert(tenant: Tenant, payloads: Path) -> None:
+    (triggered,) = ADAPTER.normalise(delivery(raw(payloads, "condition_triggered")), tenant).events
+    (reset,) = ADAPTER.normalise(delivery(raw(payloads, "condition_reset")), tenant).events
+
+    assert reset.action is Action.resolved
+    assert isinstance(reset.payload, RmmAlert)
+    assert reset.payload.status == "resolved"
+    assert reset.payload.alert_id == SERIES
+    assert reset.ref == triggered.ref
+    assert reset.occurred_at == datetime(2026, 3, 2, 15, 42, 31, tzinfo=UTC)
+    assert reset.event_id != triggered.event_id
+
+
+def test_a_retry_of_the_same_activity_keeps_its_event_id(tenant: Tenant, payloads: Path) -> None:
+    body = raw(payloads, "condition_triggered")
+    first = ADAPTER.normalise(delivery(body), tenant).events[0]
+    retry = ADAPTER.normalise(delivery(body, received_at=RECEIVED + timedelta(seconds=40)), tenant)
+    assert retry.events[0].event_id == first.event_id
+    assert retry.events[0].received_at == RECEIVED + timedelta(seconds=40)
+
+
+@pytest.mark.parametrize(
+    ("severity", "expected"),
+    [
+        ("CRITICAL", AlertSeverity.critical),
+        ("moderate", AlertSeverity.moderate),
+        ("MINOR", AlertSeverity.minor),
+        ("NONE", AlertSeverity.info),
+        ("CATASTROPHIC", AlertSeverity.info),  # unknown: the tenant's default
+        (None, AlertSeverity.info),  # missing
+    ],
+)
+def test_severity_is_mapped_through_the_tenant_picklist(
+    tenant: Tenant, payloads: Path, severity: str | None, expected: AlertSeverity
+) -> None:
+    body = variant(payloads, "condition_triggered", severity=severity)
+    (event,) = ADAPTER.normalise(delivery(body), tenant).events
+    assert isinstance(event.payload, RmmAlert)
+    assert event.payload.severity is expected
+
+
+def test_a_help_request_is_a_triggered_alert_flagged_as_help(
+    tenant: Tenant, payloads: Path
+) -> None:
+    (event,) = ADAPTER.normalise(delivery(raw(payloads, "help_request")), tenant).events
+
+    assert event.action is Action.triggered
+    assert event.client_id == "globex"
+    assert event.ref == SourceRef(source=Source.ninjaone, entity="alert", id="988120")
+    assert event.payload == RmmAlert(
+        alert_id="988120",  # no seriesUid: the activity itself
+        status="triggered",
+        severity=AlertSeverity.info,
+        message="Outlook keeps asking for my password since this morning",
+        device_id="57",
+        device_name="GLX-LT-014",
+        help_request=True,
+    )
+
+
+def test_a_condition_in_another_state_carries_nothing(tenant: Tenant, payloads: Path) -> None:
+    body = variant(payloads, "condition_triggered", statusCode="ACKNOWLEDGED")
+    result = ADAPTER.normalise(delivery(body), tenant)
+    assert result.events == []
+    assert result.delivery_id == "987654"
+
+
+def test_the_alert_device_and_client_are_optional(tenant: Tenant, payloads: Path) -> None:
+    body = variant(
+        payloads, "condition_triggered", deviceId=None, device=None, organization=None, data=None
+    )
+    (event,) = ADAPTER.normalise(delivery(body), tenant).events
+    assert isinstance(event.payload, RmmAlert)
+    assert (event.payload.device_id, event.payload.device_name) == (None, None)
+    assert event.refs == [SourceRef(source=Source.ninjaone, entity="alert", id=SERIES)]
+    assert (event.client_id, event.client_known) == ("unknown:ninjaone:none", False)
+
+
+def test_an_unknown_organization_is_flagged_not_refused(tenant: Tenant, payloads: Path) -> None:
+    body = variant(payloads, "condition_triggered", organization={"id": 99, "name": "Initech"})
+    (event,) = ADAPTER.normalise(delivery(body), tenant).events
+    assert (event.client_id, event.client_known) == ("unknown:ninjaone:99", False)
+    assert event.source_client_ref == "99"
+
+
+# -- device changes -------------------------------------------------------------
+
+
+def test_a_new_node_is_a_new_device(tenant: Tenant, payloads: Path) -> None:
+    result = ADAPTER.normalise(delivery(raw(payloads, "node_created")), tenant)
+
+    (event,) = result.events
+    assert result.delivery_id == "989001"
+    assert event.action is Action.detected
+    assert event.client_id == "acme"  # from device.organizationId
+    assert event.occurred_at == datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
+    assert event.refs == [SourceRef(source=Source.ninjaone, entity="device", id="63")]
+    assert event.payload == DeviceChange(
+        change=DeviceChangeKind.new_device,
+        device_id="63",
+        device_name="ACME-WS-022",
+        detail="Device ACME-WS-022 was added to Acme Dental",
+    )
+
+
+def test_a_deleted_node_is_a_removed_agent(tenant: Tenant, payloads: Path) -> None:
+    (event,) = ADAPTER.normalise(delivery(raw(payloads, "node_deleted")), tenant).events
+    assert event.client_id == "acme"  # from the top-level organizationId
+    assert isinstance(event.payload, DeviceChange)
+    assert event.payload.change is DeviceChangeKind.removed_agent
+    assert event.payload.device_id == "29"
+    assert event.payload.device_name is None
+
+
+def test_an_installed_remote_access_tool_is_a_new_remote_tool(
+    tenant: Tenant, payloads: Path
+) -> None:
+    (event,) = ADAPTER.normalise(
+        delivery(raw(payloads, "software_added_remote_tool")), tenant
+    ).events
+    assert event.ref == SourceRef(source=Source.ninjaone, entity="device", id="41")
+    assert event.payload == DeviceChange(
+        change=DeviceChangeKind.new_remote_tool,
+        device_id="41",
+        device_name="ACME-DC01",
+        tool="AnyDesk",
+        detail="Software 'AnyDesk' version '8.0.14' was installed",
+    )
+
+
+def test_a_remote_tool_named_only_in_the_message_is_still_seen(
+    tenant: Tenant, payloads: Path
+) -> None:
+    body = variant(
+        payloads,
+        "software_added_remote_tool",
+        data=None,
+        message="Software 'TeamViewer Host' was installed",
+    )
+    (event,) = ADAPTER.normalise(delivery(body), tenant).events
+    assert isinstance(event.payload, DeviceChange)
+    assert event.payload.tool == "Software 'TeamViewer Host' was installed"
+
+
+@pytest.mark.parametrize("name", ["software_added_other", "patch_management"])
+def test_activities_the_pipeline_does_not_use_carry_no_events(
+    tenant: Tenant, payloads: Path, name: str
+) -> None:
+    result = ADAPTER.normalise(delivery(raw(payloads, name)), tenant)
+    assert result.events == []
+    assert result.delivery_id == str(json.loads(raw(payloads, name))["id"])
+
+
+# -- malformed bodies -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", "body"),
+        (b"[]", "body"),
+        (b"\xff\xfe", "body"),
+    ],
+)
+def test_a_body_that_is_not_an_activity_is_refused(tenant: Tenant, body: bytes, field: str) -> None:
+    with pytest.raises(PayloadError) as exc:
+        ADAPTER.normalise(delivery(body), tenant)
+    assert exc.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "field"),
+    [
+        ("condition_triggered", {"id": None}, "id"),
+        ("condition_triggered", {"activityType": None}, "activityType"),
+        ("condition_triggered", {"activityType": 7}, "activityType"),
+        ("condition_triggered", {"statusCode": ["TRIGGERED"]}, "statusCode"),
+        ("condition_triggered", {"seriesUid": None}, "seriesUid"),
+        ("condition_triggered", {"activityTime": None}, "activityTime"),
+        ("condition_triggered", {"activityTime": "last tuesday"}, "activityTime"),
+        ("node_created", {"deviceId": None, "device": None}, "deviceId"),
+    ],
+)
+def test_a_malformed_activity_names_the_field(
+    tenant: Tenant, payloads: Path, name: str, changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(PayloadError) as exc:
+        ADAPTER.normalise(delivery(variant(payloads, name, **changes)), tenant)
+    assert exc.value.field == field
