@@ -35,6 +35,7 @@ def _setup_logging(level: str) -> None:
     )
     # kafka-python logs every refused connection at ERROR while a broker is away.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _fail(message: str) -> typer.Exit:

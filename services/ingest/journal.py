@@ -229,15 +229,23 @@ class Journal:
         assert self._read_conn is not None, "journal is not open"
         conn = self._read_conn
         conn.execute("BEGIN IMMEDIATE")
-        changed = 0
-        for start in range(0, len(seqs), 500):
-            chunk = seqs[start : start + 500]
+        first, last = min(seqs), max(seqs)
+        if last - first + 1 == len(seqs):  # the usual case: one contiguous batch
             cur = conn.execute(
-                f"UPDATE journal SET relayed = 1 WHERE relayed = 0 AND seq IN"
-                f" ({','.join('?' * len(chunk))})",
-                chunk,
+                "UPDATE journal SET relayed = 1 WHERE relayed = 0 AND seq BETWEEN ? AND ?",
+                (first, last),
             )
-            changed += cur.rowcount
+            changed = cur.rowcount
+        else:
+            changed = 0
+            for start in range(0, len(seqs), 500):
+                chunk = seqs[start : start + 500]
+                cur = conn.execute(
+                    "UPDATE journal SET relayed = 1 WHERE relayed = 0 AND seq IN"
+                    f" ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                changed += cur.rowcount
         conn.execute("COMMIT")
         with self._lock:
             self._pending -= changed

@@ -55,12 +55,14 @@ class Relay:
         *,
         batch_size: int = 1000,
         backoff_max: float = 5.0,
+        linger: float = 0.05,
     ) -> None:
         self.journal = journal
         self.producer_factory = producer_factory
         self.metrics = metrics
         self.batch_size = batch_size
         self.backoff_max = backoff_max
+        self.linger = linger
         self.connected = False
         self._producer: Any = None
         self._stop = threading.Event()
@@ -100,9 +102,12 @@ class Relay:
                 backoff = min(backoff * 2, self.backoff_max)
                 continue
             backoff = 0.2
-            if not relayed:
-                self._update_lag([])
-                self.journal.wait_for_pending(0.5)
+            if relayed < self.batch_size:
+                # Let a burst gather: fewer, larger batches cost less per event.
+                if not relayed:
+                    self._update_lag([])
+                    self.journal.wait_for_pending(0.5)
+                self._stop.wait(self.linger)
 
     def _relay_batch(self) -> int:
         rows = self.journal.fetch_pending(self.batch_size)

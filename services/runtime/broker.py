@@ -78,6 +78,7 @@ class EmbeddedBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl+C goes to `up`, which stops the broker last
         )
         try:
             wait_for_port(self.host, self.port)

@@ -187,6 +187,8 @@ class Supervisor:
             self._say("running; Ctrl+C stops everything")
             while not self._stopping:
                 time.sleep(0.5)
+                if self._stopping:
+                    break
                 if self.broker is not None and not self.broker.alive():
                     self._say(
                         "embedded broker died; restarting it and the services (journal replay)"

@@ -52,6 +52,7 @@ class Stack:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # its own process group, like a terminal's foreground job
         )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 60
@@ -64,7 +65,7 @@ class Stack:
 
     def stop(self) -> int:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGINT)
+        os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl+C: the whole foreground group gets it
         out, _ = self.proc.communicate(timeout=60)
         self.output.append(out)
         code = self.proc.returncode
@@ -101,6 +102,7 @@ def test_full_stop_and_start_of_up_loses_nothing(stack: Stack, tenant: Tenant) -
     ids = post_all(stack, signer, [canonical_ticket(tenant, i) for i in range(25)])
     assert stack.stop() == 0
     assert "stopped" in stack.output[-1]
+    assert "broker died" not in "".join(stack.output)  # Ctrl+C is a stop, not a crash
 
     # The embedded broker is memory only: the restart replays the journal into it.
     stack.start()

@@ -26,16 +26,17 @@ from services.ingest.adapters.base import (
     Normalised,
     PayloadError,
     VendorAdapter,
+    build_event,
     decode_json,
     make_event,
     parse_time,
+    record_version,
     ref_id,
     require,
     require_object,
     text,
 )
-from services.ingest.adapters.connectwise import build_event, record_version
-from services.ingest.adapters.signatures import sign_hmac, verify_hmac
+from services.ingest.adapters.signatures import newest_secret, sign_hmac, verify_hmac
 
 SOURCE = Source.autotask
 SIGNATURE_HEADER = "x-hook-signature"
@@ -57,11 +58,8 @@ def authenticate(delivery: Delivery, tenant: Tenant, remote_keys: Sequence[bytes
 
 
 def sign(body: bytes, tenant: Tenant, signing_key: bytes | None) -> dict[str, str]:
-    secrets = tenant.webhooks.autotask.secrets
-    if not secrets:
-        raise ValueError("webhooks.autotask.secrets is empty: nothing to sign with")
-    # The newest secret is listed last (rotation appends).
-    signature = sign_hmac(body, secrets[-1], digest="sha1", encoding="base64")
+    secret = newest_secret(tenant.webhooks.autotask.secrets, SOURCE, "nothing to sign with")
+    signature = sign_hmac(body, secret, digest="sha1", encoding="base64")
     return {SIGNATURE_HEADER: _PREFIX + signature}
 
 

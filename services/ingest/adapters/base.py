@@ -13,11 +13,14 @@ done by the HTTP layer and handed in as `remote_keys`.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
+
+from pydantic import ValidationError
 
 from services.events.models import (
     Action,
@@ -41,6 +44,11 @@ class Delivery:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+
+# The receiver's check and the sender's headers, as a VendorAdapter holds them.
+AuthenticateFn = Callable[[Delivery, Tenant, Sequence[bytes]], None]
+SignFn = Callable[[bytes, Tenant, bytes | None], dict[str, str]]
 
 
 class AdapterError(Exception):
@@ -90,14 +98,14 @@ class VendorAdapter:
     """An adapter assembled from a vendor module's two functions."""
 
     source: Source
-    authenticate_fn: Callable[[Delivery, Tenant, Sequence[bytes]], None]
+    authenticate_fn: AuthenticateFn
     normalise_fn: Callable[[Delivery, Tenant], Normalised]
     # ConnectWise only: where the signing key must be fetched from (validated
     # against the tenant's allow-list before any request is made).
     key_url_fn: Callable[[Delivery, Tenant], str] | None = None
     # The sender's side (tests, `partnerpulse send`, `evaluate`): the headers
     # that authenticate `body` for this tenant; ConnectWise takes its signing key.
-    sign_fn: Callable[[bytes, Tenant, bytes | None], dict[str, str]] | None = None
+    sign_fn: SignFn | None = None
 
     def authenticate(
         self, delivery: Delivery, tenant: Tenant, remote_keys: Sequence[bytes] = ()
@@ -148,6 +156,14 @@ def require(obj: Mapping[str, Any], path: str, *, where: str = "") -> Any:
     return value
 
 
+@overload
+def parse_time(value: Any, where: str, *, required: Literal[True] = ...) -> datetime: ...
+
+
+@overload
+def parse_time(value: Any, where: str, *, required: bool) -> datetime | None: ...
+
+
 def parse_time(value: Any, where: str, *, required: bool = True) -> datetime | None:
     """ISO 8601 (a trailing Z allowed; naive means UTC) or epoch seconds/milliseconds."""
     if value is None or value == "":
@@ -180,6 +196,22 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def template_field(
+    body: Mapping[str, Any], key: str, *, unset: Collection[str] = (), required: bool = False
+) -> str | None:
+    """A value a vendor template substituted: None when missing, empty or one of `unset`.
+
+    `unset` holds what the vendor writes when it has no value (Datto leaves
+    the `[placeholder]`, Tactical RMM renders Python's `None`).
+    """
+    value = text(body.get(key))
+    if value is not None and value in unset:
+        value = None
+    if value is None and required:
+        raise PayloadError(key, "required field is missing, empty or was not substituted")
+    return value
+
+
 def text(value: Any) -> str | None:
     """A vendor value as a stripped string, None for missing/empty."""
     if value is None:
@@ -197,6 +229,44 @@ def ref_id(value: Any) -> str | None:
     if isinstance(value, Mapping):
         value = value.get("id") if value.get("id") is not None else value.get("identifier")
     return text(value)
+
+
+def ref_ids(value: Any, where: str) -> list[str]:
+    """Ids from a list of references or scalars (e.g. a ticket's configurations)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(where, f"expected a list, got {type(value).__name__}")
+    return [i for i in (ref_id(item) for item in value) if i]
+
+
+def alert_refs(source: Source, alert_id: str, device_id: str | None) -> list[SourceRef]:
+    """An RMM alert's refs: the alert, then the device it is about when known."""
+    refs = [SourceRef(source=source, entity="alert", id=alert_id)]
+    if device_id:
+        refs.append(SourceRef(source=source, entity="device", id=device_id))
+    return refs
+
+
+def record_version(record: Mapping[str, Any], stamp: Any = None) -> str:
+    """The version part of an event identity: the record's last-updated stamp, else
+    a SHA-256 of its content (key order and whitespace do not matter)."""
+    if stamp is not None and str(stamp).strip():
+        return str(stamp).strip()
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def build_event(where: str, build: Callable[[], CanonicalEvent]) -> CanonicalEvent:
+    """Run `build` (a payload + make_event), turning a contract violation into a
+    PayloadError on `where` instead of an unhandled 500."""
+    try:
+        return build()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        problem = f"violates the event contract at {field}: {first['msg']}"
+        raise PayloadError(where, problem) from None
 
 
 def make_event(

@@ -21,8 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from services.events.models import (
     Action,
     CanonicalEvent,
@@ -45,11 +43,14 @@ from services.ingest.adapters.base import (
     Normalised,
     PayloadError,
     VendorAdapter,
+    build_event,
     decode_json,
     get_path,
     make_event,
     parse_time,
+    record_version,
     ref_id,
+    ref_ids,
     require,
     require_object,
     text,
@@ -58,30 +59,6 @@ from services.ingest.adapters.signatures import sign_hmac, verify_hmac
 
 SOURCE = Source.connectwise
 SIGNATURE_HEADER = "x-content-signature"
-
-# -- generic helpers, shared by the PSA adapters (proposed for base.py) -----------------
-
-
-def record_version(record: Mapping[str, Any], stamp: Any = None) -> str:
-    """The version part of an event identity: the record's last-updated stamp, else
-    a SHA-256 of its content (key order and whitespace do not matter)."""
-    if stamp is not None and str(stamp).strip():
-        return str(stamp).strip()
-    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def build_event(where: str, build: Callable[[], CanonicalEvent]) -> CanonicalEvent:
-    """Run `build` (a payload + make_event), turning a contract violation into a
-    PayloadError on `where` instead of an unhandled 500."""
-    try:
-        return build()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        problem = f"violates the event contract at {field}: {first['msg']}"
-        raise PayloadError(where, problem) from None
-
 
 # -- authentication -------------------------------------------------------------------
 
@@ -207,10 +184,7 @@ class _Record:
         return parse_time(self.get(path), ENTITY + path, required=False)
 
     def required_time(self, path: str) -> datetime:
-        value = parse_time(self.get(path), ENTITY + path)
-        if value is None:  # parse_time raises first; this narrows the type
-            raise PayloadError(ENTITY + path, "required timestamp is missing")
-        return value
+        return parse_time(self.get(path), ENTITY + path)
 
     def map(self, picklist: str, path: str) -> Any:
         return self.tenant.map(SOURCE, picklist, text(self.get(path)))
@@ -271,7 +245,7 @@ def _ticket(r: _Record) -> CanonicalEvent:
         SOURCE, contact_ref, text(r.get("contactName")) or text(r.get("contact.name"))
     )
     assigned = _assigned(r)
-    device_ids = _ids(r.get("configurations"), ENTITY + "configurations")
+    device_ids = ref_ids(r.get("configurations"), ENTITY + "configurations")
 
     def payload() -> Ticket:
         return Ticket(
@@ -311,15 +285,6 @@ def _assigned(r: _Record) -> list[Identity]:
         if person is not None and all(p.id.casefold() != person.id.casefold() for p in people):
             people.append(person)
     return people
-
-
-def _ids(value: Any, where: str) -> list[str]:
-    """Ids from a list of references or scalars (e.g. a ticket's configurations)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise PayloadError(where, f"expected a list, got {type(value).__name__}")
-    return [i for i in (ref_id(item) for item in value) if i]
 
 
 def _time(r: _Record) -> CanonicalEvent:

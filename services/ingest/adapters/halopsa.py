@@ -33,16 +33,18 @@ from services.ingest.adapters.base import (
     Normalised,
     PayloadError,
     VendorAdapter,
+    build_event,
     decode_json,
     make_event,
     parse_time,
+    record_version,
     ref_id,
+    ref_ids,
     require,
     require_object,
     text,
 )
-from services.ingest.adapters.connectwise import build_event, record_version
-from services.ingest.adapters.signatures import verify_basic_auth
+from services.ingest.adapters.signatures import newest_secret, verify_basic_auth
 
 SOURCE = Source.halopsa
 
@@ -54,9 +56,7 @@ def authenticate(delivery: Delivery, tenant: Tenant, remote_keys: Sequence[bytes
 
 def sign(body: bytes, tenant: Tenant, signing_key: bytes | None) -> dict[str, str]:
     config = tenant.webhooks.halopsa
-    if not config.secrets:
-        raise ValueError("webhooks.halopsa.secrets is empty: no password to send")
-    password = config.secrets[-1].get_secret_value()  # the newest is listed last
+    password = newest_secret(config.secrets, SOURCE, "no password to send").get_secret_value()
     token = base64.b64encode(f"{config.username}:{password}".encode()).decode()
     return {"authorization": f"Basic {token}"}
 
@@ -203,13 +203,8 @@ class _Ticket:
         return nature
 
     def asset_ids(self) -> list[str]:
-        assets = self.raw.get("assets")
-        if assets is None:
-            return []
-        if not isinstance(assets, list):
-            problem = f"expected a list, got {type(assets).__name__}"
-            raise PayloadError(self.where + "assets", problem)
-        return [i for i in (ref_id(a) for a in assets) if i and i != "0"]
+        assets = ref_ids(self.raw.get("assets"), self.where + "assets")
+        return [i for i in assets if i != "0"]
 
 
 ADAPTER = VendorAdapter(

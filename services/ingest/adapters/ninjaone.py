@@ -41,14 +41,16 @@ from services.ingest.adapters.base import (
     Normalised,
     PayloadError,
     VendorAdapter,
+    alert_refs,
     decode_json,
     get_path,
     make_event,
+    parse_time,
     require,
     require_object,
     text,
 )
-from services.ingest.adapters.dattormm import header_secret_functions, required_time
+from services.ingest.adapters.signatures import header_secret_functions
 
 SOURCE = Source.ninjaone
 
@@ -99,9 +101,7 @@ class _Activity:
         else:
             alert_id = str(text(require(activity, "seriesUid")))
         device_id = self._device_id(required=False)
-        refs = [SourceRef(source=SOURCE, entity="alert", id=alert_id)]
-        if device_id:
-            refs.append(SourceRef(source=SOURCE, entity="device", id=device_id))
+        refs = alert_refs(SOURCE, alert_id, device_id)
         payload = RmmAlert(
             alert_id=alert_id,
             status="triggered" if action is Action.triggered else "resolved",
@@ -139,7 +139,7 @@ class _Activity:
             source=SOURCE,
             action=action,
             identity=f"activity:{self.activity_id}",
-            occurred_at=required_time(activity.get("activityTime"), "activityTime"),
+            occurred_at=parse_time(activity.get("activityTime"), "activityTime"),
             received_at=self.delivery.received_at,
             source_client_ref=_organization_id(activity),
             client_refs=[organization_name] if organization_name else [],

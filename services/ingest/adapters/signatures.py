@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import SecretStr
 
-from services.ingest.adapters.base import AuthenticationError
+from services.events.models import Source
+from services.events.tenant import HeaderSecret, Tenant
+from services.ingest.adapters.base import AuthenticateFn, AuthenticationError, Delivery, SignFn
+
 
 def _secret_bytes(secret: SecretStr | bytes | str) -> bytes:
     if isinstance(secret, SecretStr):
@@ -100,7 +102,40 @@ def verify_basic_auth(
         raise AuthenticationError("Basic credentials do not match")
 
 
-def sign_hmac(message: bytes, secret: SecretStr | bytes | str, *, digest: str, encoding: str) -> str:
+def sign_hmac(
+    message: bytes, secret: SecretStr | bytes | str, *, digest: str, encoding: str
+) -> str:
     """The signature a sender would put in its header (used by send/evaluate and tests)."""
     raw = hmac_digest(_secret_bytes(secret), message, digest)
     return base64.b64encode(raw).decode() if encoding == "base64" else raw.hex()
+
+
+def newest_secret(secrets: Sequence[SecretStr], source: str, problem: str) -> SecretStr:
+    """The secret a sender uses: the newest, listed last (rotation appends).
+
+    Raises ValueError("webhooks.<source>.secrets is empty: <problem>") when there is none.
+    """
+    if not secrets:
+        raise ValueError(f"webhooks.{source}.secrets is empty: {problem}")
+    return secrets[-1]
+
+
+def header_secret_functions(
+    source: Source, config_of: Callable[[Tenant], HeaderSecret]
+) -> tuple[AuthenticateFn, SignFn]:
+    """The receiver's check and the sender's headers for a secret sent as-is in a header.
+
+    The receiver accepts any configured secret (rotation); the sender sends the
+    newest, listed last.
+    """
+
+    def authenticate(delivery: Delivery, tenant: Tenant, remote_keys: Sequence[bytes] = ()) -> None:
+        config = config_of(tenant)
+        verify_shared_secret(delivery.header(config.header), config.secrets, header=config.header)
+
+    def sign(body: bytes, tenant: Tenant, signing_key: bytes | None = None) -> dict[str, str]:
+        config = config_of(tenant)
+        secret = newest_secret(config.secrets, source, "no secret to send")
+        return {config.header: secret.get_secret_value()}
+
+    return authenticate, sign

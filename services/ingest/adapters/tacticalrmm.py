@@ -14,22 +14,21 @@ from __future__ import annotations
 
 import hashlib
 
-from services.events.models import Action, RmmAlert, Source, SourceRef
+from services.events.models import Action, RmmAlert, Source
 from services.events.tenant import Tenant
 from services.ingest.adapters.base import (
     Delivery,
     Normalised,
     PayloadError,
     VendorAdapter,
+    alert_refs,
     decode_json,
     make_event,
+    parse_time,
     require_object,
-)
-from services.ingest.adapters.dattormm import (
-    header_secret_functions,
-    required_time,
     template_field,
 )
+from services.ingest.adapters.signatures import header_secret_functions
 
 SOURCE = Source.tacticalrmm
 
@@ -58,9 +57,9 @@ def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
     if action is None:
         raise PayloadError("event", f"expected 'trigger' or 'resolved', got {event!r}")
     if action is Action.resolved and field("resolved_on"):
-        occurred_at = required_time(field("resolved_on"), "resolved_on")
+        occurred_at = parse_time(field("resolved_on"), "resolved_on")
     else:
-        occurred_at = required_time(field("alert_time", required=True), "alert_time")
+        occurred_at = parse_time(field("alert_time", required=True), "alert_time")
 
     alert_type = field("alert_type")
     message = field("message")
@@ -75,9 +74,7 @@ def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
         identity = f"body:{hashlib.sha256(delivery.body).hexdigest()}"
         alert_id = "derived:" + _digest(device_id, alert_type, message)
 
-    refs = [SourceRef(source=SOURCE, entity="alert", id=alert_id)]
-    if device_id:
-        refs.append(SourceRef(source=SOURCE, entity="device", id=device_id))
+    refs = alert_refs(SOURCE, alert_id, device_id)
     payload = RmmAlert(
         alert_id=alert_id,
         status="triggered" if action is Action.triggered else "resolved",
