@@ -8,16 +8,17 @@ import hmac
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from services.events.models import Action, Channel, IdentityRole, Nature, Priority, Source, Ticket
-from services.events.tenant import Tenant, parse_tenant
+from services.events.tenant import Tenant
 from services.ingest.adapters.autotask import ADAPTER
-from services.ingest.adapters.base import AuthenticationError, Delivery, PayloadError
+from services.ingest.adapters.base import AuthenticationError, PayloadError
+from tests.unit.adapters import helpers
 
 RECEIVED = datetime(2026, 3, 2, 14, 5, 12, tzinfo=UTC)
 CURRENT_SECRET = b"autotask-test-secret"  # tests/fixtures/tenant.yaml, listed last
@@ -30,16 +31,9 @@ def signature(body: bytes, secret: bytes) -> str:
     return "sha1=" + base64.b64encode(hmac.new(secret, body, hashlib.sha1).digest()).decode()
 
 
-def raw(payloads: Path, name: str) -> bytes:
-    return (payloads / "autotask" / f"{name}.json").read_bytes()
+raw = partial(helpers.raw, "autotask")
 
-
-def delivery(
-    body: bytes, headers: dict[str, str] | None = None, received_at: datetime = RECEIVED
-) -> Delivery:
-    return Delivery(
-        source=Source.autotask, body=body, headers=headers or {}, received_at=received_at
-    )
+delivery = partial(helpers.make_delivery, Source.autotask, RECEIVED, lowercase=False)
 
 
 def mutated(payloads: Path, name: str, change: Callable[[dict[str, Any]], None]) -> bytes:
@@ -53,15 +47,14 @@ def normalise(tenant: Tenant, body: bytes, received_at: datetime = RECEIVED) -> 
 
 
 def one(tenant: Tenant, body: bytes) -> Any:
-    result = normalise(tenant, body)
-    assert len(result.events) == 1
-    return result.events[0]
+    return helpers.one_event(normalise(tenant, body))
 
 
 def tenant_with_secrets(*secrets: str) -> Tenant:
-    data = yaml.safe_load(TENANT_FILE.read_text())
-    data["webhooks"]["autotask"]["secrets"] = list(secrets)
-    return parse_tenant(data, TENANT_FILE)
+    def change(data: dict[str, Any]) -> None:
+        data["webhooks"]["autotask"]["secrets"] = list(secrets)
+
+    return helpers.tenant_with(change)
 
 
 # -- signature -------------------------------------------------------------------------

@@ -8,11 +8,11 @@ import hmac
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from services.events.models import (
     Action,
@@ -30,9 +30,10 @@ from services.events.models import (
     TimeEntry,
     Visit,
 )
-from services.events.tenant import Tenant, parse_tenant
+from services.events.tenant import Tenant
 from services.ingest.adapters.base import AuthenticationError, Delivery, PayloadError
 from services.ingest.adapters.connectwise import ADAPTER
+from tests.unit.adapters import helpers
 
 RECEIVED = datetime(2026, 3, 2, 14, 5, 12, tzinfo=UTC)
 SIGNING_KEY = b"d4f1c0b2-4c5e-4a8f-9b1e-northwind-callback-key"
@@ -45,16 +46,9 @@ def signature(body: bytes, signing_key: bytes) -> str:
     return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
 
 
-def raw(payloads: Path, name: str) -> bytes:
-    return (payloads / "connectwise" / f"{name}.json").read_bytes()
+raw = partial(helpers.raw, "connectwise")
 
-
-def delivery(
-    body: bytes, headers: dict[str, str] | None = None, received_at: datetime = RECEIVED
-) -> Delivery:
-    return Delivery(
-        source=Source.connectwise, body=body, headers=headers or {}, received_at=received_at
-    )
+delivery = partial(helpers.make_delivery, Source.connectwise, RECEIVED, lowercase=False)
 
 
 def signed(body: bytes, signing_key: bytes = SIGNING_KEY) -> Delivery:
@@ -83,16 +77,10 @@ def normalise(tenant: Tenant, body: bytes, received_at: datetime = RECEIVED) -> 
 
 
 def one(tenant: Tenant, body: bytes) -> Any:
-    result = normalise(tenant, body)
-    assert len(result.events) == 1
-    return result.events[0]
+    return helpers.one_event(normalise(tenant, body))
 
 
-def tenant_with(change: Callable[[dict[str, Any]], None]) -> Tenant:
-    data = yaml.safe_load(TENANT_FILE.read_text())
-    change(data)
-    return parse_tenant(data, TENANT_FILE)
-
+tenant_with = helpers.tenant_with
 
 # -- signature -------------------------------------------------------------------------
 

@@ -1,93 +1,41 @@
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from services.events.models import Action, AlertSeverity, RmmAlert, Source, SourceRef
-from services.events.tenant import HeaderSecret, Tenant
-from services.ingest.adapters.base import AuthenticationError, Delivery, PayloadError
+from services.events.tenant import Tenant
+from services.ingest.adapters.base import PayloadError
 from services.ingest.adapters.dattormm import ADAPTER
+from tests.unit.adapters import helpers
 
 RECEIVED = datetime(2026, 3, 2, 14, 6, tzinfo=UTC)
 ALERT_UID = "8c6f2b1e-3d4a-4f5b-9a7c-2e1d0f9b8a76"
 DEVICE_UID = "0b7e6d5c-4a3f-4e2d-8c1b-9f0e1d2c3b4a"
 
 
-def raw(payloads: Path, name: str) -> bytes:
-    return (payloads / "dattormm" / f"{name}.json").read_bytes()
+raw = partial(helpers.raw, "dattormm")
 
 
 def variant(payloads: Path, name: str, **changes: Any) -> bytes:
     """A fixture with fields replaced (None removes the field)."""
-    body = json.loads(raw(payloads, name))
-    for key, value in changes.items():
-        if value is None:
-            body.pop(key, None)
-        else:
-            body[key] = value
-    return json.dumps(body, indent=2).encode()
+    return helpers.replace_fields(raw(payloads, name), changes, indent=2)
 
 
-def delivery(
-    body: bytes, headers: dict[str, str] | None = None, received_at: datetime = RECEIVED
-) -> Delivery:
-    return Delivery(
-        source=Source.dattormm,
-        body=body,
-        headers={k.lower(): v for k, v in (headers or {}).items()},
-        received_at=received_at,
-    )
+delivery = partial(helpers.make_delivery, Source.dattormm, RECEIVED)
 
 
 def with_secrets(tenant: Tenant, secrets: list[str]) -> Tenant:
-    config = HeaderSecret(
-        header=tenant.webhooks.dattormm.header, secrets=[SecretStr(s) for s in secrets]
-    )
-    webhooks = tenant.webhooks.model_copy(update={"dattormm": config})
-    return tenant.model_copy(update={"webhooks": webhooks})
+    return helpers.with_header_secrets(tenant, "dattormm", secrets)
 
 
 def alert(event_payload: object) -> RmmAlert:
     assert isinstance(event_payload, RmmAlert)
     return event_payload
-
-
-# -- authentication -------------------------------------------------------------
-
-
-def test_the_configured_secret_is_accepted(tenant: Tenant, payloads: Path) -> None:
-    ADAPTER.authenticate(
-        delivery(raw(payloads, "alert_raised"), {"X-Datto-Secret": "datto-test-secret"}), tenant
-    )
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {"x-datto-secret": "datto-test-secret-2"},
-        {"x-datto-secret": "DATTO-TEST-SECRET"},
-        {"x-ninja-secret": "datto-test-secret"},
-    ],
-)
-def test_a_missing_or_wrong_secret_is_refused(
-    tenant: Tenant, payloads: Path, headers: dict[str, str]
-) -> None:
-    with pytest.raises(AuthenticationError):
-        ADAPTER.authenticate(delivery(raw(payloads, "alert_raised"), headers), tenant)
-
-
-def test_both_secrets_are_accepted_during_a_rotation(tenant: Tenant, payloads: Path) -> None:
-    rotating = with_secrets(tenant, ["datto-old", "datto-new"])
-    body = raw(payloads, "alert_raised")
-    for secret in ("datto-old", "datto-new"):
-        ADAPTER.authenticate(delivery(body, {"x-datto-secret": secret}), rotating)
-    assert ADAPTER.sign(body, rotating) == {"x-datto-secret": "datto-new"}
 
 
 # -- alerts ---------------------------------------------------------------------

@@ -6,16 +6,17 @@ import base64
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from services.events.models import Action, Channel, IdentityRole, Nature, Priority, Source, Ticket
-from services.events.tenant import Tenant, parse_tenant
-from services.ingest.adapters.base import AuthenticationError, Delivery, PayloadError
+from services.events.tenant import Tenant
+from services.ingest.adapters.base import AuthenticationError, PayloadError
 from services.ingest.adapters.halopsa import ADAPTER
+from tests.unit.adapters import helpers
 
 RECEIVED = datetime(2026, 3, 2, 14, 5, 12, tzinfo=UTC)
 TENANT_FILE = Path(__file__).parents[2] / "fixtures" / "tenant.yaml"
@@ -26,16 +27,9 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"authorization": f"Basic {token}"}
 
 
-def raw(payloads: Path, name: str) -> bytes:
-    return (payloads / "halopsa" / f"{name}.json").read_bytes()
+raw = partial(helpers.raw, "halopsa")
 
-
-def delivery(
-    body: bytes, headers: dict[str, str] | None = None, received_at: datetime = RECEIVED
-) -> Delivery:
-    return Delivery(
-        source=Source.halopsa, body=body, headers=headers or {}, received_at=received_at
-    )
+delivery = partial(helpers.make_delivery, Source.halopsa, RECEIVED, lowercase=False)
 
 
 def mutated(payloads: Path, name: str, change: Callable[[dict[str, Any]], None]) -> bytes:
@@ -49,15 +43,10 @@ def normalise(tenant: Tenant, body: bytes, received_at: datetime = RECEIVED) -> 
 
 
 def one(tenant: Tenant, body: bytes) -> Any:
-    result = normalise(tenant, body)
-    assert len(result.events) == 1
-    return result.events[0]
+    return helpers.one_event(normalise(tenant, body))
 
 
-def tenant_with(change: Callable[[dict[str, Any]], None]) -> Tenant:
-    data = yaml.safe_load(TENANT_FILE.read_text())
-    change(data)
-    return parse_tenant(data, TENANT_FILE)
+tenant_with = helpers.tenant_with
 
 
 def halo_auth(username: str, *secrets: str) -> Callable[[dict[str, Any]], None]:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from services.events.models import (
     Action,
@@ -17,82 +17,31 @@ from services.events.models import (
     Source,
     SourceRef,
 )
-from services.events.tenant import HeaderSecret, Tenant
-from services.ingest.adapters.base import AuthenticationError, Delivery, PayloadError
+from services.events.tenant import Tenant
+from services.ingest.adapters.base import AuthenticationError, PayloadError
 from services.ingest.adapters.ninjaone import ADAPTER
+from tests.unit.adapters import helpers
 
 RECEIVED = datetime(2026, 3, 2, 14, 6, tzinfo=UTC)
 SERIES = "b3a5e0c2-6a0f-4d0e-9c44-1f0d7d5e2a10"
 
 
-def raw(payloads: Path, name: str) -> bytes:
-    return (payloads / "ninjaone" / f"{name}.json").read_bytes()
+raw = partial(helpers.raw, "ninjaone")
 
 
 def variant(payloads: Path, name: str, **changes: Any) -> bytes:
     """A fixture with fields replaced (None removes the field)."""
-    activity = json.loads(raw(payloads, name))
-    for key, value in changes.items():
-        if value is None:
-            activity.pop(key, None)
-        else:
-            activity[key] = value
-    return json.dumps(activity).encode()
+    return helpers.replace_fields(raw(payloads, name), changes)
 
 
-def delivery(
-    body: bytes, headers: dict[str, str] | None = None, received_at: datetime = RECEIVED
-) -> Delivery:
-    return Delivery(
-        source=Source.ninjaone,
-        body=body,
-        headers={k.lower(): v for k, v in (headers or {}).items()},
-        received_at=received_at,
-    )
+delivery = partial(helpers.make_delivery, Source.ninjaone, RECEIVED)
 
 
 def with_secrets(tenant: Tenant, secrets: list[str]) -> Tenant:
-    config = HeaderSecret(
-        header=tenant.webhooks.ninjaone.header, secrets=[SecretStr(s) for s in secrets]
-    )
-    webhooks = tenant.webhooks.model_copy(update={"ninjaone": config})
-    return tenant.model_copy(update={"webhooks": webhooks})
+    return helpers.with_header_secrets(tenant, "ninjaone", secrets)
 
 
 # -- authentication -------------------------------------------------------------
-
-
-def test_the_configured_secret_in_the_configured_header_is_accepted(
-    tenant: Tenant, payloads: Path
-) -> None:
-    headers = {"X-Ninja-Secret": "ninja-test-secret"}
-    ADAPTER.authenticate(delivery(raw(payloads, "condition_triggered"), headers), tenant)
-
-
-@pytest.mark.parametrize(
-    ("headers", "reason"),
-    [
-        ({}, "missing x-ninja-secret"),
-        ({"x-ninja-secret": ""}, "missing x-ninja-secret"),
-        ({"x-ninja-secret": "ninja-test-secre"}, "does not match"),
-        ({"x-ninja-secret": "ninja-test-secret "}, "does not match"),
-        ({"x-partnerpulse-secret": "ninja-test-secret"}, "missing x-ninja-secret"),
-    ],
-)
-def test_a_missing_or_wrong_secret_is_refused(
-    tenant: Tenant, payloads: Path, headers: dict[str, str], reason: str
-) -> None:
-    with pytest.raises(AuthenticationError, match=reason):
-        ADAPTER.authenticate(delivery(raw(payloads, "condition_triggered"), headers), tenant)
-
-
-def test_both_secrets_are_accepted_during_a_rotation(tenant: Tenant, payloads: Path) -> None:
-    rotating = with_secrets(tenant, ["ninja-old-secret", "ninja-new-secret"])
-    body = raw(payloads, "condition_triggered")
-    for secret in ("ninja-old-secret", "ninja-new-secret"):
-        ADAPTER.authenticate(delivery(body, {"x-ninja-secret": secret}), rotating)
-    with pytest.raises(AuthenticationError):
-        ADAPTER.authenticate(delivery(body, {"x-ninja-secret": "ninja-test-secret"}), rotating)
 
 
 def test_no_configured_secret_refuses_everything(tenant: Tenant, payloads: Path) -> None:

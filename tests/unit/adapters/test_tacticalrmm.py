@@ -1,91 +1,40 @@
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from services.events.models import Action, AlertSeverity, RmmAlert, Source, SourceRef
-from services.events.tenant import HeaderSecret, Tenant
-from services.ingest.adapters.base import AuthenticationError, Delivery, PayloadError
+from services.events.tenant import Tenant
+from services.ingest.adapters.base import PayloadError
 from services.ingest.adapters.tacticalrmm import ADAPTER
+from tests.unit.adapters import helpers
 
 RECEIVED = datetime(2026, 3, 2, 14, 6, tzinfo=UTC)
 AGENT_ID = "YzJmNTQ4ZTktOGM3Ny00"
 
 
-def raw(payloads: Path, name: str) -> bytes:
-    return (payloads / "tacticalrmm" / f"{name}.json").read_bytes()
+raw = partial(helpers.raw, "tacticalrmm")
 
 
 def variant(payloads: Path, name: str, **changes: Any) -> bytes:
-    """A fixture with fields replaced (None removes the field), sent as Tactical sends it."""
-    body = json.loads(raw(payloads, name))
-    for key, value in changes.items():
-        if value is None:
-            body.pop(key, None)
-        else:
-            body[key] = value
-    return json.dumps(body).encode()
+    """A fixture with fields replaced (None removes the field)."""
+    return helpers.replace_fields(raw(payloads, name), changes)
 
 
-def delivery(
-    body: bytes, headers: dict[str, str] | None = None, received_at: datetime = RECEIVED
-) -> Delivery:
-    return Delivery(
-        source=Source.tacticalrmm,
-        body=body,
-        headers={k.lower(): v for k, v in (headers or {}).items()},
-        received_at=received_at,
-    )
+delivery = partial(helpers.make_delivery, Source.tacticalrmm, RECEIVED)
 
 
 def with_secrets(tenant: Tenant, secrets: list[str]) -> Tenant:
-    config = HeaderSecret(
-        header=tenant.webhooks.tacticalrmm.header, secrets=[SecretStr(s) for s in secrets]
-    )
-    webhooks = tenant.webhooks.model_copy(update={"tacticalrmm": config})
-    return tenant.model_copy(update={"webhooks": webhooks})
+    return helpers.with_header_secrets(tenant, "tacticalrmm", secrets)
 
 
 def alert(event_payload: object) -> RmmAlert:
     assert isinstance(event_payload, RmmAlert)
     return event_payload
-
-
-# -- authentication -------------------------------------------------------------
-
-
-def test_the_configured_secret_is_accepted(tenant: Tenant, payloads: Path) -> None:
-    headers = {"Content-Type": "application/json", "X-Tactical-Secret": "tactical-test-secret"}
-    ADAPTER.authenticate(delivery(raw(payloads, "check_failure"), headers), tenant)
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {"x-tactical-secret": "tactical-test-secret-old"},
-        {"x-tactical-secret": "tactical"},
-        {"authorization": "tactical-test-secret"},
-    ],
-)
-def test_a_missing_or_wrong_secret_is_refused(
-    tenant: Tenant, payloads: Path, headers: dict[str, str]
-) -> None:
-    with pytest.raises(AuthenticationError):
-        ADAPTER.authenticate(delivery(raw(payloads, "check_failure"), headers), tenant)
-
-
-def test_both_secrets_are_accepted_during_a_rotation(tenant: Tenant, payloads: Path) -> None:
-    rotating = with_secrets(tenant, ["tactical-old", "tactical-new"])
-    body = raw(payloads, "check_failure")
-    for secret in ("tactical-old", "tactical-new"):
-        ADAPTER.authenticate(delivery(body, {"x-tactical-secret": secret}), rotating)
-    assert ADAPTER.sign(body, rotating) == {"x-tactical-secret": "tactical-new"}
 
 
 # -- alerts ---------------------------------------------------------------------
