@@ -225,16 +225,16 @@ class Ingest:
         new = sum(stored)
         m.accepted.labels(source=source).inc(new)
         m.duplicates.labels(source=source).inc(len(events) - new)
-        unknown = sorted(
-            {e.client_id for e, s in zip(events, stored, strict=True) if s and not e.client_known}
-        )
-        if unknown:
-            m.unknown_client.labels(source=source).inc(
-                sum(1 for e, s in zip(events, stored, strict=True) if s and not e.client_known)
-            )
+        new_unknown = [
+            e for e, fresh in zip(events, stored, strict=True) if fresh and not e.client_known
+        ]
+        unknown = sorted({e.client_id for e in new_unknown})
+        if new_unknown:
+            m.unknown_client.labels(source=source).inc(len(new_unknown))
             log.warning(
                 "accepted %s event(s) for client(s) not in the tenant file: %s", source, unknown
             )
+
         result: dict[str, Any] = {
             "status": "accepted" if new else "duplicate",
             "accepted": new,

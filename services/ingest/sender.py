@@ -26,10 +26,12 @@ class KeyServer:
 
     def __init__(self, host: str, port: int) -> None:
         self.keys: dict[str, bytes] = {}
-        keys = self.keys
+        self.requests: list[str] = []  # paths asked for, in order
+        keys, requests = self.keys, self.requests
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                requests.append(self.path)
                 key = keys.get(urlsplit(self.path).path)
                 if key is None:
                     self.send_response(404)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 from pydantic_settings import (
@@ -63,6 +62,3 @@ class CommonSettings(BaseSettings):
                 "`partnerpulse up`, which starts the embedded broker"
             )
         return self.kafka_bootstrap
-
-    def child_env(self) -> dict[str, Any]:
-        return {}

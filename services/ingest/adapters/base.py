@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, overload
 
 from pydantic import ValidationError
 
@@ -81,16 +81,6 @@ class Normalised:
 
     events: list[CanonicalEvent]
     delivery_id: str | None = None
-
-
-class Adapter(Protocol):
-    source: Source
-
-    def authenticate(
-        self, delivery: Delivery, tenant: Tenant, remote_keys: Sequence[bytes] = ()
-    ) -> None: ...
-
-    def normalise(self, delivery: Delivery, tenant: Tenant) -> Normalised: ...
 
 
 @dataclass(frozen=True)
