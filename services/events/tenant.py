@@ -44,6 +44,7 @@ from services.events.models import (
     Priority,
     Source,
 )
+from services.events.policy import ClassifierPolicy
 
 # The picklist fields a mapping may name, and the canonical vocabulary of each.
 PICKLIST_FIELDS: dict[str, type[StrEnum]] = {
@@ -180,6 +181,9 @@ class Tenant(_Strict):
         default_factory=list, description="Remote-access tool names that count as a new tool."
     )
     webhooks: Webhooks = Webhooks()
+    classifier: ClassifierPolicy = Field(
+        ClassifierPolicy(), description="Thresholds, windows and weights of the classifier."
+    )
 
     @field_validator("mappings")
     @classmethod
