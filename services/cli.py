@@ -7,13 +7,16 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from services.events.models import Source, json_schema
 from services.events.tenant import TenantConfigError, load_tenant
 from services.runtime.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from services.runtime.supervisor import ServiceSpec
 
 app = typer.Typer(
     help="partnerpulse: MSP client relationships, watched as events happen.",
@@ -55,6 +58,19 @@ def _bootstrap(settings: CommonSettings) -> str:
     return bootstrap
 
 
+def _classifier_spec() -> ServiceSpec:
+    from services.classifier.settings import ClassifierSettings
+    from services.runtime.supervisor import ServiceSpec
+
+    settings = ClassifierSettings()
+    base = f"http://{settings.classifier_host}:{settings.classifier_port}"
+    return ServiceSpec(
+        "classifier",
+        health_url=f"{base}/healthz",
+        describe=f"clients at {base}/v1/clients, metrics at {base}/metrics",
+    )
+
+
 @app.command()
 def up(
     tenant: TenantOption = None,
@@ -74,6 +90,7 @@ def up(
     except TenantConfigError as exc:
         raise _fail(str(exc)) from None
     base = f"http://{settings.ingest_host}:{settings.ingest_port}"
+    relay_base = f"http://{settings.relay_host}:{settings.relay_port}"
     services = [
         ServiceSpec(
             "ingest",
@@ -81,6 +98,12 @@ def up(
             describe=f"webhooks at {base}/v1/webhooks/<source>, metrics at {base}/metrics, "
             f"API docs at {base}/docs",
         ),
+        ServiceSpec(
+            "relay",
+            health_url=f"{relay_base}/healthz",
+            describe=f"journal to Kafka, metrics at {relay_base}/metrics",
+        ),
+        _classifier_spec(),
     ]
     raise typer.Exit(Supervisor(settings, services, broker_port=broker_port).run())
 
@@ -110,6 +133,50 @@ def ingest(tenant: TenantOption = None) -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+@app.command()
+def relay() -> None:
+    """Run the relay: ingest's journal to Kafka, with metrics and health on the relay port."""
+    import uvicorn
+
+    from services.ingest.journal import JournalLocked
+    from services.ingest.relay import create_relay_app
+    from services.ingest.settings import IngestSettings
+
+    settings = IngestSettings()
+    _setup_logging(settings.log_level)
+    if not settings.kafka_bootstrap:
+        raise _fail("relay needs PARTNERPULSE_KAFKA_BOOTSTRAP (or run `partnerpulse up`)")
+    try:
+        application = create_relay_app(settings)
+    except JournalLocked as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(
+        application,
+        host=settings.relay_host,
+        port=settings.relay_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def classifier(tenant: TenantOption = None) -> None:
+    """Run the stream classifier (events in; work, signals and health out; query API)."""
+    from services.classifier.app import create_app
+    from services.classifier.settings import ClassifierSettings
+
+    overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
+    settings = ClassifierSettings(**overrides)
+    _setup_logging(settings.log_level)
+    try:
+        tenant_config = load_tenant(settings.tenant_file)
+    except TenantConfigError as exc:
+        raise _fail(str(exc)) from None
+    service = create_app(settings, tenant_config, _bootstrap(settings))
+    service.worker().execute_from_commandline()
 
 
 @app.command()

@@ -1,0 +1,442 @@
+"""The classifier's Faust app: canonical events in; work, signals and health out.
+
+Thin by design: the agent takes events in batches, folds each into its
+client's state with the pure `Engine`, judges every touched client once per
+batch, publishes what changed, and writes each client's state once per batch
+(one changelog record per client, not per event). No exception escapes the
+agent: a bad or failing event goes to `partnerpulse.dlq` with the error in
+`partnerpulse.errors.*` headers and is counted.
+
+State lives in Faust tables backed by changelog topics, keyed by client id and
+placed by the same partitioner as the events (ingest keys events by client),
+so a restarted worker recovers it. Processing is at least once; the engine
+deduplicates by event id, so redelivery after a SIGTERM or kill -9 counts
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from services.classifier.engine import ClientView, Engine, owner_needed, ts
+from services.classifier.health import work_split
+from services.classifier.metrics import ClassifierMetrics
+from services.classifier.settings import ClassifierSettings
+from services.classifier.state import DAY, ClientState
+from services.classifier.transport import ClassifierFaust
+from services.events import topics
+from services.events.models import CanonicalEvent, Ticket
+from services.events.outputs import Signal, WorkItem
+from services.events.tenant import Tenant
+
+log = logging.getLogger("partnerpulse.classifier")
+
+STATE_TABLE = "client-state"
+PARKED_TABLE = "parked-by-ticket"
+
+
+class Classifier:
+    """The Faust app, its tables and topics, and the latest view of every client."""
+
+    def __init__(self, settings: ClassifierSettings, tenant: Tenant, bootstrap: str) -> None:
+        self.settings = settings
+        self.tenant = tenant
+        self.engine = Engine(tenant)
+        self.metrics = ClassifierMetrics([c.id for c in tenant.clients])
+        self.views: dict[str, ClientView] = {}
+        self.watermark = 0.0
+        self._watermark_recovered = False
+        self._judged_at: dict[str, float] = {}  # watermark each client was last judged at
+        self._ticket_owner: dict[str, str] = {}
+        self.dead_letters: set[str] = set()  # event ids sent to the DLQ by this process
+        self.too_late: set[str] = set()
+        self.processed = 0
+        self.failed = 0
+
+        app = ClassifierFaust(
+            settings.classifier_app_id,
+            broker=f"kafka://{bootstrap}",
+            store="memory://",
+            topic_partitions=settings.topic_partitions,
+            topic_replication_factor=1,
+            broker_session_timeout=10,
+            broker_heartbeat_interval=1,
+            broker_rebalance_timeout=20,
+            broker_max_poll_interval=300,
+            broker_request_timeout=90,
+            broker_commit_interval=1,
+            consumer_auto_offset_reset="earliest",
+            processing_guarantee="at_least_once",
+            web_enabled=True,
+            web_bind=settings.classifier_host,
+            web_host=settings.classifier_host,
+            web_port=settings.classifier_port,
+            producer_linger=0.005,
+        )
+        app.fetch_max_wait_ms = settings.classifier_fetch_max_wait_ms
+        self.app = app
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.events_topic = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes, **raw)
+        self.work_topic = app.topic(topics.WORK, **raw)
+        self.signals_topic = app.topic(topics.SIGNALS, **raw)
+        self.health_topic = app.topic(topics.HEALTH, **raw)
+        self.dlq_topic = app.topic(topics.DLQ, **raw)
+        table_options: dict[str, Any] = {
+            "default": None,
+            "key_type": str,
+            "use_partitioner": True,  # the producer's partitioner, as for ingest's events
+            "partitions": settings.topic_partitions,
+        }
+        self.states = app.Table(STATE_TABLE, **table_options)
+        self.parked = app.Table(PARKED_TABLE, **table_options)
+        for table in (self.states, self.parked):
+            # Keys as ingest writes them (raw client id), so a changelog record lands in
+            # the partition of its client's events; values stay JSON.
+            table.key_serializer = "raw"
+        app.agent(self.events_topic, name="classify")(self._classify)
+        app.timer(settings.classifier_tick_seconds)(self._tick)
+        self._routes()
+
+    # -- the agent ------------------------------------------------------------------
+
+    async def _classify(self, stream: faust.StreamT[bytes]) -> None:
+        s = self.settings
+        async for batch in stream.take(s.classifier_batch_size, within=s.classifier_batch_within):
+            try:
+                await self.handle(batch)
+            except Exception:  # never let the agent die: each event was handled or dead-lettered
+                log.exception("batch of %d events failed after per-event handling", len(batch))
+
+    async def handle(self, batch: Iterable[bytes]) -> None:
+        self._recover_watermark()
+        touched: dict[str, ClientState] = {}
+        received: dict[str, list[float]] = {}
+        work: list[WorkItem] = []
+        size = 0
+        for raw in batch:
+            size += 1
+            try:
+                event = CanonicalEvent.model_validate_json(raw)
+            except ValidationError as exc:
+                await self._dead_letter(raw, "invalid_event", str(exc), None)
+                continue
+            try:
+                await self._fold(event, touched, received, work)
+            except Exception as exc:
+                log.exception("event %s failed", event.event_id)
+                await self._dead_letter(raw, "processing_error", repr(exc), event.event_id)
+        for item in work:
+            await self.work_topic.send(key=item.client_id.encode(), value=_json(item))
+            self.metrics.work_items.labels(work_class=item.work_class.value).inc()
+        now = time.time()
+        for client_id, state in touched.items():
+            try:
+                await self._judge(state, now)
+            except Exception:
+                log.exception("judging client %s failed", client_id)
+            self.states[client_id] = state  # one changelog record per client per batch
+        done = time.time()
+        for stamps in received.values():
+            for stamp in stamps:
+                self.metrics.latency.observe(max(0.0, done - stamp))
+        self.metrics.batch_size.observe(size)
+        self.metrics.last_processed.set(done)
+        if self.watermark:
+            self.metrics.watermark.set(self.watermark)
+            self.metrics.event_time_lag.set(max(0.0, done - self.watermark))
+
+    async def _fold(
+        self,
+        event: CanonicalEvent,
+        touched: dict[str, ClientState],
+        received: dict[str, list[float]],
+        work: list[WorkItem],
+    ) -> None:
+        ticket_ref = owner_needed(event)
+        if ticket_ref is not None:
+            owner = self._owner_of(ticket_ref, touched)
+            if owner is None:
+                self._park(ticket_ref, event)
+                return
+            event = event.model_copy(update={"client_id": owner, "client_known": True})
+        client_id = event.client_id
+        state = touched.get(client_id)
+        if state is None:
+            state = touched[client_id] = ClientState.ensure(self.states.get(client_id), client_id)
+        applied = self.engine.apply(state, event, self.watermark)
+        if applied.duplicate:
+            self.metrics.duplicates.inc()
+            return
+        self.watermark = max(self.watermark, ts(event.occurred_at))
+        self.processed += 1
+        self.metrics.events.labels(kind=event.kind.value).inc()
+        if applied.too_late:
+            self.too_late.add(event.event_id)
+            self.metrics.too_late.inc()
+        received.setdefault(client_id, []).append(ts(event.received_at))
+        work.extend(applied.work)
+        if isinstance(event.payload, Ticket):
+            ref = str(event.ref)
+            self._ticket_owner[ref] = client_id
+            for parked in self._unpark(ref):
+                await self._fold(parked, touched, received, work)
+
+    async def _judge(self, state: ClientState, now: float) -> None:
+        if not self.engine.is_known(state.client_id):
+            return  # no account lead, no health: ingest flags unknown clients
+        judgement = self.engine.judge(state, self.tenant.tenant, self.watermark, now)
+        self._judged_at[state.client_id] = self.watermark
+        for signal in judgement.signals:
+            await self.signals_topic.send(key=state.client_id.encode(), value=_json(signal))
+            self.metrics.signals.labels(
+                behaviour=signal.behaviour.value, status=signal.status
+            ).inc()
+        if judgement.health is not None:
+            await self.health_topic.send(
+                key=state.client_id.encode(), value=_json(judgement.health)
+            )
+        self.views[state.client_id] = judgement.view
+        self.metrics.show(judgement.view)
+        return
+
+    async def _tick(self) -> None:
+        """Re-judge clients as event time advances (overdue recommendations, windows)."""
+        self._recover_watermark()
+        if not self.watermark:
+            return
+        now = time.time()
+        for client in self.tenant.clients:
+            if self._judged_at.get(client.id) == self.watermark:
+                continue
+            try:
+                value = self.states.get(client.id)
+                if value is None:
+                    continue
+                state = ClientState.ensure(value, client.id)
+                await self._judge(state, now)
+                self.states[client.id] = state
+            except Exception:
+                log.exception("periodic judgement of %s failed", client.id)
+        self.metrics.event_time_lag.set(max(0.0, now - self.watermark))
+
+    # -- ConnectWise schedule entries: joined to their ticket's client ---------------
+
+    def _owner_of(self, ticket_ref: str, touched: dict[str, ClientState]) -> str | None:
+        owner = self._ticket_owner.get(ticket_ref)
+        if owner is not None:
+            return owner
+        for client_id, state in touched.items():
+            if ticket_ref in state.tickets:
+                self._ticket_owner[ticket_ref] = client_id
+                return client_id
+        for key, value in self.states.items():
+            tickets = value.tickets if isinstance(value, ClientState) else value["tickets"]
+            if ticket_ref in tickets:
+                self._ticket_owner[ticket_ref] = str(key)
+                return str(key)
+        return None
+
+    def _park(self, ticket_ref: str, event: CanonicalEvent) -> None:
+        waiting = list(self.parked.get(ticket_ref) or [])
+        waiting.append(event.model_dump_json())
+        self.parked[ticket_ref] = waiting
+
+    def _unpark(self, ticket_ref: str) -> list[CanonicalEvent]:
+        waiting = self.parked.get(ticket_ref)
+        if not waiting:
+            return []
+        del self.parked[ticket_ref]
+        return [CanonicalEvent.model_validate_json(raw) for raw in waiting]
+
+    # -- failures, watermark ---------------------------------------------------------
+
+    async def _dead_letter(
+        self, raw: bytes, reason: str, message: str, event_id: str | None
+    ) -> None:
+        self.failed += 1
+        self.metrics.failed.labels(reason=reason).inc()
+        if event_id:
+            self.dead_letters.add(event_id)
+        headers = {
+            topics.H_ERROR_STAGE: b"classifier",
+            topics.H_ERROR_REASON: reason.encode(),
+            topics.H_ERROR_MESSAGE: message[:2000].encode(),
+        }
+        if event_id:
+            headers[topics.H_EVENT_ID] = event_id.encode()
+        await self.dlq_topic.send(value=raw, headers=headers)
+
+    def _recover_watermark(self) -> None:
+        """After a restart the watermark is the newest event time the states remember."""
+        if self._watermark_recovered:
+            return
+        self._watermark_recovered = True
+        for _, value in self.states.items():
+            seen = value.seen if isinstance(value, ClientState) else value["seen"]
+            if seen:
+                self.watermark = max(self.watermark, max(seen.values()))
+
+    def processed_ids(self, event_ids: Iterable[str]) -> tuple[int, list[str]]:
+        """How many of these events are applied, dead-lettered or too late; which are not."""
+        seen_sets = [
+            value.seen if isinstance(value, ClientState) else value["seen"]
+            for _, value in self.states.items()
+        ]
+        done, missing = 0, []
+        for event_id in event_ids:
+            if (
+                event_id in self.dead_letters
+                or event_id in self.too_late
+                or any(event_id in seen for seen in seen_sets)
+            ):
+                done += 1
+            else:
+                missing.append(event_id)
+        return done, missing
+
+    # -- the query API ---------------------------------------------------------------
+
+    def _routes(self) -> None:
+        classifier = self
+
+        @self.app.page("/healthz")
+        async def healthz(web: View, request: Request) -> Response:
+            return web.json({"status": "ok"})
+
+        @self.app.page("/metrics")
+        async def metrics(web: View, request: Request) -> Response:
+            # aiohttp wants the charset apart from the content type.
+            content_type, _, _ = CONTENT_TYPE_LATEST.partition(";")
+            response = web.bytes(
+                generate_latest(classifier.metrics.registry), content_type=content_type
+            )
+            response.charset = "utf-8"
+            return response
+
+        @self.app.page("/v1/status")
+        async def status(web: View, request: Request) -> Response:
+            return web.json(classifier.status())
+
+        @self.app.page("/v1/clients")
+        async def clients(web: View, request: Request) -> Response:
+            return web.json(classifier.client_list())
+
+        @self.app.page("/v1/clients/{client_id}")
+        class ClientDetail(View):
+            async def get(self, request: Request, client_id: str) -> Response:
+                days = request.query.get("days", "90")
+                try:
+                    period = float(days)
+                except ValueError:
+                    return self.json({"error": f"days must be a number, not {days!r}"}, status=400)
+                detail = classifier.client_detail(client_id, period)
+                if detail is None:
+                    return self.json(
+                        {"error": f"no client {client_id!r} in the tenant file"}, status=404
+                    )
+                return self.json(detail)
+
+        @self.app.page("/v1/processed")
+        class Processed(View):
+            async def post(self, request: Request) -> Response:
+                try:
+                    body = await request.json()
+                    ids = body["event_ids"]
+                    if not isinstance(ids, list):
+                        raise TypeError
+                except (ValueError, KeyError, TypeError):
+                    return self.json(
+                        {"error": 'send {"event_ids": ["...", ...]}'},
+                        status=400,
+                    )
+                done, missing = classifier.processed_ids(str(i) for i in ids)
+                return self.json({"processed": done, "missing": missing})
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "events_processed": self.processed,
+            "events_failed": self.failed,
+            "events_too_late": len(self.too_late),
+            "watermark": _iso(self.watermark),
+            "clients_judged": len(self.views),
+        }
+
+    def client_list(self) -> list[dict[str, Any]]:
+        rows = []
+        for client in self.tenant.clients:
+            view = self.views.get(client.id)
+            window = view.windows.get("90d") if view else None
+            rows.append(
+                {
+                    "client_id": client.id,
+                    "name": client.name,
+                    "account_lead": client.account_lead.model_dump(),
+                    "score": view.score if view else None,
+                    "band": view.band if view else None,
+                    "change": view.snapshot.change if view else None,
+                    "proactive_share": window.proactive_share if window else None,
+                    "rhem": window.rhem if window else None,
+                    "open_signals": [_signal_line(s) for s in view.open_signals] if view else [],
+                }
+            )
+        return rows
+
+    def client_detail(self, client_id: str, days: float) -> dict[str, Any] | None:
+        client = self.tenant.client(client_id)
+        if client is None:
+            return None
+        view = self.views.get(client_id)
+        value = self.states.get(client_id)
+        state = ClientState.ensure(value, client_id) if value is not None else None
+        end = self.watermark
+        split = (
+            work_split(state, end - days * DAY, end, self.tenant.classifier)
+            if state is not None
+            else None
+        )
+        return {
+            "client_id": client_id,
+            "name": client.name,
+            "account_lead": client.account_lead.model_dump(),
+            "health": view.snapshot.model_dump(mode="json") if view else None,
+            "signals": [s.model_dump(mode="json") for s in view.signals] if view else [],
+            "work": split,
+        }
+
+    def worker(self) -> faust.Worker:
+        return faust.Worker(self.app, loglevel=self.settings.log_level.lower(), quiet=True)
+
+
+def _json(model: WorkItem | Signal | Any) -> bytes:
+    data: bytes = model.model_dump_json().encode()
+    return data
+
+
+def _iso(stamp: float) -> str | None:
+    if not stamp:
+        return None
+    from services.classifier.engine import dt
+
+    return dt(stamp).isoformat()
+
+
+def _signal_line(signal: Signal) -> dict[str, Any]:
+    return {
+        "signal_id": signal.signal_id,
+        "behaviour": signal.behaviour.value,
+        "severity": signal.severity.value,
+        "explanation": signal.explanation,
+        "evidence_count": signal.evidence_count,
+    }
+
+
+def create_app(settings: ClassifierSettings, tenant: Tenant, bootstrap: str) -> Classifier:
+    return Classifier(settings, tenant, bootstrap)

@@ -1,0 +1,254 @@
+"""The five behaviour detectors, and how their evidence becomes signals.
+
+Each detector is a pure function of one client's state and the watermark (the
+newest event time seen): it returns every piece of evidence it finds, so an
+event that arrives out of order is judged with everything around it. Evidence
+is grouped into episodes (runs of evidence with no gap longer than the
+policy's `episode_gap_days`); an episode with enough evidence in its window is
+one signal, which later evidence updates instead of raising another.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from services.classifier.labels import CLIENT_INITIATORS
+from services.classifier.state import DAY, HOUR, AlertRec, ClientState, TicketRec
+from services.events.models import Nature
+from services.events.outputs import Behaviour, Initiator, Severity
+from services.events.policy import ClassifierPolicy, DetectorPolicy
+
+SIGNAL_NAMESPACE = uuid.UUID("0b8f4d5e-2c71-4a3e-9f60-7d1e5a2b9c84")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One piece of evidence: a record that shows the behaviour, and why."""
+
+    ref: str
+    at: float
+    note: str
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _ticket_name(t: TicketRec) -> str:
+    return f"ticket {t.number}" if t.number else t.ref
+
+
+def direct_to_tech(state: ClientState, policy: ClassifierPolicy, watermark: float) -> list[Found]:
+    found = [
+        Found(t.ref, t.created, f"{_ticket_name(t)} {_direct_how(t)}")
+        for t in state.tickets.values()
+        if t.initiator == Initiator.direct_to_tech
+    ]
+    found += [
+        Found(
+            w.ref,
+            w.at,
+            f"{w.hours:g} h logged by {w.technician or 'a technician'} with no ticket",
+        )
+        for w in state.work.values()
+        if w.kind == "time_entry" and w.no_ticket
+    ]
+    return found
+
+
+def _direct_how(t: TicketRec) -> str:
+    if t.channel.startswith("direct_"):
+        return f"came in by {t.channel.removeprefix('direct_')} straight to a technician"
+    if t.addressed_to:
+        return f"was addressed to {t.addressed_to} personally"
+    return f"was entered by technician {t.entered_by or ''} instead of the service desk".replace(
+        "  ", " "
+    )
+
+
+def _alert_matches(ticket: TicketRec, alert: AlertRec) -> bool:
+    if ticket.devices:
+        return any(d in alert.devices for d in ticket.devices)
+    return ticket.site is not None and ticket.site == alert.site
+
+
+def late_reporting(state: ClientState, policy: ClassifierPolicy, watermark: float) -> list[Found]:
+    p = policy.detectors.late_reporting
+    lead, lookback = p.alert_lead_hours * HOUR, p.alert_lookback_days * DAY
+    client_tickets = sorted(
+        (t for t in state.tickets.values() if Initiator(t.initiator) in CLIENT_INITIATORS),
+        key=lambda t: t.created,
+    )
+    alerts = sorted(state.alerts.values(), key=lambda a: a.at)
+    found: list[Found] = []
+    previous: float | None = None
+    for t in client_tickets:
+        reasons: list[str] = []
+        first_alert = next(
+            (
+                a
+                for a in alerts
+                if t.created - lookback <= a.at <= t.created - lead and _alert_matches(t, a)
+            ),
+            None,
+        )
+        if first_alert is not None:
+            hours = (t.created - first_alert.at) / HOUR
+            reasons.append(
+                f"the RMM alerted {hours:.0f} h earlier ({first_alert.message or first_alert.ref})"
+            )
+        if t.issue_started is not None and t.created - t.issue_started >= p.issue_age_hours * HOUR:
+            days = (t.created - t.issue_started) / DAY
+            reasons.append(f"the problem started {days:.1f} days before it was reported")
+        # Without an earlier ticket there is no evidence of a quiet period, only of no data.
+        if (
+            t.priority == "critical"
+            and previous is not None
+            and t.created - previous >= p.quiet_days * DAY
+        ):
+            reasons.append("first contact after a quiet period came in at critical priority")
+        if reasons:
+            found.append(Found(t.ref, t.created, f"{_ticket_name(t)}: " + "; ".join(reasons)))
+        previous = t.created
+    return found
+
+
+def skipped_meeting(state: ClientState, policy: ClassifierPolicy, watermark: float) -> list[Found]:
+    p = policy.detectors.skipped_meeting
+    found: list[Found] = []
+    for m in state.meetings.values():
+        what = m.title or m.kind
+        by_client = m.cancelled_by != "technician"
+        if m.status == "no_show":
+            found.append(Found(m.ref, m.starts, f"no-show at {what} on {_when(m.starts)}"))
+        elif m.status == "cancelled" and by_client:
+            notice = m.starts - (m.changed if m.changed is not None else m.updated)
+            if notice < p.short_notice_hours * HOUR:
+                found.append(
+                    Found(
+                        m.ref,
+                        m.starts,
+                        f"{what} on {_when(m.starts)} cancelled "
+                        f"{max(notice, 0) / HOUR:.0f} h before",
+                    )
+                )
+        elif m.client_reschedules >= p.reschedules:
+            found.append(Found(m.ref, m.starts, f"{what} rescheduled {m.client_reschedules} times"))
+    return found
+
+
+def ignored_recommendation(
+    state: ClientState, policy: ClassifierPolicy, watermark: float
+) -> list[Found]:
+    p = policy.detectors.ignored_recommendation
+    found: list[Found] = []
+    for r in state.recommendations.values():
+        if r.status == "declined":
+            at = r.answered if r.answered is not None else r.updated
+            found.append(Found(r.ref, at, f"recommendation '{r.title}' declined"))
+        elif r.status == "open":
+            due = r.due
+            if due is None and r.presented is not None:
+                due = r.presented + p.default_due_days * DAY
+            if due is not None and watermark >= due + p.grace_days * DAY:
+                found.append(
+                    Found(
+                        r.ref, due, f"recommendation '{r.title}' unanswered since {_when(due)[:10]}"
+                    )
+                )
+    return found
+
+
+_ANNOUNCING = {Nature.request.value, Nature.change.value, Nature.project.value}
+
+
+def unannounced_change(
+    state: ClientState, policy: ClassifierPolicy, watermark: float
+) -> list[Found]:
+    window = policy.detectors.unannounced_change.announce_days * DAY
+    announcements = sorted(t.created for t in state.tickets.values() if t.nature in _ANNOUNCING)
+    found: list[Found] = []
+    for c in state.changes.values():
+        if c.change not in ("new_device", "new_remote_tool"):
+            continue
+        if any(c.at - window <= at <= c.at for at in announcements):
+            continue
+        what = f"remote-access tool {c.tool} on {c.device}" if c.tool else f"new device {c.device}"
+        found.append(Found(c.ref, c.at, f"{what} appeared with no request or change ticket"))
+    return found
+
+
+Detector = Callable[[ClientState, ClassifierPolicy, float], list[Found]]
+
+DETECTORS: dict[Behaviour, Detector] = {
+    Behaviour.direct_to_tech: direct_to_tech,
+    Behaviour.late_reporting: late_reporting,
+    Behaviour.skipped_meeting: skipped_meeting,
+    Behaviour.ignored_recommendation: ignored_recommendation,
+    Behaviour.unannounced_change: unannounced_change,
+}
+
+
+def detector_policy(policy: ClassifierPolicy, behaviour: Behaviour) -> DetectorPolicy:
+    p: DetectorPolicy = getattr(policy.detectors, behaviour.value)
+    return p
+
+
+@dataclass
+class Episode:
+    behaviour: Behaviour
+    evidence: list[Found]  # sorted by time
+    raised: bool  # enough evidence within the window
+    open: bool  # not yet quiet for the episode gap
+
+    @property
+    def first(self) -> float:
+        return self.evidence[0].at
+
+    @property
+    def last(self) -> float:
+        return self.evidence[-1].at
+
+
+def episodes(
+    behaviour: Behaviour, found: Iterable[Found], p: DetectorPolicy, watermark: float
+) -> list[Episode]:
+    ordered = sorted(found, key=lambda f: (f.at, f.ref))
+    groups: list[list[Found]] = []
+    for f in ordered:
+        if groups and f.at - groups[-1][-1].at <= p.episode_gap_days * DAY:
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    result = []
+    for group in groups:
+        result.append(
+            Episode(
+                behaviour,
+                group,
+                raised=_dense_enough(group, p),
+                open=watermark - group[-1].at <= p.episode_gap_days * DAY,
+            )
+        )
+    return result
+
+
+def _dense_enough(group: list[Found], p: DetectorPolicy) -> bool:
+    n, span = p.min_occurrences, p.window_days * DAY
+    return any(group[i + n - 1].at - group[i].at <= span for i in range(len(group) - n + 1))
+
+
+def severity(episode: Episode, p: DetectorPolicy) -> Severity:
+    if len(episode.evidence) >= 3 * p.min_occurrences or (
+        episode.behaviour is Behaviour.unannounced_change
+        and any("remote-access tool" in f.note for f in episode.evidence)
+    ):
+        return Severity.critical
+    return Severity.warning
+
+
+def signal_id(client_id: str, behaviour: Behaviour, first_ref: str) -> str:
+    return str(uuid.uuid5(SIGNAL_NAMESPACE, f"{client_id}\x1f{behaviour}\x1f{first_ref}"))

@@ -1,0 +1,103 @@
+"""Labelling rules: who started a piece of work, and whether it was proactive.
+
+Two axes (../shared/domain.md): the *nature* of the work (break/fix is
+reactive; maintenance, review, lifecycle are proactive) and its *initiator*
+(service desk, direct to a technician, MSP-scheduled, RMM automation). Each
+function returns the label and the name of the rule that decided it, so every
+label on `partnerpulse.work` can be explained.
+"""
+
+from __future__ import annotations
+
+from services.classifier.state import HOUR, TicketRec, WorkRec
+from services.events.models import Channel, IdentityRole, Nature
+from services.events.outputs import Initiator, WorkClass
+
+_DIRECT_CHANNELS = {Channel.direct_email, Channel.direct_phone, Channel.direct_chat}
+_MSP_CHANNELS = {Channel.scheduled, Channel.internal}
+_BREAK_FIX = {Nature.incident, Nature.problem}
+_PLANNED = {Nature.maintenance, Nature.review, Nature.project}
+_CLIENT_ASKED = {Nature.request, Nature.change}
+
+CLIENT_INITIATORS = {Initiator.service_desk, Initiator.direct_to_tech, Initiator.unknown}
+
+
+def ticket_initiator(t: TicketRec) -> tuple[Initiator, str]:
+    channel = Channel(t.channel)
+    if channel is Channel.monitoring or t.rmm_alert_id:
+        return Initiator.rmm, "initiator:monitoring"
+    if t.entered_by_role == IdentityRole.automation:
+        return (
+            (Initiator.msp_scheduled, "initiator:recurring")
+            if channel is Channel.scheduled
+            else (Initiator.rmm, "initiator:automation")
+        )
+    if channel in _MSP_CHANNELS:
+        return Initiator.msp_scheduled, "initiator:msp_channel"
+    if channel in _DIRECT_CHANNELS:
+        return Initiator.direct_to_tech, "initiator:direct_channel"
+    if t.addressed_to_role == IdentityRole.technician:
+        return Initiator.direct_to_tech, "initiator:addressed_to_technician"
+    if t.entered_by_role == IdentityRole.technician:
+        return Initiator.direct_to_tech, "initiator:entered_by_technician"
+    if t.entered_by_role == IdentityRole.service_desk or channel in (
+        Channel.email,
+        Channel.portal,
+        Channel.phone,
+        Channel.chat,
+        Channel.walk_in,
+    ):
+        return Initiator.service_desk, "initiator:intake"
+    if t.entered_by_role == IdentityRole.client_contact:
+        return Initiator.service_desk, "initiator:client_self_service"
+    return Initiator.unknown, "initiator:unknown"
+
+
+def class_of_nature(nature: str, initiator: Initiator) -> tuple[WorkClass, str]:
+    n = Nature(nature)
+    if n in _BREAK_FIX:
+        return WorkClass.reactive, "nature:break_fix"
+    if n in _PLANNED:
+        return WorkClass.proactive, "nature:planned"
+    if n in _CLIENT_ASKED:
+        if initiator is Initiator.msp_scheduled:
+            return WorkClass.proactive, "nature:msp_planned_" + n.value
+        return WorkClass.reactive, "nature:client_" + n.value
+    if initiator is Initiator.msp_scheduled:
+        return WorkClass.proactive, "initiator:msp_scheduled"
+    return WorkClass.reactive, "initiator:unplanned"
+
+
+def label_ticket(t: TicketRec) -> None:
+    """Set the ticket's initiator, class and rule from its merged fields."""
+    initiator, why = ticket_initiator(t)
+    work_class, rule = class_of_nature(t.nature, initiator)
+    t.initiator = initiator.value
+    t.work_class = work_class.value
+    t.rule = rule if rule.startswith("nature:") else why
+
+
+def label_work(
+    w: WorkRec, ticket: TicketRec | None, same_day_hours: float
+) -> tuple[WorkClass, Initiator, str, str]:
+    """(class, initiator, nature, rule) of a time entry or visit."""
+    if ticket is not None:
+        return (
+            WorkClass(ticket.work_class),
+            Initiator(ticket.initiator),
+            ticket.nature,
+            "ticket:" + ticket.rule,
+        )
+    if w.kind == "time_entry" and w.no_ticket:
+        initiator = Initiator.direct_to_tech
+    else:
+        initiator = Initiator.unknown
+    nature = Nature(w.nature)
+    if nature is not Nature.unknown:
+        work_class, rule = class_of_nature(nature, initiator)
+        return work_class, initiator, nature.value, rule
+    if w.kind == "visit" and w.booked is not None:
+        if w.at - w.booked >= same_day_hours * HOUR:
+            return WorkClass.proactive, Initiator.msp_scheduled, nature.value, "visit:booked_ahead"
+        return WorkClass.reactive, initiator, nature.value, "visit:same_day"
+    return WorkClass.reactive, initiator, nature.value, "unplanned:no_ticket"

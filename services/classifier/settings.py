@@ -1,0 +1,35 @@
+"""Classifier settings: `PARTNERPULSE_CLASSIFIER_*` plus the shared ones."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.runtime.settings import CommonSettings
+
+
+class ClassifierSettings(CommonSettings):
+    classifier_host: str = Field("127.0.0.1", description="Address the query API binds.")
+    classifier_port: int = Field(
+        8481, ge=1, le=65535, description="Port of the query API and /metrics."
+    )
+    classifier_app_id: str = Field(
+        "partnerpulse-classifier",
+        description="Faust app id: the consumer group and the prefix of the changelog topics.",
+    )
+    classifier_batch_size: int = Field(
+        500, ge=1, description="Most events handled (and state written) in one batch."
+    )
+    classifier_batch_within: float = Field(
+        0.05, gt=0, description="Seconds a batch waits to fill before it is handled."
+    )
+    classifier_fetch_max_wait_ms: int = Field(
+        50,
+        ge=1,
+        description="Longest a fetch waits for data (faust's 1500 ms adds latency on tansu).",
+    )
+    classifier_tick_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How often every client is re-judged as event time advances "
+        "(overdue recommendations, sliding windows, episodes going quiet).",
+    )

@@ -1,0 +1,211 @@
+"""Per-client state: what the classifier remembers about one client.
+
+Plain dataclasses over epoch seconds, so a batch of events updates one object
+and the Faust table writes it once (one changelog record per client per
+batch). `to_json`/`from_json` give a compact, versioned form for the changelog.
+Records older than the retention horizon are pruned by `prune`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
+
+STATE_VERSION = 1
+DAY = 86400.0
+HOUR = 3600.0
+
+
+@dataclass
+class TicketRec:
+    ref: str
+    created: float
+    updated: float  # event time of the newest event merged in
+    number: str | None = None
+    summary: str | None = None
+    nature: str = "unknown"
+    channel: str = "unknown"
+    priority: str = "unknown"
+    entered_by_role: str | None = None
+    entered_by: str | None = None
+    addressed_to_role: str | None = None
+    addressed_to: str | None = None
+    issue_started: float | None = None
+    rmm_alert_id: str | None = None
+    devices: list[str] = field(default_factory=list)  # lower-cased ids
+    site: str | None = None  # lower-cased
+    location: str = "unknown"
+    # labels, recomputed on every merge
+    initiator: str = "unknown"
+    work_class: str = "reactive"
+    rule: str = ""
+    event_id: str = ""
+
+
+@dataclass
+class WorkRec:
+    """A time entry or a visit."""
+
+    ref: str
+    kind: str  # time_entry | visit
+    at: float  # started / starts
+    event_id: str
+    hours: float = 0.0
+    nature: str = "unknown"
+    ticket_ref: str | None = None
+    location: str = "unknown"
+    booked: float | None = None
+    no_ticket: bool = False  # time logged with no ticket (direct-to-tech evidence)
+    technician: str | None = None
+
+
+@dataclass
+class AlertRec:
+    ref: str
+    at: float
+    devices: list[str]  # lower-cased device id and name
+    site: str | None
+    severity: str = "info"
+    message: str | None = None
+
+
+@dataclass
+class ChangeRec:
+    ref: str
+    at: float
+    change: str
+    device: str
+    tool: str | None = None
+
+
+@dataclass
+class MeetingRec:
+    ref: str
+    starts: float
+    updated: float
+    status: str = "scheduled"
+    kind: str = "meeting"
+    title: str | None = None
+    cancelled_by: str | None = None
+    changed: float | None = None
+    client_reschedules: int = 0
+
+
+@dataclass
+class RecommendationRec:
+    ref: str
+    title: str
+    updated: float
+    status: str = "open"
+    presented: float | None = None
+    due: float | None = None
+    answered: float | None = None
+
+
+@dataclass
+class EmittedSignal:
+    signal_id: str
+    behaviour: str
+    version: int
+    evidence: list[str]  # every ref of the episode as last emitted
+    status: str
+    severity: str
+    first: float
+    last: float
+
+
+@dataclass
+class HealthMemo:
+    seq: int = 0
+    score: float | None = None
+    band: str | None = None
+    components: dict[str, float] = field(default_factory=dict)
+    as_of_day: int | None = None
+    daily_scores: dict[str, float] = field(default_factory=dict)  # day ordinal -> score
+
+
+R = TypeVar("R")
+
+
+def _load(cls: type[R], raw: dict[str, Any]) -> R:
+    return cls(**raw)
+
+
+@dataclass
+class ClientState:
+    client_id: str
+    seen: dict[str, float] = field(default_factory=dict)  # event_id -> event time
+    tickets: dict[str, TicketRec] = field(default_factory=dict)
+    work: dict[str, WorkRec] = field(default_factory=dict)
+    alerts: dict[str, AlertRec] = field(default_factory=dict)
+    changes: dict[str, ChangeRec] = field(default_factory=dict)
+    meetings: dict[str, MeetingRec] = field(default_factory=dict)
+    recommendations: dict[str, RecommendationRec] = field(default_factory=dict)
+    devices: dict[str, float] = field(default_factory=dict)  # RMM device id -> last seen
+    signals: dict[str, EmittedSignal] = field(default_factory=dict)
+    health: HealthMemo = field(default_factory=HealthMemo)
+
+    _RECORDS: ClassVar[dict[str, type[Any]]] = {
+        "tickets": TicketRec,
+        "work": WorkRec,
+        "alerts": AlertRec,
+        "changes": ChangeRec,
+        "meetings": MeetingRec,
+        "recommendations": RecommendationRec,
+        "signals": EmittedSignal,
+    }
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"v": STATE_VERSION}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in self._RECORDS:
+                out[f.name] = {k: asdict(v) for k, v in value.items()}
+            elif f.name == "health":
+                out[f.name] = asdict(value)
+            else:
+                out[f.name] = value
+        return out
+
+    def __json__(self) -> dict[str, Any]:  # faust's JSON codec calls this
+        return self.to_json()
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ClientState:
+        if raw.get("v") != STATE_VERSION:
+            raise ValueError(f"client state version {raw.get('v')!r} is not {STATE_VERSION}")
+        state = cls(client_id=raw["client_id"], seen=dict(raw["seen"]), devices=raw["devices"])
+        for name, rec in cls._RECORDS.items():
+            setattr(state, name, {k: _load(rec, v) for k, v in raw[name].items()})
+        state.health = _load(HealthMemo, raw["health"])
+        return state
+
+    @classmethod
+    def ensure(cls, value: ClientState | dict[str, Any] | None, client_id: str) -> ClientState:
+        """The table holds objects, or dicts once recovered from the changelog."""
+        if value is None:
+            return cls(client_id)
+        if isinstance(value, ClientState):
+            return value
+        return cls.from_json(value)
+
+    def prune(self, horizon: float) -> bool:
+        """Forget what lies before `horizon` (event time): no window reaches it."""
+        before = self._size()
+        self.seen = {k: t for k, t in self.seen.items() if t >= horizon}
+        self.tickets = {k: t for k, t in self.tickets.items() if t.updated >= horizon}
+        self.work = {k: w for k, w in self.work.items() if w.at >= horizon}
+        self.alerts = {k: a for k, a in self.alerts.items() if a.at >= horizon}
+        self.changes = {k: c for k, c in self.changes.items() if c.at >= horizon}
+        self.meetings = {k: m for k, m in self.meetings.items() if m.updated >= horizon}
+        self.recommendations = {
+            k: r
+            for k, r in self.recommendations.items()
+            if r.status == "open" or r.updated >= horizon
+        }
+        self.signals = {k: s for k, s in self.signals.items() if s.last >= horizon}
+        self.devices = {k: t for k, t in self.devices.items() if t >= horizon}
+        return self._size() != before
+
+    def _size(self) -> int:
+        return sum(len(getattr(self, name)) for name in ("seen", "devices", *self._RECORDS))
