@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.web import Request, Response, View
@@ -100,7 +100,7 @@ class Classifier:
         for table in (self.states, self.parked):
             # Keys as ingest writes them (raw client id), so a changelog record lands in
             # the partition of its client's events; values stay JSON.
-            table.key_serializer = "raw"
+            cast(Any, table).key_serializer = "raw"
         app.agent(self.events_topic, name="classify")(self._classify)
         app.timer(settings.classifier_tick_seconds)(self._tick)
         self._routes()
@@ -313,13 +313,10 @@ class Classifier:
 
         @self.app.page("/metrics")
         async def metrics(web: View, request: Request) -> Response:
-            # aiohttp wants the charset apart from the content type.
-            content_type, _, _ = CONTENT_TYPE_LATEST.partition(";")
-            response = web.bytes(
-                generate_latest(classifier.metrics.registry), content_type=content_type
+            return web.bytes(
+                generate_latest(classifier.metrics.registry),
+                headers={"Content-Type": CONTENT_TYPE_LATEST},
             )
-            response.charset = "utf-8"
-            return response
 
         @self.app.page("/v1/status")
         async def status(web: View, request: Request) -> Response:
