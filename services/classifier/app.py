@@ -17,9 +17,10 @@ nothing twice.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 import faust
 from faust.web import Request, Response, View
@@ -91,16 +92,15 @@ class Classifier:
         self.dlq_topic = app.topic(topics.DLQ, **raw)
         table_options: dict[str, Any] = {
             "default": None,
-            "key_type": str,
-            "use_partitioner": True,  # the producer's partitioner, as for ingest's events
+            # bytes keys are written raw: the client id exactly as ingest keys its events,
+            # so the producer's partitioner puts a client's changelog records in the
+            # partition of its events.
+            "key_type": bytes,
+            "use_partitioner": True,
             "partitions": settings.topic_partitions,
         }
         self.states = app.Table(STATE_TABLE, **table_options)
         self.parked = app.Table(PARKED_TABLE, **table_options)
-        for table in (self.states, self.parked):
-            # Keys as ingest writes them (raw client id), so a changelog record lands in
-            # the partition of its client's events; values stay JSON.
-            cast(Any, table).key_serializer = "raw"
         app.agent(self.events_topic, name="classify")(self._classify)
         app.timer(settings.classifier_tick_seconds)(self._tick)
         self._routes()
@@ -111,11 +111,22 @@ class Classifier:
         s = self.settings
         async for batch in stream.take(s.classifier_batch_size, within=s.classifier_batch_within):
             try:
-                await self.handle(batch)
-            except Exception:  # never let the agent die: each event was handled or dead-lettered
-                log.exception("batch of %d events failed after per-event handling", len(batch))
+                self.handle(batch)
+            except Exception:
+                # Each event was folded or dead-lettered, so this is the state write or a
+                # send failing. Leaving the loop would ack the batch and lose it; exiting
+                # now (no finally blocks, no commit) gets it redelivered to a restarted
+                # worker, and the engine's deduplication makes that exact.
+                log.critical("could not record a batch; exiting for redelivery", exc_info=True)
+                logging.shutdown()
+                os._exit(70)
 
-    async def handle(self, batch: Iterable[bytes]) -> None:
+    def handle(self, batch: Iterable[bytes]) -> None:
+        """Fold, judge, write state, queue outputs: no await, so a stop cannot split it.
+
+        Outputs and changelog records go to faust's producer buffer, which is flushed
+        before offsets are committed and when the worker stops.
+        """
         self._recover_watermark()
         touched: dict[str, ClientState] = {}
         received: dict[str, list[float]] = {}
@@ -126,23 +137,23 @@ class Classifier:
             try:
                 event = CanonicalEvent.model_validate_json(raw)
             except ValidationError as exc:
-                await self._dead_letter(raw, "invalid_event", str(exc), None)
+                self._dead_letter(raw, "invalid_event", str(exc), None)
                 continue
             try:
-                await self._fold(event, touched, received, work)
+                self._fold(event, touched, received, work)
             except Exception as exc:
                 log.exception("event %s failed", event.event_id)
-                await self._dead_letter(raw, "processing_error", repr(exc), event.event_id)
+                self._dead_letter(raw, "processing_error", repr(exc), event.event_id)
         for item in work:
-            await self.work_topic.send(key=item.client_id.encode(), value=_json(item))
+            self.work_topic.send_soon(key=item.client_id.encode(), value=_json(item))
             self.metrics.work_items.labels(work_class=item.work_class.value).inc()
         now = time.time()
         for client_id, state in touched.items():
             try:
-                await self._judge(state, now)
+                self._judge(state, now)
             except Exception:
                 log.exception("judging client %s failed", client_id)
-            self.states[client_id] = state  # one changelog record per client per batch
+            self.states[client_id.encode()] = state  # one changelog record per client per batch
         done = time.time()
         for stamps in received.values():
             for stamp in stamps:
@@ -153,7 +164,7 @@ class Classifier:
             self.metrics.watermark.set(self.watermark)
             self.metrics.event_time_lag.set(max(0.0, done - self.watermark))
 
-    async def _fold(
+    def _fold(
         self,
         event: CanonicalEvent,
         touched: dict[str, ClientState],
@@ -170,7 +181,9 @@ class Classifier:
         client_id = event.client_id
         state = touched.get(client_id)
         if state is None:
-            state = touched[client_id] = ClientState.ensure(self.states.get(client_id), client_id)
+            state = touched[client_id] = ClientState.ensure(
+                self.states.get(client_id.encode()), client_id
+            )
         applied = self.engine.apply(state, event, self.watermark)
         if applied.duplicate:
             self.metrics.duplicates.inc()
@@ -187,28 +200,29 @@ class Classifier:
             ref = str(event.ref)
             self._ticket_owner[ref] = client_id
             for parked in self._unpark(ref):
-                await self._fold(parked, touched, received, work)
+                self._fold(parked, touched, received, work)
 
-    async def _judge(self, state: ClientState, now: float) -> None:
+    def _judge(self, state: ClientState, now: float) -> None:
         if not self.engine.is_known(state.client_id):
             return  # no account lead, no health: ingest flags unknown clients
         judgement = self.engine.judge(state, self.tenant.tenant, self.watermark, now)
         self._judged_at[state.client_id] = self.watermark
         for signal in judgement.signals:
-            await self.signals_topic.send(key=state.client_id.encode(), value=_json(signal))
+            self.signals_topic.send_soon(key=state.client_id.encode(), value=_json(signal))
             self.metrics.signals.labels(
                 behaviour=signal.behaviour.value, status=signal.status
             ).inc()
         if judgement.health is not None:
-            await self.health_topic.send(
-                key=state.client_id.encode(), value=_json(judgement.health)
-            )
+            self.health_topic.send_soon(key=state.client_id.encode(), value=_json(judgement.health))
         self.views[state.client_id] = judgement.view
         self.metrics.show(judgement.view)
         return
 
     async def _tick(self) -> None:
         """Re-judge clients as event time advances (overdue recommendations, windows)."""
+        self.tick()
+
+    def tick(self) -> None:
         self._recover_watermark()
         if not self.watermark:
             return
@@ -217,12 +231,12 @@ class Classifier:
             if self._judged_at.get(client.id) == self.watermark:
                 continue
             try:
-                value = self.states.get(client.id)
+                value = self.states.get(client.id.encode())
                 if value is None:
                     continue
                 state = ClientState.ensure(value, client.id)
-                await self._judge(state, now)
-                self.states[client.id] = state
+                self._judge(state, now)
+                self.states[client.id.encode()] = state
             except Exception:
                 log.exception("periodic judgement of %s failed", client.id)
         self.metrics.event_time_lag.set(max(0.0, now - self.watermark))
@@ -240,27 +254,26 @@ class Classifier:
         for key, value in self.states.items():
             tickets = value.tickets if isinstance(value, ClientState) else value["tickets"]
             if ticket_ref in tickets:
-                self._ticket_owner[ticket_ref] = str(key)
-                return str(key)
+                owner = bytes(key).decode()
+                self._ticket_owner[ticket_ref] = owner
+                return owner
         return None
 
     def _park(self, ticket_ref: str, event: CanonicalEvent) -> None:
-        waiting = list(self.parked.get(ticket_ref) or [])
+        waiting = list(self.parked.get(ticket_ref.encode()) or [])
         waiting.append(event.model_dump_json())
-        self.parked[ticket_ref] = waiting
+        self.parked[ticket_ref.encode()] = waiting
 
     def _unpark(self, ticket_ref: str) -> list[CanonicalEvent]:
-        waiting = self.parked.get(ticket_ref)
+        waiting = self.parked.get(ticket_ref.encode())
         if not waiting:
             return []
-        del self.parked[ticket_ref]
+        del self.parked[ticket_ref.encode()]
         return [CanonicalEvent.model_validate_json(raw) for raw in waiting]
 
     # -- failures, watermark ---------------------------------------------------------
 
-    async def _dead_letter(
-        self, raw: bytes, reason: str, message: str, event_id: str | None
-    ) -> None:
+    def _dead_letter(self, raw: bytes, reason: str, message: str, event_id: str | None) -> None:
         self.failed += 1
         self.metrics.failed.labels(reason=reason).inc()
         if event_id:
@@ -272,7 +285,7 @@ class Classifier:
         }
         if event_id:
             headers[topics.H_EVENT_ID] = event_id.encode()
-        await self.dlq_topic.send(value=raw, headers=headers)
+        self.dlq_topic.send_soon(value=raw, headers=headers)
 
     def _recover_watermark(self) -> None:
         """After a restart the watermark is the newest event time the states remember."""
@@ -391,7 +404,7 @@ class Classifier:
         if client is None:
             return None
         view = self.views.get(client_id)
-        value = self.states.get(client_id)
+        value = self.states.get(client_id.encode())
         state = ClientState.ensure(value, client_id) if value is not None else None
         end = self.watermark
         split = (

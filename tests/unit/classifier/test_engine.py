@@ -178,3 +178,25 @@ def test_state_survives_a_json_round_trip(engine: Engine) -> None:
     engine.judge(feed.state, "t", feed.watermark, 0)
     restored = ClientState.from_json(json.loads(json.dumps(feed.state.to_json())))
     assert restored == feed.state
+
+
+def test_three_client_stream_flags_the_two_vendors_and_not_the_partner(engine: Engine) -> None:
+    from .streams import DIRECT, LATE, PARTNER, shuffled_within, three_clients
+
+    events = shuffled_within(three_clients(), window=25)
+    feeds = {c: Feed(engine, c) for c in (DIRECT, LATE, PARTNER)}
+    watermark = 0.0
+    for e in events:
+        f = feeds[e.client_id]
+        f.watermark = watermark
+        f(e)
+        watermark = max(watermark, f.watermark)
+    verdict = {}
+    for client, f in feeds.items():
+        j = engine.judge(f.state, "t", watermark, 0)
+        verdict[client] = (j.view.band, sorted(s.behaviour.value for s in j.view.open_signals))
+    assert verdict == {
+        DIRECT: ("yellow", ["direct_to_tech"]),
+        LATE: ("yellow", ["late_reporting"]),
+        PARTNER: ("green", []),
+    }

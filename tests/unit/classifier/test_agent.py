@@ -1,0 +1,87 @@
+"""The Faust agent with `test_context()`: batches in, state and outputs, no broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from services.classifier.app import Classifier
+from services.classifier.settings import ClassifierSettings
+from services.classifier.state import ClientState
+from services.events.tenant import Tenant
+
+from .factory import TECH, at, ticket, time_entry
+
+
+@pytest.fixture
+def classifier(tenant: Tenant, tmp_path: Path) -> Iterator[Classifier]:
+    settings = ClassifierSettings(data_dir=tmp_path, classifier_batch_within=0.01)
+    service = Classifier(settings, tenant, "127.0.0.1:1")
+    service.app.finalize()
+    service.app.conf.store = "memory://"
+    service.app.flow_control.resume()
+    for table in (service.states, service.parked):
+        # No producer in test mode: record changelog writes instead of partitioning them.
+        table.send_changelog = _record_changelog(table)  # type: ignore[method-assign]
+    yield service
+    # Test mode starts neither the consumer thread nor the app's loop: close both.
+    service.app.consumer._thread.thread_loop.close()  # type: ignore[attr-defined]
+    service.app.loop.close()
+    asyncio.set_event_loop(None)
+
+
+def _record_changelog(table: Any) -> Any:
+    table.changelog_writes = []
+
+    def send(partition: int | None, key: Any, value: Any, *args: Any, **kw: Any) -> Any:
+        table.changelog_writes.append((key, value))
+        return SimpleNamespace(message=SimpleNamespace(partition=0))
+
+    return send
+
+
+def test_agent_folds_events_and_dead_letters_bad_ones(classifier: Classifier) -> None:
+    events = [
+        ticket("1", at(0), channel="phone", entered_by=TECH),
+        ticket("2", at(1), channel="phone", entered_by=TECH),
+        time_entry("t1", at(1, 1), 2.0, ticket_id="2"),
+    ]
+    sent: list[tuple[str, bytes]] = []
+
+    async def scenario() -> None:
+        def capture(topic: Any) -> None:
+            def send_soon(key: bytes | None = None, value: bytes = b"", **kw: Any) -> None:
+                sent.append((topic.get_topic_name(), value))
+
+            topic.send_soon = send_soon
+
+        for topic in (
+            classifier.work_topic,
+            classifier.signals_topic,
+            classifier.health_topic,
+            classifier.dlq_topic,
+        ):
+            capture(topic)
+        agent = classifier.app.agents["classify"]
+        async with agent.test_context() as test_agent:
+            for event in [*events, events[0]]:  # the last one is a redelivery
+                await test_agent.put(event.model_dump_json().encode())
+            await test_agent.put(b"{not an event")
+
+    classifier.app.loop.run_until_complete(scenario())
+    state = ClientState.ensure(classifier.states.get(b"acme"), "acme")
+    assert set(state.tickets) == {"connectwise:ticket:1", "connectwise:ticket:2"}
+    assert classifier.processed == 3 and classifier.failed == 1
+    by_topic: dict[str, int] = {}
+    for topic, _ in sent:
+        by_topic[topic] = by_topic.get(topic, 0) + 1
+    assert by_topic["partnerpulse.dlq"] == 1
+    assert by_topic["partnerpulse.work"] == 3
+    assert by_topic["partnerpulse.signals"] == 1
+    # One state write per client per batch, not one per event.
+    assert len(classifier.states.changelog_writes) < len(events)  # type: ignore[attr-defined]
