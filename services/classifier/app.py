@@ -61,6 +61,9 @@ class Classifier:
         self.too_late: set[str] = set()
         self.processed = 0
         self.failed = 0
+        self._dirty: dict[str, ClientState] = {}  # folded into since they were last judged
+        self._waiting: dict[str, list[float]] = {}  # their events' ingest times
+        self._judged_wall = 0.0
 
         app = ClassifierFaust(
             settings.classifier_app_id,
@@ -147,22 +150,38 @@ class Classifier:
         for item in work:
             self.work_topic.send_soon(key=item.client_id.encode(), value=_json(item))
             self.metrics.work_items.labels(work_class=item.work_class.value).inc()
+        self._dirty.update(touched)
+        for client_id, stamps in received.items():
+            self._waiting.setdefault(client_id, []).extend(stamps)
         now = time.time()
+        # Judging costs a pass over the client's state: live (batches not full) every
+        # batch; while draining a backlog (full batches) at most once per interval.
+        caught_up = size < self.settings.classifier_batch_size
+        if caught_up or now - self._judged_wall >= self.settings.classifier_judge_interval:
+            self._judge_dirty(now)
         for client_id, state in touched.items():
-            try:
-                self._judge(state, now)
-            except Exception:
-                log.exception("judging client %s failed", client_id)
             self.states[client_id.encode()] = state  # one changelog record per client per batch
-        done = time.time()
-        for stamps in received.values():
-            for stamp in stamps:
-                self.metrics.latency.observe(max(0.0, done - stamp))
         self.metrics.batch_size.observe(size)
-        self.metrics.last_processed.set(done)
+        self.metrics.last_processed.set(now)
         if self.watermark:
             self.metrics.watermark.set(self.watermark)
-            self.metrics.event_time_lag.set(max(0.0, done - self.watermark))
+            self.metrics.event_time_lag.set(max(0.0, now - self.watermark))
+
+    def _judge_dirty(self, now: float) -> None:
+        """Judge every client changed since the last pass; record ingest-to-health latency."""
+        for client_id, state in self._dirty.items():
+            try:
+                if self._judge(state, now):
+                    self.states[client_id.encode()] = state
+            except Exception:
+                log.exception("judging client %s failed", client_id)
+        done = time.time()
+        for stamps in self._waiting.values():
+            for stamp in stamps:
+                self.metrics.latency.observe(max(0.0, done - stamp))
+        self._dirty.clear()
+        self._waiting.clear()
+        self._judged_wall = done
 
     def _fold(
         self,
@@ -202,9 +221,10 @@ class Classifier:
             for parked in self._unpark(ref):
                 self._fold(parked, touched, received, work)
 
-    def _judge(self, state: ClientState, now: float) -> None:
+    def _judge(self, state: ClientState, now: float) -> bool:
+        """Publish what changed; True when the state changed and must be written."""
         if not self.engine.is_known(state.client_id):
-            return  # no account lead, no health: ingest flags unknown clients
+            return False  # no account lead, no health: ingest flags unknown clients
         judgement = self.engine.judge(state, self.tenant.tenant, self.watermark, now)
         self._judged_at[state.client_id] = self.watermark
         for signal in judgement.signals:
@@ -216,7 +236,7 @@ class Classifier:
             self.health_topic.send_soon(key=state.client_id.encode(), value=_json(judgement.health))
         self.views[state.client_id] = judgement.view
         self.metrics.show(judgement.view)
-        return
+        return judgement.dirty
 
     async def _tick(self) -> None:
         """Re-judge clients as event time advances (overdue recommendations, windows)."""
@@ -227,6 +247,7 @@ class Classifier:
         if not self.watermark:
             return
         now = time.time()
+        self._judge_dirty(now)
         for client in self.tenant.clients:
             if self._judged_at.get(client.id) == self.watermark:
                 continue
@@ -235,8 +256,8 @@ class Classifier:
                 if value is None:
                     continue
                 state = ClientState.ensure(value, client.id)
-                self._judge(state, now)
-                self.states[client.id.encode()] = state
+                if self._judge(state, now) or not isinstance(value, ClientState):
+                    self.states[client.id.encode()] = state
             except Exception:
                 log.exception("periodic judgement of %s failed", client.id)
         self.metrics.event_time_lag.set(max(0.0, now - self.watermark))

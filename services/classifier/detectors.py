@@ -11,6 +11,7 @@ one signal, which later evidence updates instead of raising another.
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,6 +84,7 @@ def late_reporting(state: ClientState, policy: ClassifierPolicy, watermark: floa
         key=lambda t: t.created,
     )
     alerts = sorted(state.alerts.values(), key=lambda a: a.at)
+    alert_times = [a.at for a in alerts]
     found: list[Found] = []
     previous: float | None = None
     for t in client_tickets:
@@ -90,8 +92,12 @@ def late_reporting(state: ClientState, policy: ClassifierPolicy, watermark: floa
         first_alert = next(
             (
                 a
-                for a in alerts
-                if t.created - lookback <= a.at <= t.created - lead and _alert_matches(t, a)
+                for a in alerts[
+                    bisect_left(alert_times, t.created - lookback) : bisect_right(
+                        alert_times, t.created - lead
+                    )
+                ]
+                if _alert_matches(t, a)
             ),
             None,
         )

@@ -175,9 +175,8 @@ class Engine:
         if before != (rec.initiator, rec.work_class, rec.nature):
             # Time entries and visits labelled before this ticket was known follow it now.
             work += [
-                self._work_item(state, w, event.tenant)
-                for w in state.work.values()
-                if w.ticket_ref == ref
+                self._work_item(state, state.work[r], event.tenant)
+                for r in state.work_of_ticket(ref)
             ]
         return work
 
@@ -221,7 +220,7 @@ class Engine:
                 booked=ts(p.booked_at) if p.booked_at else None,
                 technician=p.technician.name or p.technician.id if p.technician else None,
             )
-        state.work[ref] = rec
+        state.put_work(rec)
         return [self._work_item(state, rec, event.tenant)]
 
     def _ticket_item(self, client_id: str, t: TicketRec, event: CanonicalEvent) -> WorkItem:

@@ -135,7 +135,26 @@ class ClassifierMetrics:
         self.latency = Histogram(
             "partnerpulse_classifier_processing_latency_seconds",
             "From ingest accepting an event to its client's health being updated.",
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            buckets=(
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.075,
+                0.1,
+                0.15,
+                0.2,
+                0.3,
+                0.4,
+                0.5,
+                0.75,
+                1,
+                2.5,
+                5,
+                10,
+                30,
+                60,
+            ),
             registry=r,
         )
         self.batch_size = Histogram(

@@ -17,7 +17,7 @@ class ClassifierSettings(CommonSettings):
         description="Faust app id: the consumer group and the prefix of the changelog topics.",
     )
     classifier_batch_size: int = Field(
-        500, ge=1, description="Most events handled (and state written) in one batch."
+        2000, ge=1, description="Most events handled (and state written) in one batch."
     )
     classifier_batch_within: float = Field(
         0.05, gt=0, description="Seconds a batch waits to fill before it is handled."
@@ -26,6 +26,12 @@ class ClassifierSettings(CommonSettings):
         50,
         ge=1,
         description="Longest a fetch waits for data (faust's 1500 ms adds latency on tansu).",
+    )
+    classifier_judge_interval: float = Field(
+        1.0,
+        gt=0,
+        description="While draining a backlog (full batches), how often changed clients are "
+        "judged; live traffic is judged every batch.",
     )
     classifier_tick_seconds: float = Field(
         5.0,

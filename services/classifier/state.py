@@ -8,10 +8,10 @@ Records older than the retention horizon are pruned by `prune`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 DAY = 86400.0
 HOUR = 3600.0
 
@@ -124,13 +124,6 @@ class HealthMemo:
     daily_scores: dict[str, float] = field(default_factory=dict)  # day ordinal -> score
 
 
-R = TypeVar("R")
-
-
-def _load(cls: type[R], raw: dict[str, Any]) -> R:
-    return cls(**raw)
-
-
 @dataclass
 class ClientState:
     client_id: str
@@ -144,6 +137,9 @@ class ClientState:
     devices: dict[str, float] = field(default_factory=dict)  # RMM device id -> last seen
     signals: dict[str, EmittedSignal] = field(default_factory=dict)
     health: HealthMemo = field(default_factory=HealthMemo)
+    # Not persisted: an index rebuilt on first use after a restart.
+    _by_ticket: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    _pruned_at: float = field(default=0.0, repr=False, compare=False)
 
     _RECORDS: ClassVar[dict[str, type[Any]]] = {
         "tickets": TicketRec,
@@ -156,15 +152,19 @@ class ClientState:
     }
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"v": STATE_VERSION}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in self._RECORDS:
-                out[f.name] = {k: asdict(v) for k, v in value.items()}
-            elif f.name == "health":
-                out[f.name] = asdict(value)
-            else:
-                out[f.name] = value
+        """Compact JSON: each record as the list of its field values, in field order."""
+        out: dict[str, Any] = {
+            "v": STATE_VERSION,
+            "client_id": self.client_id,
+            "seen": self.seen,
+            "devices": self.devices,
+            "health": [getattr(self.health, n) for n in _FIELDS[HealthMemo]],
+        }
+        for name, rec in self._RECORDS.items():
+            names = _FIELDS[rec]
+            out[name] = {
+                key: [getattr(r, n) for n in names] for key, r in getattr(self, name).items()
+            }
         return out
 
     def __json__(self) -> dict[str, Any]:  # faust's JSON codec calls this
@@ -176,9 +176,23 @@ class ClientState:
             raise ValueError(f"client state version {raw.get('v')!r} is not {STATE_VERSION}")
         state = cls(client_id=raw["client_id"], seen=dict(raw["seen"]), devices=raw["devices"])
         for name, rec in cls._RECORDS.items():
-            setattr(state, name, {k: _load(rec, v) for k, v in raw[name].items()})
-        state.health = _load(HealthMemo, raw["health"])
+            setattr(state, name, {k: rec(*values) for k, values in raw[name].items()})
+        state.health = HealthMemo(*raw["health"])
         return state
+
+    def work_of_ticket(self, ticket_ref: str) -> list[str]:
+        """Refs of the time entries and visits that serve this ticket."""
+        if self._by_ticket is None:
+            self._by_ticket = {}
+            for ref, w in self.work.items():
+                if w.ticket_ref:
+                    self._by_ticket.setdefault(w.ticket_ref, set()).add(ref)
+        return sorted(r for r in self._by_ticket.get(ticket_ref, ()) if r in self.work)
+
+    def put_work(self, rec: WorkRec) -> None:
+        self.work[rec.ref] = rec
+        if self._by_ticket is not None and rec.ticket_ref:
+            self._by_ticket.setdefault(rec.ticket_ref, set()).add(rec.ref)
 
     @classmethod
     def ensure(cls, value: ClientState | dict[str, Any] | None, client_id: str) -> ClientState:
@@ -190,11 +204,18 @@ class ClientState:
         return cls.from_json(value)
 
     def prune(self, horizon: float) -> bool:
-        """Forget what lies before `horizon` (event time): no window reaches it."""
+        """Forget what lies before `horizon` (event time): no window reaches it.
+
+        At most once per day of event time: a day's worth of old records is cheap to keep.
+        """
+        if horizon - self._pruned_at < DAY:
+            return False
+        self._pruned_at = horizon
         before = self._size()
         self.seen = {k: t for k, t in self.seen.items() if t >= horizon}
         self.tickets = {k: t for k, t in self.tickets.items() if t.updated >= horizon}
         self.work = {k: w for k, w in self.work.items() if w.at >= horizon}
+        self._by_ticket = None
         self.alerts = {k: a for k, a in self.alerts.items() if a.at >= horizon}
         self.changes = {k: c for k, c in self.changes.items() if c.at >= horizon}
         self.meetings = {k: m for k, m in self.meetings.items() if m.updated >= horizon}
@@ -209,3 +230,9 @@ class ClientState:
 
     def _size(self) -> int:
         return sum(len(getattr(self, name)) for name in ("seen", "devices", *self._RECORDS))
+
+
+# Field order of every record type: the compact JSON form lists values in this order.
+_FIELDS: dict[type[Any], list[str]] = {
+    rec: [f.name for f in fields(rec)] for rec in (*ClientState._RECORDS.values(), HealthMemo)
+}

@@ -1,0 +1,62 @@
+"""The transport ceiling: a Faust agent that only counts events (`make bench-classifier`).
+
+Same faust app settings and transport as the classifier (50 ms fetch wait), no
+parsing, no state. Writes {"first": t, "last": t, "count": n} once it has seen
+`--expect` events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import faust
+
+from services.classifier.transport import ClassifierFaust
+from services.events import topics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--expect", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--app-id", default="bench-trivial")
+    parser.add_argument("--web-port", type=int, default=0)
+    args = parser.parse_args()
+
+    app = ClassifierFaust(
+        args.app_id,
+        broker=f"kafka://{args.bootstrap}",
+        store="memory://",
+        topic_replication_factor=1,
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        broker_rebalance_timeout=20,
+        broker_max_poll_interval=300,
+        broker_request_timeout=90,
+        broker_commit_interval=1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+    )
+    source = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes, value_serializer="raw")
+    seen = {"count": 0, "first": 0.0}
+
+    @app.agent(source)
+    async def count(stream: faust.StreamT[bytes]) -> None:
+        async for _ in stream:
+            seen["count"] += 1
+            if seen["count"] == 1:
+                seen["first"] = time.time()
+            if seen["count"] == args.expect:
+                args.out.write_text(
+                    json.dumps({"first": seen["first"], "last": time.time(), "count": args.expect})
+                )
+
+    faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
