@@ -23,6 +23,9 @@ install: $(STAMP) ## Create or update the virtual environment (.venv)
 run: $(STAMP) ## Start the whole stack on the embedded broker (Ctrl+C stops)
 	$(VENV)/bin/partnerpulse up
 
+demo: $(STAMP) ## Simulate a small MSP, replay it through the whole pipeline, show who behaves like a partner
+	$(VENV)/bin/partnerpulse demo
+
 test: $(STAMP) lint ## Lint, type-check and run every test (unit and integration)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -38,12 +41,15 @@ format: $(STAMP) ## Apply ruff's formatting and import order
 	$(VENV)/bin/ruff format services tests bench
 	$(VENV)/bin/ruff check --fix services tests bench
 
-bench: bench-ingest ## Every benchmark (not part of `make test`)
+bench: bench-ingest bench-classifier ## Every benchmark (not part of `make test`)
 
 bench-ingest: $(STAMP) ## Ingest throughput and latency vs a bare handler; writes docs/benchmarks.md
 	$(PY) -m bench.ingest --write docs/benchmarks.md
 
+bench-classifier: $(STAMP) ## Classifier vs a trivial Faust agent, and end-to-end latency; writes docs/benchmarks.md
+	$(PY) -m bench.classifier --write docs/benchmarks.md
+
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run test test-unit lint format bench bench-ingest clean
+.PHONY: help install run demo test test-unit lint format bench bench-ingest bench-classifier clean
