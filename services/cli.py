@@ -16,6 +16,8 @@ from services.events.tenant import TenantConfigError, load_tenant
 from services.runtime.settings import CommonSettings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from services.runtime.supervisor import ServiceSpec
 
 app = typer.Typer(
@@ -75,8 +77,12 @@ def _classifier_spec() -> ServiceSpec:
 def up(
     tenant: TenantOption = None,
     broker_port: Annotated[
-        int, typer.Option(help="Port of the embedded broker (when none is configured).")
-    ] = 19092,
+        int | None,
+        typer.Option(
+            help="Port of the embedded broker (when none is configured) "
+            "[default: PARTNERPULSE_BROKER_PORT, else 19092]."
+        ),
+    ] = None,
 ) -> None:
     """Start the embedded broker (unless one is configured) and every service; Ctrl+C stops."""
     from services.ingest.settings import IngestSettings
@@ -105,7 +111,8 @@ def up(
         ),
         _classifier_spec(),
     ]
-    raise typer.Exit(Supervisor(settings, services, broker_port=broker_port).run())
+    port = broker_port or settings.broker_port
+    raise typer.Exit(Supervisor(settings, services, broker_port=port).run())
 
 
 @app.command()
@@ -333,6 +340,149 @@ def send(
     typer.echo(f"{response.status_code} {response.text}")
     if response.status_code >= 400:
         raise typer.Exit(1)
+
+
+# -- scenarios: simulate, evaluate, demo ---------------------------------------------------
+
+
+def _console() -> Console:
+    """A rich console that prints data as it is (no emoji codes such as `:ticket:`), and
+    wide enough for the tables when the output is not a terminal."""
+    from rich.console import Console
+
+    console = Console(emoji=False)
+    return console if console.is_terminal else Console(emoji=False, width=160)
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the scenario into.")],
+    clients: Annotated[int, typer.Option(help="Clients of the simulated MSP.")] = 20,
+    days: Annotated[int, typer.Option(help="Days the scenario covers.")] = 90,
+    seed: Annotated[int, typer.Option(help="Same seed, same scenario, byte for byte.")] = 1,
+    start: Annotated[
+        str, typer.Option(help="First day (YYYY-MM-DD), in the clients' time zone.")
+    ] = "2026-01-05",
+    max_endpoints: Annotated[
+        int, typer.Option(help="Largest client, in managed endpoints (from 12 up).")
+    ] = 150,
+) -> None:
+    """Write a simulated scenario: tenant.yaml, deliveries.jsonl and truth.json."""
+    from collections import Counter
+    from datetime import date
+
+    from services.scenario.files import write_scenario
+    from services.scenario.simulate import SimulationConfig
+    from services.scenario.simulate import simulate as generate
+
+    try:
+        config = SimulationConfig(
+            clients, days, seed, date.fromisoformat(start), max_endpoints=max_endpoints
+        )
+    except ValueError as exc:
+        raise _fail(f"simulate: {exc}") from None
+    scenario = generate(config)
+    write_scenario(out_dir, scenario.tenant, scenario.deliveries, scenario.truth)
+    personas = Counter(p.label for p in scenario.personas.values())
+    truth = scenario.truth
+    typer.echo(
+        f"{out_dir}: {len(scenario.deliveries)} deliveries, {len(truth['work'])} labelled work "
+        f"records, {len(truth['signals'])} signals, {clients} clients over {days} days "
+        f"from {config.start} (seed {seed})"
+    )
+    for label, count in sorted(personas.items()):
+        typer.echo(f"  {count:3d} {label}")
+
+
+@app.command()
+def evaluate(
+    scenario_dir: Annotated[Path, typer.Argument(help="A scenario folder (see simulate).")],
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the scores here, as JSON.")
+    ] = None,
+    ingest_url: Annotated[
+        str | None, typer.Option(help="A running ingest (default: start a pipeline of its own).")
+    ] = None,
+    classifier_url: Annotated[
+        str | None, typer.Option(help="The running classifier's query API.")
+    ] = None,
+    bootstrap: Annotated[str | None, typer.Option(help="The running pipeline's broker.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Deliveries in flight at once.")] = 8,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the classifier to process everything.")
+    ] = 600.0,
+    keep_data: Annotated[
+        bool, typer.Option("--keep-data", help="Keep its own pipeline's data dir and logs.")
+    ] = False,
+) -> None:
+    """Replay a scenario through the pipeline and score its outputs against the truth.
+
+    Exits 1 when the scores miss the acceptance floors, 2 when it could not evaluate.
+    """
+    from services.scenario.collect import CollectError
+    from services.scenario.evaluate import EvaluationError, print_report
+    from services.scenario.evaluate import evaluate as run_evaluation
+    from services.scenario.files import ScenarioError, load_scenario
+    from services.scenario.replay import ReplayError
+    from services.scenario.stack import Endpoints, StackError
+
+    _setup_logging("WARNING")
+    given = [ingest_url, classifier_url, bootstrap]
+    if any(given) and not all(given):
+        raise _fail("evaluate: give --ingest-url, --classifier-url and --bootstrap together")
+    console = _console()
+    try:
+        files = load_scenario(scenario_dir)
+        endpoints = (
+            Endpoints(ingest_url, classifier_url, bootstrap)
+            if ingest_url and classifier_url and bootstrap
+            else None
+        )
+        report = run_evaluation(
+            files,
+            console,
+            endpoints=endpoints,
+            concurrency=concurrency,
+            timeout=timeout,
+            keep=keep_data,
+        )
+    except (ScenarioError, StackError, ReplayError, CollectError, EvaluationError) as exc:
+        raise _fail(f"evaluate: {exc}") from None
+    print_report(report, console, scenario_dir)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        console.print(f"scores written to {json_file}")
+    if report.failures():
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    clients: Annotated[int, typer.Option(help="Clients of the simulated MSP.")] = 8,
+    days: Annotated[int, typer.Option(help="Days the scenario covers.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Keep the pipeline running until Ctrl+C.")
+    ] = True,
+) -> None:
+    """Simulate a small MSP, run it through the whole pipeline, show who behaves like a partner."""
+    from services.scenario.collect import CollectError
+    from services.scenario.demo import demo as run_demo
+    from services.scenario.evaluate import EvaluationError
+    from services.scenario.replay import ReplayError
+    from services.scenario.simulate import SimulationConfig
+    from services.scenario.stack import StackError
+
+    _setup_logging("WARNING")
+    try:
+        run_demo(
+            _console(),
+            folder=CommonSettings().data_dir / "demo",
+            config=SimulationConfig(clients=clients, days=days, seed=seed),
+            wait=wait,
+        )
+    except (StackError, ReplayError, CollectError, EvaluationError, ValueError) as exc:
+        raise _fail(f"demo: {exc}") from None
 
 
 if __name__ == "__main__":

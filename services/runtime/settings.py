@@ -39,6 +39,13 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = Field(
         4, ge=1, description="Partitions of topics created by `partnerpulse up` / `topics`."
     )
+    broker_port: int = Field(
+        19092,
+        ge=1,
+        le=65535,
+        description="Port of the embedded broker `partnerpulse up` starts when no "
+        "kafka_bootstrap is configured.",
+    )
 
     @classmethod
     def settings_customise_sources(

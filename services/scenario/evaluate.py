@@ -1,0 +1,268 @@
+"""`partnerpulse evaluate`: replay a scenario through a pipeline and score what it published.
+
+By default the pipeline is one of its own (`stack.Stack`: the scenario's tenant
+file, a temporary data directory, free ports); `--ingest-url`,
+`--classifier-url` and `--bootstrap` point at one already running instead,
+which must run with the scenario's tenant file (its secrets and clients).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from services.events import topics
+from services.scenario import collect, scoring
+from services.scenario.files import ScenarioFiles
+from services.scenario.replay import Outcome, replay
+from services.scenario.stack import Endpoints, Ports, Stack
+
+WORK_KINDS = ("ticket", "time_entry", "visit")
+
+
+class EvaluationError(RuntimeError):
+    """The evaluation could not finish; the message says what happened and where to look."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One replay through a pipeline, and what came out of it."""
+
+    outcomes: list[Outcome]
+    processed: collect.Processed
+    accepted: list[str]
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@contextmanager
+def own_stack(
+    files: ScenarioFiles,
+    console: Console,
+    *,
+    ports: Ports | None = None,
+    data_dir: Path | None = None,
+    keep: bool = False,
+) -> Iterator[tuple[Endpoints, Path]]:
+    """Start `partnerpulse up` with the scenario's tenant file; stop it afterwards."""
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="partnerpulse-evaluate-"))
+    stack = Stack(files.tenant_file, folder, ports)
+    console.print(f"starting the pipeline (data and logs in {folder}) ...")
+    failed = True
+    try:
+        endpoints = stack.start()
+        console.print(
+            f"pipeline up: ingest {endpoints.ingest_url}, classifier {endpoints.classifier_url}, "
+            f"broker {endpoints.bootstrap}"
+        )
+        yield endpoints, folder
+        failed = False
+    finally:
+        stack.stop()
+        if failed or keep:
+            console.print(f"kept the pipeline's data and logs in {folder}")
+        elif data_dir is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(
+    files: ScenarioFiles,
+    endpoints: Endpoints,
+    console: Console,
+    *,
+    concurrency: int = 8,
+    timeout: float = 600.0,
+) -> Run:
+    """Replay every delivery, then wait until the classifier processed every accepted event."""
+    with progress_bar(console) as bar:
+        task = bar.add_task("replaying deliveries", total=len(files.deliveries))
+        outcomes = replay(
+            files.deliveries,
+            files.tenant,
+            endpoints.ingest_url,
+            concurrency=concurrency,
+            progress=lambda n: bar.advance(task, n),
+        )
+        accepted = list(dict.fromkeys(i for o in outcomes if o.answered for i in o.event_ids))
+        task = bar.add_task("waiting for the classifier", total=len(accepted))
+        processed = collect.wait_processed(
+            endpoints.classifier_url,
+            accepted,
+            timeout=timeout,
+            progress=lambda n: bar.advance(task, n),
+        )
+    refused = [o for o in outcomes if o.status == 401]
+    if refused:
+        first = refused[0]
+        raise EvaluationError(
+            f"ingest refused {len(refused)} delivery(ies) as unauthenticated (first: seq "
+            f"{first.seq}, {first.source}: {first.error}); the pipeline must run with the "
+            f"scenario's tenant file ({files.tenant_file})"
+        )
+    if processed.missing:
+        console.print(
+            f"[yellow]the classifier had processed {processed.processed} of {len(accepted)} "
+            f"accepted events after {processed.waited:.0f}s; {len(processed.missing)} are "
+            f"missing (e.g. {processed.missing[0]}): they count as lost. Its log: "
+            "logs/classifier.log in the pipeline's data dir[/yellow]"
+        )
+    return Run(outcomes, processed, accepted)
+
+
+def score_run(files: ScenarioFiles, endpoints: Endpoints, result: Run) -> scoring.Report:
+    """Read the topics and the query API, and score them against the truth."""
+    names = (topics.EVENTS, topics.WORK, topics.SIGNALS, topics.DLQ)
+    with ThreadPoolExecutor(len(names)) as pool:  # each waits for its topic to settle
+        records = pool.map(partial(collect.read_topic, endpoints.bootstrap), names)
+        read = dict(zip(names, records, strict=True))
+    events = collect.event_summary(read[topics.EVENTS])
+    work_items, _ = collect.latest_work(read[topics.WORK])
+    signals, _ = collect.latest_signals(read[topics.SIGNALS])
+    dead = collect.classifier_dead_letters(read[topics.DLQ])
+    clients = {c.get("client_id"): c for c in collect.fetch_clients(endpoints.classifier_url)}
+
+    ours = set(result.accepted)
+    truth = files.truth
+    scenario_clients = set(truth.health) | {c.id for c in files.tenant.clients}
+    published = [e["event_id"] for e in events if e["event_id"] in ours]
+    work_refs = {e["ref"] for e in events if e["event_id"] in ours and e["kind"] in WORK_KINDS}
+    accounting = scoring.account(
+        result.outcomes,
+        published=published,
+        unprocessed=result.processed.missing,
+        dead_lettered=dead,
+        work_refs_published=work_refs & set(truth.work),
+        labelled_refs=work_items,
+    )
+    return scoring.score(
+        truth,
+        work={
+            ref: scoring.PredictedWork(ref, item.work_class.value, item.rule)
+            for ref, item in work_items.items()
+        },
+        signals=[
+            scoring.PredictedSignal(
+                signal_id=s.signal_id,
+                client=s.client_id,
+                behaviour=s.behaviour.value,
+                evidence=frozenset(e.ref for e in s.evidence),
+                status=s.status,
+                explanation=s.explanation,
+            )
+            for s in signals
+            if s.client_id in scenario_clients
+        ],
+        bands={c: _band(clients.get(c)) for c in truth.health},
+        band_scores={c: _score(clients.get(c)) for c in truth.health},
+        accounting=accounting,
+    )
+
+
+def _band(row: dict[str, Any] | None) -> str | None:
+    band = row.get("band") if row else None
+    return str(band) if band is not None else None
+
+
+def _score(row: dict[str, Any] | None) -> float | None:
+    value = row.get("score") if row else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def evaluate(
+    files: ScenarioFiles,
+    console: Console,
+    *,
+    endpoints: Endpoints | None = None,
+    concurrency: int = 8,
+    timeout: float = 600.0,
+    keep: bool = False,
+) -> scoring.Report:
+    if endpoints is not None:
+        result = run(files, endpoints, console, concurrency=concurrency, timeout=timeout)
+        return score_run(files, endpoints, result)
+    with own_stack(files, console, keep=keep) as (own, _):
+        result = run(files, own, console, concurrency=concurrency, timeout=timeout)
+        return score_run(files, own, result)
+
+
+# -- the report on a terminal --------------------------------------------------------------
+
+
+def print_report(report: scoring.Report, console: Console, scenario: Path) -> None:
+    acc = report.accounting
+    console.print(f"\n[bold]partnerpulse evaluate {scenario}[/bold]")
+    console.print(
+        f"deliveries {acc.deliveries} (answers {acc.answers}), accepted events "
+        f"{acc.accepted_events}, lost {_flag(acc.lost == 0, acc.lost)}, duplicated "
+        f"{_flag(acc.duplicated == 0, acc.duplicated)}"
+    )
+    work = report.work
+    accuracy = _flag(work.accuracy >= report.floors.accuracy, f"{work.accuracy:.4f}")
+    console.print(
+        f"work labels: accuracy {accuracy} ({work.correct}/{work.total}, "
+        f"{work.unlabelled} unlabelled)"
+    )
+    table = Table(title="behaviour signals", title_justify="left")
+    for column in ("behaviour", "true", "predicted", "matched", "precision", "recall", "F1"):
+        table.add_column(column, justify="left" if column == "behaviour" else "right")
+    floors = report.floors
+    for name, s in report.behaviours.items():
+        table.add_row(
+            name,
+            str(s.true),
+            str(s.predicted),
+            str(s.matched),
+            _flag(s.precision >= floors.precision, f"{s.precision:.3f}"),
+            _flag(s.recall >= floors.recall, f"{s.recall:.3f}"),
+            f"{s.f1:.3f}",
+        )
+    console.print(table)
+    bands = report.bands
+    console.print(
+        f"bands: {_flag(bands.agreement >= floors.bands, f'{bands.agree}/{bands.total}')} agree"
+    )
+    _examples(console, "work labels that disagree", work.disagreements)
+    for name, s in report.behaviours.items():
+        _examples(console, f"{name}: true signals not found", s.missed)
+        _examples(console, f"{name}: signals the truth does not hold", s.spurious)
+    _examples(console, "bands that disagree", bands.disagreements)
+    _examples(console, "lost", acc.lost_examples)
+    _examples(console, "duplicated", acc.duplicated_examples)
+    _examples(console, "deliveries refused", acc.rejected)
+    failures = report.failures()
+    if failures:
+        console.print("[red]below the floors:[/red] " + "; ".join(failures))
+    else:
+        console.print("[green]every floor met[/green]")
+
+
+def _flag(ok: bool, value: object) -> str:
+    return f"[green]{value}[/green]" if ok else f"[red]{value}[/red]"
+
+
+def _examples(console: Console, title: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    console.print(f"[bold]{title}[/bold] (first {len(rows)}):")
+    for row in rows:
+        console.print("  " + ", ".join(f"{k}={v}" for k, v in row.items()), highlight=False)

@@ -1,0 +1,145 @@
+"""Replay a scenario's deliveries over HTTP, each authenticated the way its vendor does it.
+
+Deliveries go out in their recorded order, `concurrency` at a time. Each is
+signed just before it is sent (Standard Webhooks signatures carry the time);
+ConnectWise's signing key is served on the loopback `key_url` its bodies name.
+A 429 is retried after its Retry-After, a connection error or a 5xx with
+back-off; any other answer is final and recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from services.events.tenant import Tenant
+from services.ingest.sender import Signer
+from services.scenario.files import RecordedDelivery
+
+RETRIES = 8
+
+
+class ReplayError(RuntimeError):
+    """The replay cannot go on (e.g. the key server's port is taken)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ingest answered to one delivery."""
+
+    seq: int
+    source: str
+    status: int  # 0: never answered
+    event_ids: tuple[str, ...]
+    accepted: int  # events ingest stored as new
+    body_sha256: str
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def replay(
+    deliveries: Sequence[RecordedDelivery],
+    tenant: Tenant,
+    ingest_url: str,
+    *,
+    concurrency: int = 8,
+    progress: Callable[[int], None] | None = None,
+) -> list[Outcome]:
+    return asyncio.run(_replay(deliveries, tenant, ingest_url.rstrip("/"), concurrency, progress))
+
+
+async def _replay(
+    deliveries: Sequence[RecordedDelivery],
+    tenant: Tenant,
+    ingest_url: str,
+    concurrency: int,
+    progress: Callable[[int], None] | None,
+) -> list[Outcome]:
+    signer = Signer(tenant)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    gate = asyncio.Semaphore(concurrency)
+    outcomes: list[Outcome | None] = [None] * len(deliveries)
+    try:
+        async with httpx.AsyncClient(timeout=30.0, limits=limits, trust_env=False) as http:
+
+            async def send(index: int, delivery: RecordedDelivery) -> None:
+                try:
+                    outcomes[index] = await _send(http, signer, ingest_url, delivery)
+                finally:
+                    gate.release()
+                    if progress is not None:
+                        progress(1)
+
+            tasks = []
+            for index, delivery in enumerate(deliveries):
+                await gate.acquire()
+                tasks.append(asyncio.create_task(send(index, delivery)))
+            await asyncio.gather(*tasks)
+    finally:
+        signer.close()
+    return [o for o in outcomes if o is not None]
+
+
+def _headers(signer: Signer, delivery: RecordedDelivery) -> dict[str, str]:
+    try:
+        signed = signer.headers(delivery.source, delivery.body)
+    except OSError as exc:
+        raise ReplayError(
+            f"delivery {delivery.seq}: cannot serve ConnectWise's signing key at the body's "
+            f"Metadata.key_url ({exc}); another process holds that port"
+        ) from None
+    return {"content-type": "application/json", **delivery.headers, **signed}
+
+
+async def _send(
+    http: httpx.AsyncClient, signer: Signer, ingest_url: str, delivery: RecordedDelivery
+) -> Outcome:
+    url = f"{ingest_url}/v1/webhooks/{delivery.source.value}"
+    digest = hashlib.sha256(delivery.body).hexdigest()
+    error = "not sent"
+    for attempt in range(RETRIES):
+        try:
+            response = await http.post(
+                url, content=delivery.body, headers=_headers(signer, delivery)
+            )
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            await asyncio.sleep(min(8.0, 0.25 * 2**attempt))
+            continue
+        if response.status_code == 429 or response.status_code >= 500:
+            error = f"{response.status_code} {response.text[:200]}"
+            wait = response.headers.get("retry-after", "")
+            await asyncio.sleep(
+                min(10.0, float(wait)) if wait.isdigit() else min(8.0, 0.25 * 2**attempt)
+            )
+            continue
+        return _outcome(delivery, digest, response)
+    return Outcome(delivery.seq, delivery.source.value, 0, (), 0, digest, error)
+
+
+def _outcome(delivery: RecordedDelivery, digest: str, response: httpx.Response) -> Outcome:
+    try:
+        answer = response.json()
+    except json.JSONDecodeError:
+        answer = {}
+    if not isinstance(answer, dict):
+        answer = {}
+    ids = answer.get("event_ids") or []
+    error = None if response.is_success else str(answer.get("error") or response.text[:300])
+    return Outcome(
+        seq=delivery.seq,
+        source=delivery.source.value,
+        status=response.status_code,
+        event_ids=tuple(str(i) for i in ids),
+        accepted=int(answer.get("accepted") or 0),
+        body_sha256=digest,
+        error=error,
+    )

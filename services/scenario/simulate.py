@@ -1,0 +1,310 @@
+"""From a seed to a scenario: the MSP, its clients, their records, the deliveries, the truth.
+
+Deterministic: the same configuration gives the same bytes. Each client is
+played with its own random stream, and replayed with the next stream if its
+evidence came too close to a threshold or its volumes would put its health
+score near a band edge, so every answer in the truth is clear-cut.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from services.events.models import Channel, Nature, Priority, Source
+from services.events.outputs import Band, Behaviour, Initiator, WorkClass
+from services.events.policy import ClassifierPolicy
+from services.scenario import truth as truths
+from services.scenario import vendors
+from services.scenario.model import PSAS, RMMS, ClientWorld, EnteredBy, Ticket
+from services.scenario.personas import Persona, choose_personas
+from services.scenario.play import ClientPlay, Context, Records, next_psa_id
+from services.scenario.rhythm import local_midnight
+from services.scenario.vendors.common import Emission, WriterSettings, iso_z
+from services.scenario.world import (
+    Ids,
+    client_names,
+    make_client,
+    make_uuid,
+    technicians,
+    tenant_document,
+)
+
+DEFAULT_START = date(2026, 1, 5)
+TENANT_ID = "sim-msp"
+MAX_ATTEMPTS = 25
+BAND_MARGIN = 3.0  # points a client's expected score keeps from a band edge
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    clients: int = 20
+    days: int = 90
+    seed: int = 1
+    start: date = DEFAULT_START
+    max_endpoints: int = 150  # clients manage between 12 (20 with a habit) and this many
+    retry_share: float = 0.03  # deliveries a vendor sends twice
+    delay_share: float = 0.03  # deliveries held back minutes to hours (out of order)
+
+    def __post_init__(self) -> None:
+        if self.clients < 1:
+            raise ValueError("clients: at least 1")
+        if not 7 <= self.days <= 365:
+            raise ValueError("days: between 7 and 365")
+        if not 25 <= self.max_endpoints <= 5000:
+            raise ValueError("max_endpoints: between 25 and 5000")
+
+
+@dataclass
+class Scenario:
+    config: SimulationConfig
+    tenant: dict[str, Any]
+    deliveries: list[dict[str, Any]]
+    truth: dict[str, Any]
+    clients: list[ClientWorld]
+    personas: dict[str, Persona]
+    records: Records = field(repr=False)
+    start: datetime
+    end: datetime
+
+
+def key_port(seed: int) -> int:
+    """The loopback port of ConnectWise's key_url: fixed per scenario, since it is in
+    the bodies; spread over a range so two scenarios rarely share one."""
+    return 18100 + seed % 800
+
+
+def simulate(config: SimulationConfig) -> Scenario:
+    rng = random.Random(f"partnerpulse-scenario:{config.seed}")
+    start = local_midnight(config.start)
+    end = start + timedelta(days=config.days)
+    policy = ClassifierPolicy()
+    ids = Ids()
+    ctx = Context(TENANT_ID, start, end, ids, technicians(TENANT_ID), policy)
+    personas = choose_personas(rng, config.clients, config.days)
+    names = client_names(config.clients + 1, rng)
+    psas = _spread(rng, PSAS, config.clients)
+    rmms = _spread(rng, RMMS, config.clients)
+    records = Records()
+    clients: list[ClientWorld] = []
+    for index, persona in enumerate(personas):
+        # Only NinjaOne reports new devices and software: the habit needs it to show.
+        shows_changes = Behaviour.unannounced_change in persona.habits | persona.reformed
+        rmm = Source.ninjaone if shows_changes else rmms[index]
+        client, played = _play_client(ctx, config, index, names[index], persona, psas[index], rmm)
+        clients.append(client)
+        records.extend(played)
+    records.tickets.append(_prospect_ticket(ctx, config, names[-1], psas[0]))
+
+    settings = WriterSettings(
+        tenant_id=TENANT_ID,
+        key_url=f"http://127.0.0.1:{key_port(config.seed)}/v4_6_release/apis/3.0/system/"
+        f"callbackkey/{TENANT_ID}",
+        autotask_webhook_guid=make_uuid(rng),
+        end=end,
+    )
+    sent = vendors.emissions(
+        settings,
+        tickets=records.tickets,
+        time_entries=records.time_entries,
+        visits=records.visits,
+        meetings=records.meetings,
+        recommendations=records.recommendations,
+        alerts=records.alerts,
+        device_changes=records.device_changes,
+        activities=records.activities,
+    )
+    deliveries = _schedule(sent, rng, config)
+    by_client = {c.id: p for c, p in zip(clients, personas, strict=True)}
+    return Scenario(
+        config=config,
+        tenant=tenant_document(TENANT_ID, clients),
+        deliveries=deliveries,
+        truth=_truth(records, clients, by_client, end, policy),
+        clients=clients,
+        personas=by_client,
+        records=records,
+        start=start,
+        end=end,
+    )
+
+
+def _spread(rng: random.Random, options: tuple[Source, ...], count: int) -> list[Source]:
+    """Every option about equally often, in a random order."""
+    cycle = list(options) * math.ceil(count / len(options))
+    rng.shuffle(cycle)
+    return cycle[:count]
+
+
+def _endpoints(rng: random.Random, persona: Persona, most: int) -> int:
+    """Log-uniform: many small clients, a few large ones. A client with a habit has at
+    least 20, so its habit's tickets stay a share of its work, not all of it."""
+    low = 20 if persona.habits or persona.reformed else 12
+    return round(math.exp(rng.uniform(math.log(low), math.log(most))))
+
+
+def _play_client(
+    ctx: Context,
+    config: SimulationConfig,
+    index: int,
+    name: str,
+    persona: Persona,
+    psa: Source,
+    rmm: Source,
+) -> tuple[ClientWorld, Records]:
+    problems: list[str] = []
+    for attempt in range(MAX_ATTEMPTS):
+        rng = random.Random(f"partnerpulse-client:{config.seed}:{index}:{attempt}")
+        client = make_client(
+            index,
+            name,
+            persona.label,
+            persona.habits,
+            persona.reformed,
+            _endpoints(rng, persona, config.max_endpoints),
+            psa,
+            rmm,
+            rng,
+            ctx.ids,
+        )
+        played = ClientPlay(ctx, client, persona, rng).run()
+        problems = consistency_problems(client, persona, played, ctx)
+        if not problems:
+            return client, played
+    raise RuntimeError(
+        f"could not simulate client {name!r} ({persona.label}) clear of the thresholds: "
+        + "; ".join(problems)
+    )
+
+
+def consistency_problems(
+    client: ClientWorld, persona: Persona, played: Records, ctx: Context
+) -> list[str]:
+    """Why this client's truth would not be clear-cut (none: keep it)."""
+    problems = truths.margin_problems(played.evidence, ctx.end, ctx.policy)
+    signals = truths.signals(played.evidence, ctx.policy)
+    shown = {s.behaviour for s in signals}
+    open_now = {
+        s.behaviour for s in signals if s.open_at(ctx.end, truths.detector(ctx.policy, s.behaviour))
+    }
+    if open_now != set(persona.habits):
+        problems.append(
+            f"open signals {sorted(open_now)} differ from habits {sorted(persona.habits)}"
+        )
+    if not persona.reformed <= shown:
+        problems.append(f"reformed habit {sorted(persona.reformed)} raised no signal")
+    scores = truths.expected_scores(
+        tickets=played.tickets,
+        time_entries=played.time_entries,
+        visits=played.visits,
+        endpoints=client.endpoints,
+        open_signals=len(open_now),
+        start=ctx.start,
+        end=ctx.end,
+        policy=ctx.policy,
+    )
+    health = ctx.policy.health
+    for score in scores:
+        near = min(abs(score - health.green_at), abs(score - health.yellow_at))
+        if truths.band_of_score(score, health) != persona.band or near < BAND_MARGIN:
+            problems.append(f"expected score {score:.1f} is not clearly {persona.band}")
+            break
+    return problems
+
+
+def _prospect_ticket(ctx: Context, config: SimulationConfig, name: str, psa: Source) -> Ticket:
+    """A ticket for a company the tenant file does not name yet (accepted and flagged)."""
+    rng = random.Random(f"partnerpulse-prospect:{config.seed}")
+    prospect = make_client(
+        config.clients + 50,
+        name,
+        "prospect",
+        frozenset(),
+        frozenset(),
+        5,
+        psa,
+        Source.dattormm,
+        rng,
+        ctx.ids,
+    )
+    created = ctx.start + timedelta(days=config.days / 2, hours=3)
+    return Ticket(
+        client=prospect,
+        source=psa,
+        id=next_psa_id(ctx.ids, psa, "ticket"),
+        created_at=created,
+        summary="Quote request: managed services for 5 PCs",
+        nature=Nature.request,
+        channel=Channel.email if psa is not Source.autotask else Channel.portal,
+        initiator=Initiator.service_desk,
+        entered_by=EnteredBy.intake,
+        technician=ctx.technicians[0],
+        priority=Priority.low,
+        contact=prospect.contacts[0],
+        known_client=False,
+    )
+
+
+def _schedule(
+    sent: list[Emission], rng: random.Random, config: SimulationConfig
+) -> list[dict[str, Any]]:
+    """When each body is sent: seconds after the event, some held back (out of order),
+    some sent twice (a vendor retry)."""
+    timed: list[tuple[datetime, int, Emission]] = []
+    for index, emission in enumerate(sorted(sent, key=lambda e: (e.at, e.source, e.body))):
+        at = emission.at + timedelta(seconds=rng.uniform(1, 20))
+        if rng.random() < config.delay_share:
+            at += timedelta(minutes=rng.uniform(5, 360))
+        timed.append((at, index, emission))
+        if rng.random() < config.retry_share:
+            timed.append((at + timedelta(seconds=rng.uniform(2, 90)), index, emission))
+    timed.sort(key=lambda t: (t[0], t[1]))
+    return [
+        {
+            "seq": seq,
+            "at": iso_z(at),
+            "source": str(emission.source),
+            "headers": {
+                "content-type": "application/x-ndjson"
+                if emission.body.count("\n") > 1 and emission.source is Source.canonical
+                else "application/json"
+            },
+            "body": emission.body,
+        }
+        for seq, (at, _, emission) in enumerate(timed, start=1)
+    ]
+
+
+def _truth(
+    records: Records,
+    clients: list[ClientWorld],
+    personas: dict[str, Persona],
+    end: datetime,
+    policy: ClassifierPolicy,
+) -> dict[str, Any]:
+    work: dict[str, WorkClass] = {}
+    for ticket in records.tickets:
+        if ticket.known_client:
+            work[ticket.ref] = ticket.work_class
+    for entry in records.time_entries:
+        work[entry.ref] = entry.work_class
+    for visit in records.visits:
+        work[visit.ref] = visit.work_class
+    signals = truths.signals(records.evidence, policy)
+    health: dict[str, Band] = {}
+    for client in clients:
+        open_now = [
+            s
+            for s in signals
+            if s.client == client.id and s.open_at(end, truths.detector(policy, s.behaviour))
+        ]
+        health[client.id] = truths.band_for(len(open_now))
+    return truths.truth_document(
+        work=work,
+        signals=signals,
+        health=health,
+        personas={c.id: personas[c.id].label for c in clients},
+    )

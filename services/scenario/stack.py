@@ -1,0 +1,177 @@
+"""A pipeline of one's own: `partnerpulse up` in a subprocess, for evaluate and demo.
+
+It runs with the scenario's tenant file, its own data directory and its own
+ports (free ones unless asked otherwise), so it never meets a `make run`
+started elsewhere. Its output goes to `up.log` in the data directory; the
+services' logs are in `logs/` there. `stop` sends SIGTERM and waits, so `up`
+stops its services and its broker in order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from services.runtime.broker import free_port
+
+# Settings `up` passes on to its services; ours replace whatever the caller's shell holds.
+_OURS = (
+    "PARTNERPULSE_KAFKA_BOOTSTRAP",
+    "PARTNERPULSE_TENANT_FILE",
+    "PARTNERPULSE_DATA_DIR",
+    "PARTNERPULSE_SETTINGS_FILE",
+    "PARTNERPULSE_BROKER_PORT",
+    "PARTNERPULSE_INGEST_HOST",
+    "PARTNERPULSE_INGEST_PORT",
+    "PARTNERPULSE_RELAY_HOST",
+    "PARTNERPULSE_RELAY_PORT",
+    "PARTNERPULSE_CLASSIFIER_HOST",
+    "PARTNERPULSE_CLASSIFIER_PORT",
+)
+
+
+class StackError(RuntimeError):
+    """The pipeline did not start; the message says what to look at."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    ingest: int
+    relay: int
+    classifier: int
+    broker: int
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(free_port(), free_port(), free_port(), free_port())
+
+    @classmethod
+    def defaults_if_free(cls) -> Ports:
+        """The ports `make run` uses (8480, 8482, 8481, 19092), each unless taken."""
+        return cls(*(_free_or(p) for p in (8480, 8482, 8481, 19092)))
+
+
+def _free_or(port: int) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    ingest_url: str
+    classifier_url: str
+    bootstrap: str
+
+
+class Stack:
+    def __init__(self, tenant_file: Path, data_dir: Path, ports: Ports | None = None) -> None:
+        self.tenant_file = tenant_file.resolve()
+        self.data_dir = data_dir.resolve()
+        self.ports = ports or Ports.free()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "up.log"
+
+    def start(self, timeout: float = 180.0) -> Endpoints:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in _OURS}
+        env |= {
+            "PARTNERPULSE_TENANT_FILE": str(self.tenant_file),
+            "PARTNERPULSE_DATA_DIR": str(self.data_dir),
+            "PARTNERPULSE_SETTINGS_FILE": str(self.data_dir / "no-settings-file.yaml"),
+            "PARTNERPULSE_BROKER_PORT": str(self.ports.broker),
+            "PARTNERPULSE_INGEST_PORT": str(self.ports.ingest),
+            "PARTNERPULSE_RELAY_PORT": str(self.ports.relay),
+            "PARTNERPULSE_CLASSIFIER_PORT": str(self.ports.classifier),
+        }
+        with self.log_file.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "up"],
+                cwd=self.data_dir,  # the classifier keeps its Faust data dir in the cwd
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl+C reaches us; we stop it in order
+            )
+        endpoints = Endpoints(
+            ingest_url=f"http://127.0.0.1:{self.ports.ingest}",
+            classifier_url=f"http://127.0.0.1:{self.ports.classifier}",
+            bootstrap="",
+        )
+        deadline = time.monotonic() + timeout
+        runtime = self.data_dir / "runtime.json"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise StackError(
+                    f"`partnerpulse up` exited with {self.proc.returncode} while starting; "
+                    f"its output ({self.log_file}):\n{self._tail()}"
+                )
+            if runtime.is_file():
+                try:
+                    bootstrap = json.loads(runtime.read_text())["kafka_bootstrap"]
+                except (ValueError, KeyError):
+                    bootstrap = ""
+                if bootstrap and self._healthy(endpoints):
+                    return Endpoints(endpoints.ingest_url, endpoints.classifier_url, bootstrap)
+            time.sleep(0.3)
+        self.stop()
+        raise StackError(
+            f"the pipeline did not come up within {timeout:.0f}s; its output "
+            f"({self.log_file}):\n{self._tail()}\nservice logs: {self.data_dir / 'logs'}"
+        )
+
+    def _healthy(self, endpoints: Endpoints) -> bool:
+        for url in (f"{endpoints.ingest_url}/healthz", f"{endpoints.classifier_url}/healthz"):
+            try:
+                if httpx.get(url, timeout=2.0, trust_env=False).status_code != 200:
+                    return False
+            except httpx.HTTPError:
+                return False
+        return True
+
+    def _tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no output)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = 60.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
