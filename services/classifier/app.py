@@ -16,10 +16,11 @@ nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import faust
@@ -64,6 +65,10 @@ class Classifier:
         self._dirty: dict[str, ClientState] = {}  # folded into since they were last judged
         self._waiting: dict[str, list[float]] = {}  # their events' ingest times
         self._judged_wall = 0.0
+        self._live: dict[str, ClientState] = {}  # state objects of the clients seen
+        self._inflight: list[Any] = []  # futures of records produced by the current batch
+        self._recording = False  # waiting for a batch's records to be delivered
+        self._stop_requested = False
 
         app = ClassifierFaust(
             settings.classifier_app_id,
@@ -115,6 +120,17 @@ class Classifier:
         async for batch in stream.take(s.classifier_batch_size, within=s.classifier_batch_within):
             try:
                 self.handle(batch)
+                self._recording = True
+                await self._delivered()
+                self._recording = False
+                if self._stop_requested:
+                    self._exit_recorded()
+            except asyncio.CancelledError:
+                # Stopped while this batch's records were still on their way: leaving
+                # now would acknowledge it. Exit instead; it is redelivered and deduped.
+                log.warning("stopped while recording a batch; exiting before acknowledging it")
+                logging.shutdown()
+                os._exit(70)
             except Exception:
                 # Each event was folded or dead-lettered, so this is the state write or a
                 # send failing. Leaving the loop would ack the batch and lose it; exiting
@@ -124,11 +140,36 @@ class Classifier:
                 logging.shutdown()
                 os._exit(70)
 
+    def request_stop(self) -> None:
+        """SIGTERM or Ctrl+C: stop once the batch in hand is recorded.
+
+        faust's graceful stop can acknowledge events that were fetched but never
+        processed (its `take` buffer re-enables acks on the way out), and commits on the
+        way out. Every processed batch is already recorded and its offsets are committed
+        every second, so exiting without that final commit is the exact way to stop:
+        the rest is redelivered and deduplicated.
+        """
+        if self._recording:
+            self._stop_requested = True
+        else:
+            self._exit_recorded()
+
+    def _exit_recorded(self) -> None:
+        log.warning("stopping: every processed event is recorded; unprocessed ones are redelivered")
+        logging.shutdown()
+        os._exit(0)
+
+    async def _delivered(self) -> None:
+        """Wait until the broker has every record the batch produced (state and outputs)."""
+        inflight, self._inflight = self._inflight, []
+        if inflight:
+            await asyncio.gather(*inflight)
+
     def handle(self, batch: Iterable[bytes]) -> None:
         """Fold, judge, write state, queue outputs: no await, so a stop cannot split it.
 
-        Outputs and changelog records go to faust's producer buffer, which is flushed
-        before offsets are committed and when the worker stops.
+        Outputs and changelog records go to faust's producer buffer; the agent then
+        waits for their delivery (`_delivered`) before the batch is acknowledged.
         """
         self._recover_watermark()
         touched: dict[str, ClientState] = {}
@@ -148,7 +189,9 @@ class Classifier:
                 log.exception("event %s failed", event.event_id)
                 self._dead_letter(raw, "processing_error", repr(exc), event.event_id)
         for item in work:
-            self.work_topic.send_soon(key=item.client_id.encode(), value=_json(item))
+            self._inflight.append(
+                self.work_topic.send_soon(key=item.client_id.encode(), value=_json(item))
+            )
             self.metrics.work_items.labels(work_class=item.work_class.value).inc()
         self._dirty.update(touched)
         for client_id, stamps in received.items():
@@ -158,21 +201,25 @@ class Classifier:
         # batch; while draining a backlog (full batches) at most once per interval.
         caught_up = size < self.settings.classifier_batch_size
         if caught_up or now - self._judged_wall >= self.settings.classifier_judge_interval:
-            self._judge_dirty(now)
-        for client_id, state in touched.items():
-            self.states[client_id.encode()] = state  # one changelog record per client per batch
+            self._judge_dirty(now, written=touched)
+        for state in touched.values():
+            self._write(state)  # one changelog record per client per batch
         self.metrics.batch_size.observe(size)
         self.metrics.last_processed.set(now)
         if self.watermark:
             self.metrics.watermark.set(self.watermark)
             self.metrics.event_time_lag.set(max(0.0, now - self.watermark))
 
-    def _judge_dirty(self, now: float) -> None:
-        """Judge every client changed since the last pass; record ingest-to-health latency."""
+    def _judge_dirty(self, now: float, written: Mapping[str, ClientState] = {}) -> None:
+        """Judge every client changed since the last pass; record ingest-to-health latency.
+
+        Clients in `written` are about to be written by the caller; others that the
+        judgement changed are written here.
+        """
         for client_id, state in self._dirty.items():
             try:
-                if self._judge(state, now):
-                    self.states[client_id.encode()] = state
+                if self._judge(state, now) and client_id not in written:
+                    self._write(state)
             except Exception:
                 log.exception("judging client %s failed", client_id)
         done = time.time()
@@ -182,6 +229,26 @@ class Classifier:
         self._dirty.clear()
         self._waiting.clear()
         self._judged_wall = done
+
+    def state_of(self, client_id: str) -> ClientState | None:
+        """The live state object; after a restart, rebuilt once from the recovered table."""
+        state = self._live.get(client_id)
+        if state is None:
+            raw = self.states.get(client_id.encode())
+            if raw is not None:
+                state = self._live[client_id] = ClientState.from_json(raw)
+        return state
+
+    def _write(self, state: ClientState) -> None:
+        """Record a client's state: the table (and its changelog) hold its JSON form.
+
+        What `table[key] = value` does, keeping the changelog future, so the batch is
+        acknowledged only once every record it produced is delivered.
+        """
+        key, value = state.client_id.encode(), state.to_json()
+        self._inflight.append(self.states.send_changelog(None, key, value))
+        self.states.data[key] = value
+        self._live[state.client_id] = state
 
     def _fold(
         self,
@@ -200,9 +267,7 @@ class Classifier:
         client_id = event.client_id
         state = touched.get(client_id)
         if state is None:
-            state = touched[client_id] = ClientState.ensure(
-                self.states.get(client_id.encode()), client_id
-            )
+            state = touched[client_id] = self.state_of(client_id) or ClientState(client_id)
         applied = self.engine.apply(state, event, self.watermark)
         if applied.duplicate:
             self.metrics.duplicates.inc()
@@ -228,12 +293,18 @@ class Classifier:
         judgement = self.engine.judge(state, self.tenant.tenant, self.watermark, now)
         self._judged_at[state.client_id] = self.watermark
         for signal in judgement.signals:
-            self.signals_topic.send_soon(key=state.client_id.encode(), value=_json(signal))
+            self._inflight.append(
+                self.signals_topic.send_soon(key=state.client_id.encode(), value=_json(signal))
+            )
             self.metrics.signals.labels(
                 behaviour=signal.behaviour.value, status=signal.status
             ).inc()
         if judgement.health is not None:
-            self.health_topic.send_soon(key=state.client_id.encode(), value=_json(judgement.health))
+            self._inflight.append(
+                self.health_topic.send_soon(
+                    key=state.client_id.encode(), value=_json(judgement.health)
+                )
+            )
         self.views[state.client_id] = judgement.view
         self.metrics.show(judgement.view)
         return judgement.dirty
@@ -241,6 +312,7 @@ class Classifier:
     async def _tick(self) -> None:
         """Re-judge clients as event time advances (overdue recommendations, windows)."""
         self.tick()
+        await self._delivered()
 
     def tick(self) -> None:
         self._recover_watermark()
@@ -252,12 +324,9 @@ class Classifier:
             if self._judged_at.get(client.id) == self.watermark:
                 continue
             try:
-                value = self.states.get(client.id.encode())
-                if value is None:
-                    continue
-                state = ClientState.ensure(value, client.id)
-                if self._judge(state, now) or not isinstance(value, ClientState):
-                    self.states[client.id.encode()] = state
+                state = self.state_of(client.id)
+                if state is not None and self._judge(state, now):
+                    self._write(state)
             except Exception:
                 log.exception("periodic judgement of %s failed", client.id)
         self.metrics.event_time_lag.set(max(0.0, now - self.watermark))
@@ -273,7 +342,7 @@ class Classifier:
                 self._ticket_owner[ticket_ref] = client_id
                 return client_id
         for key, value in self.states.items():
-            tickets = value.tickets if isinstance(value, ClientState) else value["tickets"]
+            tickets = value["tickets"]
             if ticket_ref in tickets:
                 owner = bytes(key).decode()
                 self._ticket_owner[ticket_ref] = owner
@@ -306,7 +375,7 @@ class Classifier:
         }
         if event_id:
             headers[topics.H_EVENT_ID] = event_id.encode()
-        self.dlq_topic.send_soon(value=raw, headers=headers)
+        self._inflight.append(self.dlq_topic.send_soon(value=raw, headers=headers))
 
     def _recover_watermark(self) -> None:
         """After a restart the watermark is the newest event time the states remember."""
@@ -314,16 +383,13 @@ class Classifier:
             return
         self._watermark_recovered = True
         for _, value in self.states.items():
-            seen = value.seen if isinstance(value, ClientState) else value["seen"]
+            seen = value["seen"]
             if seen:
                 self.watermark = max(self.watermark, max(seen.values()))
 
     def processed_ids(self, event_ids: Iterable[str]) -> tuple[int, list[str]]:
         """How many of these events are applied, dead-lettered or too late; which are not."""
-        seen_sets = [
-            value.seen if isinstance(value, ClientState) else value["seen"]
-            for _, value in self.states.items()
-        ]
+        seen_sets = [value["seen"] for _, value in self.states.items()]
         done, missing = 0, []
         for event_id in event_ids:
             if (
@@ -425,8 +491,7 @@ class Classifier:
         if client is None:
             return None
         view = self.views.get(client_id)
-        value = self.states.get(client_id.encode())
-        state = ClientState.ensure(value, client_id) if value is not None else None
+        state = self.state_of(client_id)
         end = self.watermark
         split = (
             work_split(state, end - days * DAY, end, self.tenant.classifier)
@@ -443,7 +508,21 @@ class Classifier:
         }
 
     def worker(self) -> faust.Worker:
-        return faust.Worker(self.app, loglevel=self.settings.log_level.lower(), quiet=True)
+        return _Worker(self, self.app, loglevel=self.settings.log_level.lower(), quiet=True)
+
+
+class _Worker(faust.Worker):
+    """faust's worker, with SIGTERM and SIGINT handed to `Classifier.request_stop`."""
+
+    def __init__(self, classifier: Classifier, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._classifier = classifier
+
+    def _on_sigterm(self) -> None:
+        self._classifier.request_stop()
+
+    def _on_sigint(self) -> None:
+        self._classifier.request_stop()
 
 
 def _json(model: WorkItem | Signal | Any) -> bytes:

@@ -167,9 +167,6 @@ class ClientState:
             }
         return out
 
-    def __json__(self) -> dict[str, Any]:  # faust's JSON codec calls this
-        return self.to_json()
-
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> ClientState:
         if raw.get("v") != STATE_VERSION:
@@ -193,15 +190,6 @@ class ClientState:
         self.work[rec.ref] = rec
         if self._by_ticket is not None and rec.ticket_ref:
             self._by_ticket.setdefault(rec.ticket_ref, set()).add(rec.ref)
-
-    @classmethod
-    def ensure(cls, value: ClientState | dict[str, Any] | None, client_id: str) -> ClientState:
-        """The table holds objects, or dicts once recovered from the changelog."""
-        if value is None:
-            return cls(client_id)
-        if isinstance(value, ClientState):
-            return value
-        return cls.from_json(value)
 
     def prune(self, horizon: float) -> bool:
         """Forget what lies before `horizon` (event time): no window reaches it.

@@ -50,7 +50,9 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def get_json(url: str) -> Any:
-    return httpx.get(url, trust_env=False, timeout=10).json()
+    response = httpx.get(url, trust_env=False, timeout=10)
+    assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:500]}"
+    return response.json()
 
 
 def metric(url: str, name: str, **labels: str) -> float:
@@ -152,6 +154,10 @@ def test_up_flags_the_vendor_clients_with_evidence_and_not_the_partner(
         assert response.status_code == 202, response.text
         ids += response.json()["event_ids"]
     assert sorted(ids) == sorted(e.event_id for e in events)
+    # A record no ingest would write: dead-lettered with the reason, and the agent goes on.
+    producer = KafkaProducer(bootstrap_servers=up["bootstrap"])
+    producer.send(topics.EVENTS, key=b"acme", value=b'{"not": "an event"}').get(30)
+    producer.close()
     wait_processed(up["classifier"], ids)
     time.sleep(2)  # one tick: every client judged at the final watermark
 
@@ -185,6 +191,20 @@ def test_up_flags_the_vendor_clients_with_evidence_and_not_the_partner(
     detail = get_json(f"{up['classifier']}/v1/clients/{PARTNER}?days=30")
     assert detail["health"]["band"] == "green" and detail["signals"] == []
     assert detail["work"]["hours"]["proactive"] > detail["work"]["hours"]["reactive"] > 0
+
+    dead = [
+        r
+        for r in read_topic(up["bootstrap"], topics.DLQ, expect=1)
+        if (topics.H_ERROR_STAGE, b"classifier") in r.headers
+    ]
+    assert [r.value for r in dead] == [b'{"not": "an event"}']
+    assert (topics.H_ERROR_REASON, b"invalid_event") in dead[0].headers
+    assert (
+        metric(
+            up["classifier"], "partnerpulse_classifier_events_failed_total", reason="invalid_event"
+        )
+        == 1
+    )
 
     work = latest(read_topic(up["bootstrap"], topics.WORK, expect=1), "ref")
     assert work["connectwise:ticket:i-acme-0"]["initiator"] == "direct_to_tech"

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from services.classifier.app import Classifier
 from services.classifier.settings import ClassifierSettings
-from services.classifier.state import ClientState
 from services.events.tenant import Tenant
 
 from .factory import TECH, at, ticket, time_entry
@@ -35,12 +33,19 @@ def classifier(tenant: Tenant, tmp_path: Path) -> Iterator[Classifier]:
     asyncio.set_event_loop(None)
 
 
+def delivered() -> asyncio.Future[None]:
+    """A record the broker has acknowledged."""
+    future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+    future.set_result(None)
+    return future
+
+
 def _record_changelog(table: Any) -> Any:
     table.changelog_writes = []
 
     def send(partition: int | None, key: Any, value: Any, *args: Any, **kw: Any) -> Any:
         table.changelog_writes.append((key, value))
-        return SimpleNamespace(message=SimpleNamespace(partition=0))
+        return delivered()
 
     return send
 
@@ -55,8 +60,9 @@ def test_agent_folds_events_and_dead_letters_bad_ones(classifier: Classifier) ->
 
     async def scenario() -> None:
         def capture(topic: Any) -> None:
-            def send_soon(key: bytes | None = None, value: bytes = b"", **kw: Any) -> None:
+            def send_soon(key: bytes | None = None, value: bytes = b"", **kw: Any) -> Any:
                 sent.append((topic.get_topic_name(), value))
+                return delivered()
 
             topic.send_soon = send_soon
 
@@ -74,7 +80,8 @@ def test_agent_folds_events_and_dead_letters_bad_ones(classifier: Classifier) ->
             await test_agent.put(b"{not an event")
 
     classifier.app.loop.run_until_complete(scenario())
-    state = ClientState.ensure(classifier.states.get(b"acme"), "acme")
+    state = classifier.state_of("acme")
+    assert state is not None
     assert set(state.tickets) == {"connectwise:ticket:1", "connectwise:ticket:2"}
     assert classifier.processed == 3 and classifier.failed == 1
     by_topic: dict[str, int] = {}
