@@ -11,7 +11,8 @@ live in their own modules so the scoring stays a pure function.
 - `model`: what the simulated world is made of (clients, devices, tickets, ...);
 - `world`: the MSP, its clients and its tenant file;
 - `rhythm`: business hours, weekdays, seasons, patch Tuesdays;
-- `personas`: how each kind of client behaves, and the generator that plays it;
+- `personas`: the kinds of client, their habits and their volumes;
+- `play`: one client played through the scenario, its records and its evidence;
 - `vendors`: each vendor's webhook bodies for those records;
 - `truth`: the expected labels, signals and bands, from the personas' intent;
 - `files`: reading and writing scenario folders (the format contract);

@@ -330,3 +330,20 @@ class Evidence:
     behaviour: Behaviour
     at: datetime
     refs: tuple[str, ...]
+
+
+@dataclass
+class Records:
+    tickets: list[Ticket] = field(default_factory=list)
+    time_entries: list[TimeEntry] = field(default_factory=list)
+    visits: list[Visit] = field(default_factory=list)
+    meetings: list[Meeting] = field(default_factory=list)
+    recommendations: list[Recommendation] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    device_changes: list[DeviceChange] = field(default_factory=list)
+    activities: list[RmmActivity] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def extend(self, other: Records) -> None:
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))

@@ -24,7 +24,7 @@ import random
 import string
 from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.events.models import (
@@ -52,6 +52,7 @@ from services.scenario.model import (
     MeetingChange,
     Person,
     Recommendation,
+    Records,
     RmmActivity,
     Ticket,
     TicketUpdate,
@@ -177,23 +178,6 @@ def next_psa_id(ids: Ids, psa: Source, kind: str) -> int:
 
 
 OTHER_SOFTWARE = ("Google Chrome", "Adobe Acrobat Reader", "7-Zip", "Zoom Workplace", "Notepad++")
-
-
-@dataclass
-class Records:
-    tickets: list[Ticket] = field(default_factory=list)
-    time_entries: list[TimeEntry] = field(default_factory=list)
-    visits: list[Visit] = field(default_factory=list)
-    meetings: list[Meeting] = field(default_factory=list)
-    recommendations: list[Recommendation] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    device_changes: list[DeviceChange] = field(default_factory=list)
-    activities: list[RmmActivity] = field(default_factory=list)
-    evidence: list[Evidence] = field(default_factory=list)
-
-    def extend(self, other: Records) -> None:
-        for name in self.__dataclass_fields__:
-            getattr(self, name).extend(getattr(other, name))
 
 
 @dataclass

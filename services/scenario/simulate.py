@@ -19,9 +19,9 @@ from services.events.outputs import Band, Behaviour, Initiator, WorkClass
 from services.events.policy import ClassifierPolicy
 from services.scenario import truth as truths
 from services.scenario import vendors
-from services.scenario.model import PSAS, RMMS, ClientWorld, EnteredBy, Ticket
+from services.scenario.model import PSAS, RMMS, ClientWorld, EnteredBy, Records, Ticket
 from services.scenario.personas import Persona, choose_personas
-from services.scenario.play import ClientPlay, Context, Records, next_psa_id
+from services.scenario.play import ClientPlay, Context, next_psa_id
 from services.scenario.rhythm import local_midnight
 from services.scenario.vendors.common import Emission, WriterSettings, iso_z
 from services.scenario.world import (
@@ -106,17 +106,7 @@ def simulate(config: SimulationConfig) -> Scenario:
         autotask_webhook_guid=make_uuid(rng),
         end=end,
     )
-    sent = vendors.emissions(
-        settings,
-        tickets=records.tickets,
-        time_entries=records.time_entries,
-        visits=records.visits,
-        meetings=records.meetings,
-        recommendations=records.recommendations,
-        alerts=records.alerts,
-        device_changes=records.device_changes,
-        activities=records.activities,
-    )
+    sent = vendors.emissions(settings, records)
     deliveries = _schedule(sent, rng, config)
     by_client = {c.id: p for c, p in zip(clients, personas, strict=True)}
     return Scenario(

@@ -29,7 +29,9 @@ MARGIN = timedelta(days=3)
 
 
 @dataclass(frozen=True)
-class TrueSignal:
+class SignalEpisode:
+    """An episode of a behaviour that reached its detector's threshold: one true signal."""
+
     client: str
     behaviour: Behaviour
     evidence: tuple[str, ...]
@@ -75,14 +77,14 @@ def densest(items: list[Evidence], window: timedelta) -> int:
     )
 
 
-def signals(evidence: Iterable[Evidence], policy: ClassifierPolicy) -> list[TrueSignal]:
+def signals(evidence: Iterable[Evidence], policy: ClassifierPolicy) -> list[SignalEpisode]:
     out = []
     for (client, behaviour), items in sorted(_grouped(evidence).items()):
         rule = detector(policy, behaviour)
         for episode in episodes(items, rule):
             if densest(episode, timedelta(days=rule.window_days)) >= rule.min_occurrences:
                 refs = tuple(dict.fromkeys(ref for e in episode for ref in e.refs))
-                out.append(TrueSignal(client, behaviour, refs, episode[0].at, episode[-1].at))
+                out.append(SignalEpisode(client, behaviour, refs, episode[0].at, episode[-1].at))
     return out
 
 
@@ -182,7 +184,7 @@ def expected_scores(
 def truth_document(
     *,
     work: dict[str, WorkClass],
-    signals: list[TrueSignal],
+    signals: list[SignalEpisode],
     health: dict[str, Band],
     personas: dict[str, str],
 ) -> dict[str, Any]:

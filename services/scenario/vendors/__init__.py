@@ -10,16 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.events.models import Channel, Nature, Source
-from services.scenario.model import (
-    Alert,
-    DeviceChange,
-    Meeting,
-    Recommendation,
-    RmmActivity,
-    Ticket,
-    TimeEntry,
-    Visit,
-)
+from services.scenario.model import Records
 from services.scenario.vendors import autotask, canonical, connectwise, halopsa, rmm
 from services.scenario.vendors.common import Emission, WriterSettings
 
@@ -44,44 +35,33 @@ _PSA_TICKETS = {
 }
 
 
-def emissions(
-    settings: WriterSettings,
-    *,
-    tickets: list[Ticket],
-    time_entries: list[TimeEntry],
-    visits: list[Visit],
-    meetings: list[Meeting],
-    recommendations: list[Recommendation],
-    alerts: list[Alert],
-    device_changes: list[DeviceChange],
-    activities: list[RmmActivity],
-) -> list[Emission]:
+def emissions(settings: WriterSettings, records: Records) -> list[Emission]:
     out: list[Emission] = []
     polled: list[tuple[Any, str, dict[str, Any]]] = []
-    for ticket in tickets:
+    for ticket in records.tickets:
         out += _PSA_TICKETS[ticket.source](ticket, settings)
-    for entry in time_entries:
+    for entry in records.time_entries:
         if entry.source is Source.connectwise:
             out += connectwise.time_entry(entry, settings)
         else:
             polled.append(canonical.polled_time_entry(entry))
-    for visit in visits:
+    for visit in records.visits:
         if visit.source is Source.connectwise:
             out += connectwise.visit(visit, settings)
         else:
             polled += canonical.polled_visit(visit)
-    for meeting in meetings:
+    for meeting in records.meetings:
         if meeting.source is Source.connectwise:
             out += connectwise.meeting(meeting, settings)
         else:
             out += canonical.meeting(meeting)
-    for recommendation in recommendations:
+    for recommendation in records.recommendations:
         out += canonical.recommendation(recommendation)
-    for alert in alerts:
+    for alert in records.alerts:
         out += rmm.alert(alert)
-    for change in device_changes:
+    for change in records.device_changes:
         out += rmm.ninja_device_change(change)
-    for activity in activities:
+    for activity in records.activities:
         out += rmm.ninja_activity(activity)
     sent = [e for e in out if e.at <= settings.end]
     return sent + canonical.poller_batches(polled, settings.end)

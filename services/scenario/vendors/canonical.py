@@ -50,6 +50,18 @@ def _event(
     }
 
 
+def _own_system(
+    client_id: str,
+    refs: list[tuple[Source, str, str]],
+    action: str,
+    at: datetime,
+    payload: dict[str, Any],
+) -> Emission:
+    """An event the MSP's own systems post: they name the client by its canonical id."""
+    event = _event(Source.canonical, action, at, client_id, client_id, refs, payload)
+    return Emission(at, Source.canonical, compact(event))
+
+
 def _technician(person: Person, source: Source) -> dict[str, str]:
     return {"id": person.id_in(source), "role": str(IdentityRole.technician), "name": person.name}
 
@@ -65,11 +77,9 @@ def recommendation(record: Recommendation) -> list[Emission]:
         "due_at": iso_offset(record.due_at) if record.due_at else None,
     }
     refs = [(Source.canonical, "recommendation", record.id)]
-    client = record.client
 
     def post(action: str, at: datetime, body: dict[str, Any]) -> Emission:
-        event = _event(Source.canonical, action, at, client.id, client.id, refs, body)
-        return Emission(at, Source.canonical, compact(event))
+        return _own_system(record.client.id, refs, action, at, body)
 
     out = [post("created", record.presented_at, payload)]
     if record.answer is not None and record.answered_at is not None:
@@ -96,11 +106,9 @@ def meeting(record: Meeting) -> list[Emission]:
         "location": "remote",
     }
     refs = [(Source.canonical, "meeting", record.id)]
-    client = record.client
 
     def post(action: str, at: datetime, body: dict[str, Any]) -> Emission:
-        event = _event(Source.canonical, action, at, client.id, client.id, refs, body)
-        return Emission(at, Source.canonical, compact(event))
+        return _own_system(record.client.id, refs, action, at, body)
 
     out = [post("created", record.booked_at, payload)]
     for change in record.changes:
