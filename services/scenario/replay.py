@@ -5,6 +5,12 @@ signed just before it is sent (Standard Webhooks signatures carry the time);
 ConnectWise's signing key is served on the loopback `key_url` its bodies name.
 A 429 is retried after its Retry-After, a connection error or a 5xx with
 back-off; any other answer is final and recorded.
+
+The `key_url` is fixed in the bodies, so two replays of one scenario at once
+(two people running the tests on one machine) want the same port. The key is
+therefore derived from the `key_url`: every replay serves the same key there,
+and a replay that finds the port taken signs with it once it has checked that
+the key served there is that key.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from services.events.models import Source
 from services.events.tenant import Tenant
+from services.ingest.adapters import ADAPTERS
 from services.ingest.sender import Signer
 from services.scenario.files import RecordedDelivery
 
@@ -45,6 +53,34 @@ class Outcome:
         return 200 <= self.status < 300
 
 
+def signing_key(deliveries: Sequence[RecordedDelivery]) -> bytes:
+    """ConnectWise's signing key for this scenario: from its (first) key_url."""
+    url = next((u for d in deliveries if (u := _key_url(d)) is not None), "")
+    return hashlib.sha256(f"partnerpulse-replay\x1f{url}".encode()).hexdigest().encode()
+
+
+def _key_url(delivery: RecordedDelivery) -> str | None:
+    if delivery.source is not Source.connectwise:
+        return None
+    try:
+        url = json.loads(delivery.body)["Metadata"]["key_url"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return url if isinstance(url, str) else None
+
+
+def _served_elsewhere(delivery: RecordedDelivery, key: bytes) -> bool:
+    """Whether the key_url's port, which we could not take, serves our key already."""
+    url = _key_url(delivery)
+    if url is None:
+        return False
+    try:
+        served = httpx.get(url, timeout=2.0, trust_env=False).json().get("signing_key")
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+    return isinstance(served, str) and served.encode() == key
+
+
 def replay(
     deliveries: Sequence[RecordedDelivery],
     tenant: Tenant,
@@ -63,7 +99,7 @@ async def _replay(
     concurrency: int,
     progress: Callable[[int], None] | None,
 ) -> list[Outcome]:
-    signer = Signer(tenant)
+    signer = Signer(tenant, connectwise_key=signing_key(deliveries))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     gate = asyncio.Semaphore(concurrency)
     outcomes: list[Outcome | None] = [None] * len(deliveries)
@@ -78,11 +114,17 @@ async def _replay(
                     if progress is not None:
                         progress(1)
 
-            tasks = []
-            for index, delivery in enumerate(deliveries):
-                await gate.acquire()
-                tasks.append(asyncio.create_task(send(index, delivery)))
-            await asyncio.gather(*tasks)
+            tasks: list[asyncio.Task[None]] = []
+            try:
+                for index, delivery in enumerate(deliveries):
+                    await gate.acquire()
+                    tasks.append(asyncio.create_task(send(index, delivery)))
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:  # let no request outlive the client
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
     finally:
         signer.close()
     return [o for o in outcomes if o is not None]
@@ -92,10 +134,13 @@ def _headers(signer: Signer, delivery: RecordedDelivery) -> dict[str, str]:
     try:
         signed = signer.headers(delivery.source, delivery.body)
     except OSError as exc:
-        raise ReplayError(
-            f"delivery {delivery.seq}: cannot serve ConnectWise's signing key at the body's "
-            f"Metadata.key_url ({exc}); another process holds that port"
-        ) from None
+        key = signer.connectwise_key
+        if not _served_elsewhere(delivery, key):
+            raise ReplayError(
+                f"delivery {delivery.seq}: cannot serve ConnectWise's signing key at the body's "
+                f"Metadata.key_url ({exc}); another process holds that port"
+            ) from None
+        signed = ADAPTERS[Source.connectwise].sign(delivery.body, signer.tenant, key)
     return {"content-type": "application/json", **delivery.headers, **signed}
 
 

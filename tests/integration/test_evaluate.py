@@ -18,8 +18,13 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from services.events.models import Source
+from services.ingest.adapters import ADAPTERS
+from services.ingest.adapters.base import Delivery
+from services.ingest.sender import KeyServer, Signer
 from services.scenario.evaluate import evaluate
 from services.scenario.files import load_scenario
+from services.scenario.replay import ReplayError, _headers, signing_key
 from services.scenario.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -90,3 +95,28 @@ def test_a_scenario_this_project_did_not_simulate(tmp_path: Path) -> None:
     assert [r["source"] for r in accounting.rejected] == ["tacticalrmm"]
     assert (accounting.lost, accounting.duplicated) == (0, 0)
     assert report.work.accuracy == 1.0
+
+
+def test_two_replays_of_one_scenario_share_its_key_url() -> None:
+    """The key_url's port is fixed in the bodies: a replay that finds it taken by another
+    replay of the scenario (same key) signs with that key; by anything else, it stops."""
+    files = load_scenario(SCENARIO)
+    delivery = next(d for d in files.deliveries if d.source is Source.connectwise)
+    url = json.loads(delivery.body)["Metadata"]["key_url"]
+    port = int(url.split(":")[2].split("/")[0])
+    key = signing_key(files.deliveries)
+    for served, works in ((key, True), (b"another-key", False)):
+        other = KeyServer("127.0.0.1", port).start()
+        other.keys[url.split(str(port), 1)[1]] = served
+        signer = Signer(files.tenant, connectwise_key=key)
+        try:
+            if works:
+                headers = _headers(signer, delivery)
+                received = Delivery(Source.connectwise, delivery.body, headers)
+                ADAPTERS[Source.connectwise].authenticate(received, files.tenant, [served])
+            else:
+                with pytest.raises(ReplayError, match="another process holds that port"):
+                    _headers(signer, delivery)
+        finally:
+            signer.close()
+            other.stop()
