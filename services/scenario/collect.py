@@ -44,24 +44,31 @@ def wait_processed(
     *,
     timeout: float,
     progress: Callable[[int], None] | None = None,
+    first_answer_within: float = 60.0,
 ) -> Processed:
-    """Poll until the classifier has processed every id (or `timeout` seconds pass)."""
+    """Poll until the classifier has processed every id (or `timeout` seconds pass).
+
+    A classifier that has not answered once within `first_answer_within` seconds is
+    not there: that is an error, not a wait."""
     started = time.monotonic()
     pending = list(dict.fromkeys(event_ids))
     done = 0
+    url = f"{classifier_url.rstrip('/')}/v1/processed"
+    answered = False
+    problem = ""
     with httpx.Client(timeout=30.0, trust_env=False) as http:
         while True:
             still: list[str] = []
             for first in range(0, len(pending), BATCH):
                 chunk = pending[first : first + BATCH]
                 try:
-                    response = http.post(
-                        f"{classifier_url.rstrip('/')}/v1/processed", json={"event_ids": chunk}
-                    )
+                    response = http.post(url, json={"event_ids": chunk})
                     response.raise_for_status()
                     answer = response.json()
                     still += [str(i) for i in answer["missing"]]
-                except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                    answered = True
+                except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
                     still += chunk  # not answering yet: ask again
             newly = len(pending) - len(still)
             done += newly
@@ -69,6 +76,11 @@ def wait_processed(
                 progress(newly)
             pending = still
             waited = time.monotonic() - started
+            if not answered and waited > first_answer_within:
+                raise CollectError(
+                    f"the classifier does not answer POST {url} ({problem}); is it running, "
+                    "and at that address?"
+                )
             if not pending or waited > timeout:
                 return Processed(done, pending, waited)
             time.sleep(0.5)

@@ -359,3 +359,16 @@ def test_event_summary_reads_the_first_ref() -> None:
     assert collect.event_summary([record(0, 0, value)]) == [
         {"event_id": "e1", "ref": "autotask:ticket:7", "kind": "ticket", "client_id": "acme"}
     ]
+
+
+def test_waiting_for_a_classifier_that_is_not_there_fails_fast() -> None:
+    from services.runtime.broker import free_port
+
+    nobody = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(collect.CollectError, match="does not answer POST"):
+        collect.wait_processed(nobody, ["e1"], timeout=600, first_answer_within=0.5)
+
+
+def test_nothing_to_wait_for_is_done_at_once() -> None:
+    result = collect.wait_processed("http://127.0.0.1:9", [], timeout=600)
+    assert (result.processed, result.missing) == (0, [])
