@@ -21,11 +21,28 @@ function request()
   return wrk.format("POST", nil, headers, r.body)
 end
 
--- BENCH_DELAY_MS: pause per connection between requests, to hold a fixed rate
--- (connections / delay); unset for saturation.
-local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "")
-if pause then
+-- BENCH_RATE: hold a fixed rate, wrk2-style: request k (over all connections) is due
+-- at start + k / rate, and a free connection sends its next request when one is due.
+-- A response slower than the schedule makes the next request go at once (catch up),
+-- so the rate holds while fewer than all connections are busy. Unset: saturation.
+local rate = tonumber(os.getenv("BENCH_RATE") or "")
+if rate then
+  local ffi = require("ffi")
+  ffi.cdef[[
+    struct pp_timespec { long tv_sec; long tv_nsec; };
+    int clock_gettime(int clk_id, struct pp_timespec *tp);
+  ]]
+  local CLOCK_MONOTONIC = 1
+  local ts = ffi.new("struct pp_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+  local interval = 1000 / rate
+  local due = nil
   function delay()
-    return pause
+    local now = now_ms()
+    due = (due or now) + interval
+    return math.max(0, math.floor(due - now + 0.5))
   end
 end

@@ -1,29 +1,42 @@
 """The local append-only journal: an accepted event is here before it is acknowledged.
 
-SQLite in WAL mode. Appends from concurrent requests are committed together
-by one writer thread (group commit), so each HTTP request waits for one
-fsync shared with its neighbours rather than paying for its own. The relay
-reads pending rows in order and marks them relayed once Kafka acknowledged
-them. Rows are kept after relaying: the event ids are the deduplication
-index, and `requeue_all()` replays everything into a fresh (embedded) broker.
+SQLite in WAL mode, shared by two processes:
+
+- ingest appends (`Journal`). Appends from concurrent requests are committed
+  together by one writer thread (group commit), so each HTTP request waits for
+  one fsync shared with its neighbours rather than paying for its own.
+- the relay (`RelayJournal`, `partnerpulse relay`) reads pending rows in order
+  and marks them relayed once Kafka acknowledged them. One relay per journal:
+  it holds an exclusive lock on `<journal>.relay.lock` while it runs.
+
+Rows are kept after relaying: the event ids are the deduplication index, and
+`requeue_all()` replays everything into a fresh (embedded) broker. Ingest knows
+how many rows wait for the broker by counting them again every
+`refresh_interval` seconds (the partial index makes that cheap), plus what it
+appended since.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
+# (topic, partition) -> the next offset: every record the relay sent below it is accounted for.
+Offsets = dict[tuple[str, int], int]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -38,11 +51,28 @@ CREATE TABLE IF NOT EXISTS journal (
     relayed      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS journal_pending ON journal (seq) WHERE relayed = 0;
+CREATE TABLE IF NOT EXISTS journal_meta (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS relay_offsets (
+    topic        TEXT    NOT NULL,
+    partition    INTEGER NOT NULL,
+    next_offset  INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
 """
+
+_COUNT_PENDING = "SELECT COUNT(*) FROM journal WHERE relayed = 0"
+_ROWS_PER_STATEMENT = 500  # 7 parameters a row: well under SQLite's 32766
 
 
 class JournalFull(Exception):
     """More events are waiting for the broker than the journal may hold."""
+
+
+class JournalLocked(Exception):
+    """Another relay process is relaying this journal."""
 
 
 @dataclass(frozen=True)
@@ -63,38 +93,44 @@ class PendingRow:
 
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError("synchronous must be FULL, EXTRA or NORMAL")
+    path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+    conn.executescript(_SCHEMA)
     return conn
 
 
 class Journal:
-    """Durable queue of records on their way to Kafka, with deduplication by event id."""
+    """Ingest's side: durable appends, deduplicated by event id, and the backlog size."""
 
-    def __init__(self, path: Path, *, max_pending: int = 100_000, synchronous: str = "FULL"):
-        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
-            raise ValueError("synchronous must be FULL, EXTRA or NORMAL")
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_pending: int = 100_000,
+        synchronous: str = "FULL",
+        refresh_interval: float = 0.5,
+    ):
         self.path = path
         self.max_pending = max_pending
-        self._synchronous = synchronous.upper()
+        self.refresh_interval = refresh_interval
+        self._synchronous = synchronous
         self._queue: queue.Queue[_Append | None] = queue.Queue()
         self._pending = 0
-        self._lock = threading.Lock()
-        self._has_pending = threading.Condition(self._lock)
+        self._last_seq = 0  # the highest row this journal held when the last batch was in
         self._writer: threading.Thread | None = None
-        self._read_conn: sqlite3.Connection | None = None
-
-    # -- lifecycle ---------------------------------------------------------
 
     def open(self) -> Journal:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = _connect(self.path, self._synchronous)
-        conn.executescript(_SCHEMA)
-        (self._pending,) = conn.execute("SELECT COUNT(*) FROM journal WHERE relayed = 0").fetchone()
-        self._read_conn = conn
-        self._writer = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
+        (self._pending,) = conn.execute(_COUNT_PENDING).fetchone()
+        (self._last_seq,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(conn,), name="journal-writer", daemon=True
+        )
         self._writer.start()
         log.info("journal %s open, %d record(s) pending", self.path, self._pending)
         return self
@@ -104,15 +140,15 @@ class Journal:
             self._queue.put(None)
             self._writer.join()
             self._writer = None
-        if self._read_conn is not None:
-            self._read_conn.close()
-            self._read_conn = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None and self._writer.is_alive()
 
     @property
     def pending(self) -> int:
+        """Records waiting for the broker: the last count plus what was appended since."""
         return self._pending
-
-    # -- appending (event loop side) --------------------------------------
 
     async def append(self, records: Sequence[Record], *, check_capacity: bool = True) -> list[bool]:
         """Durably store `records`; True for each stored, False for each duplicate.
@@ -126,83 +162,196 @@ class Journal:
         self._queue.put(_Append(list(records), future, loop))
         return await future
 
-    # -- the writer thread --------------------------------------------------
+    # -- the writer thread: every SQLite call of ingest happens here ---------
 
-    def _write_loop(self) -> None:
-        conn = _connect(self.path, self._synchronous)
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        next_count = time.monotonic() + self.refresh_interval
         try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = False
-                while len(batch) < 512:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    batch.append(item)
-                self._commit(conn, batch)
-                if stop:
-                    return
+            while (batch := self._take(max(0.0, next_count - time.monotonic()))) is not None:
+                if batch:
+                    self._commit(conn, batch)
+                if time.monotonic() >= next_count:
+                    self._count(conn)
+                    next_count = time.monotonic() + self.refresh_interval
         finally:
             conn.close()
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Append]) -> None:
-        results: list[list[bool]] = []
-        inserted = 0
+    def _take(self, timeout: float) -> list[_Append] | None:
+        """The appends waiting now (none if `timeout` passes first); None: close."""
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for item in batch:
-                flags = []
-                for rec in item.records:
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO journal"
-                        " (topic, key, value, headers, event_id, source, received_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            rec.topic,
-                            rec.key,
-                            rec.value,
-                            json.dumps([(k, v.decode("latin-1")) for k, v in rec.headers]),
-                            rec.event_id,
-                            rec.source,
-                            time.time(),
-                        ),
-                    )
-                    flags.append(cur.rowcount == 1)
-                inserted += sum(flags)
-                results.append(flags)
-            conn.execute("COMMIT")
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        batch: list[_Append] = []
+        while item is not None:
+            batch.append(item)
+            if len(batch) == 512:
+                return batch
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch
+        if batch:
+            self._queue.put(None)  # commit these first, then close
+            return batch
+        return None
+
+    def _count(self, conn: sqlite3.Connection) -> None:
+        try:
+            (self._pending,) = conn.execute(_COUNT_PENDING).fetchone()
+        except sqlite3.Error:
+            log.exception("could not count the journal's pending records")
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Append]) -> None:
+        # As few SQLite calls per batch as can be: at each one this thread gives the GIL
+        # back to the HTTP loop, and then waits for it again. Usually it is one INSERT,
+        # its own transaction; which records were there before is asked only when SQLite
+        # ignored some. Before: at rows up to `_last_seq`, as this thread is the only one
+        # that inserts (one ingest per journal).
+        records = [rec for item in batch for rec in item.records]
+        fresh = [True] * len(records)
+        first_copy: dict[str, int] = {}
+        rows: list[tuple[object, ...]] = []
+        now = time.time()
+        for i, rec in enumerate(records):
+            if rec.event_id is not None:
+                if rec.event_id in first_copy:  # the same event twice in one batch
+                    fresh[i] = False
+                    continue
+                first_copy[rec.event_id] = i
+            rows.append(
+                (
+                    rec.topic,
+                    rec.key,
+                    rec.value,
+                    json.dumps([(k, v.decode("latin-1")) for k, v in rec.headers]),
+                    rec.event_id,
+                    rec.source,
+                    now,
+                )
+            )
+        try:
+            inserted, last_seq = _insert(conn, rows)
+            if inserted < len(rows):
+                for event_id in _journaled_up_to(conn, list(first_copy), self._last_seq):
+                    fresh[first_copy[event_id]] = False
+            self._last_seq = max(self._last_seq, last_seq)
         except Exception as exc:  # disk full, I/O error: every waiter must hear of it
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             log.exception("journal commit failed")
-            for item in batch:
-                item.loop.call_soon_threadsafe(_set_exception, item.future, exc)
+            _answer(batch, [exc] * len(batch))
             return
-        with self._has_pending:
-            self._pending += inserted
-            if inserted:
-                self._has_pending.notify_all()
-        for item, flags in zip(batch, results, strict=True):
-            item.loop.call_soon_threadsafe(_set_result, item.future, flags)
+        self._pending += inserted
+        flags = iter(fresh)
+        _answer(batch, [[next(flags) for _ in item.records] for item in batch])
 
-    # -- the relay side (one thread) --------------------------------------
 
-    def wait_for_pending(self, timeout: float) -> bool:
-        with self._has_pending:
-            if self._pending == 0:
-                self._has_pending.wait(timeout)
-            return self._pending > 0
+def _insert(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> tuple[int, int]:
+    """Insert `rows` in one transaction, skipping known event ids: (inserted, highest seq)."""
+    chunks = [rows[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(rows), _ROWS_PER_STATEMENT)]
+    if len(chunks) > 1:
+        conn.execute("BEGIN IMMEDIATE")
+    inserted, last_seq = 0, 0
+    for chunk in chunks:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO journal"
+            " (topic, key, value, headers, event_id, source, received_at) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+            [value for row in chunk for value in row],
+        )
+        inserted += cur.rowcount
+        last_seq = cur.lastrowid or last_seq
+    if len(chunks) > 1:
+        conn.execute("COMMIT")
+    return inserted, last_seq
+
+
+def _journaled_up_to(conn: sqlite3.Connection, event_ids: list[str], seq: int) -> set[str]:
+    """Which of `event_ids` the journal holds at rows up to `seq`."""
+    known: set[str] = set()
+    for start in range(0, len(event_ids), _ROWS_PER_STATEMENT):
+        chunk = event_ids[start : start + _ROWS_PER_STATEMENT]
+        known.update(
+            event_id
+            for (event_id,) in conn.execute(
+                "SELECT event_id FROM journal WHERE seq <= ? AND event_id IN"
+                f" ({','.join('?' * len(chunk))})",
+                [seq, *chunk],
+            )
+        )
+    return known
+
+
+class RelayJournal:
+    """The relay's side: pending rows in order, marked relayed with the offsets they reached.
+
+    Opening takes an exclusive lock (flock) next to the journal, released when
+    the relay closes it or its process dies, even by kill -9.
+    """
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL"):
+        self.path = path
+        self.lock_path = path.with_name(path.name + ".relay.lock")
+        self._synchronous = synchronous
+        self._lock_fd: int | None = None
+        self._conn: sqlite3.Connection | None = None
+        self.uid = ""
+
+    def open(self) -> RelayJournal:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise JournalLocked(
+                f"another relay (pid {holder}) is relaying the journal {self.path}: only one "
+                f"relay may run per journal; stop that one first (lock: {self.lock_path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+        try:
+            conn = _connect(self.path, self._synchronous)
+            conn.execute(
+                "INSERT OR IGNORE INTO journal_meta (name, value) VALUES ('uid', ?)",
+                (uuid.uuid4().hex,),
+            )
+            (self.uid,) = conn.execute(
+                "SELECT value FROM journal_meta WHERE name = 'uid'"
+            ).fetchone()
+        except BaseException:
+            self._unlock()
+            raise
+        self._conn = conn
+        return self
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"the relay journal {self.path} is not open")
+        return self._conn
+
+    def count_pending(self) -> int:
+        (count,) = self.conn.execute(_COUNT_PENDING).fetchone()
+        return int(count)
 
     def fetch_pending(self, limit: int) -> list[PendingRow]:
-        assert self._read_conn is not None, "journal is not open"
-        rows = self._read_conn.execute(
+        rows = self.conn.execute(
             "SELECT seq, topic, key, value, headers, event_id, source, received_at"
             " FROM journal WHERE relayed = 0 ORDER BY seq LIMIT ?",
             (limit,),
@@ -223,51 +372,60 @@ class Journal:
             for seq, topic, key, value, headers, event_id, source, received_at in rows
         ]
 
-    def mark_relayed(self, seqs: Sequence[int]) -> None:
-        if not seqs:
-            return
-        assert self._read_conn is not None, "journal is not open"
-        conn = self._read_conn
+    def mark_relayed(self, seqs: Collection[int], offsets: Mapping[tuple[str, int], int]) -> int:
+        """Mark `seqs` relayed and record the `offsets` they reached, in one transaction.
+
+        Returns how many rows were pending before.
+        """
+        ordered = sorted(seqs)
+        conn = self.conn
+        changed = 0
         conn.execute("BEGIN IMMEDIATE")
-        first, last = min(seqs), max(seqs)
-        if last - first + 1 == len(seqs):  # the usual case: one contiguous batch
-            cur = conn.execute(
-                "UPDATE journal SET relayed = 1 WHERE relayed = 0 AND seq BETWEEN ? AND ?",
-                (first, last),
+        try:
+            if ordered and ordered[-1] - ordered[0] + 1 == len(ordered):  # one contiguous run
+                changed = conn.execute(
+                    "UPDATE journal SET relayed = 1 WHERE relayed = 0 AND seq BETWEEN ? AND ?",
+                    (ordered[0], ordered[-1]),
+                ).rowcount
+            else:
+                for start in range(0, len(ordered), 500):
+                    chunk = ordered[start : start + 500]
+                    changed += conn.execute(
+                        "UPDATE journal SET relayed = 1 WHERE relayed = 0 AND seq IN"
+                        f" ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).rowcount
+            conn.executemany(
+                "INSERT INTO relay_offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
+                " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                [(topic, partition, offset) for (topic, partition), offset in offsets.items()],
             )
-            changed = cur.rowcount
-        else:
-            changed = 0
-            for start in range(0, len(seqs), 500):
-                chunk = seqs[start : start + 500]
-                cur = conn.execute(
-                    "UPDATE journal SET relayed = 1 WHERE relayed = 0 AND seq IN"
-                    f" ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                changed += cur.rowcount
-        conn.execute("COMMIT")
-        with self._lock:
-            self._pending -= changed
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return changed
+
+    def offsets(self) -> Offsets:
+        return {
+            (topic, partition): offset
+            for topic, partition, offset in self.conn.execute(
+                "SELECT topic, partition, next_offset FROM relay_offsets"
+            )
+        }
 
     def requeue_all(self) -> int:
         """Mark every record pending again: the broker is new and holds nothing."""
-        assert self._read_conn is not None, "journal is not open"
-        conn = self._read_conn
+        conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
-        cur = conn.execute("UPDATE journal SET relayed = 0 WHERE relayed = 1")
-        conn.execute("COMMIT")
-        with self._has_pending:
-            self._pending += cur.rowcount
-            self._has_pending.notify_all()
-        return cur.rowcount
-
-    def oldest_pending_received_at(self) -> float | None:
-        assert self._read_conn is not None, "journal is not open"
-        row = self._read_conn.execute(
-            "SELECT received_at FROM journal WHERE relayed = 0 ORDER BY seq LIMIT 1"
-        ).fetchone()
-        return None if row is None else float(row[0])
+        try:
+            requeued = conn.execute("UPDATE journal SET relayed = 0 WHERE relayed = 1").rowcount
+            conn.execute("DELETE FROM relay_offsets")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return int(requeued)
 
 
 @dataclass
@@ -277,11 +435,21 @@ class _Append:
     loop: asyncio.AbstractEventLoop
 
 
-def _set_result(future: asyncio.Future[list[bool]], value: list[bool]) -> None:
-    if not future.done():
-        future.set_result(value)
+def _answer(batch: list[_Append], outcomes: Sequence[list[bool] | BaseException]) -> None:
+    """Wake each waiting event loop once per batch, not once per append."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Append, list[bool] | BaseException]]]
+    by_loop = {}
+    for item, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(item.loop, []).append((item, outcome))
+    for loop, answers in by_loop.items():
+        loop.call_soon_threadsafe(_resolve, answers)
 
 
-def _set_exception(future: asyncio.Future[list[bool]], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
+def _resolve(answers: list[tuple[_Append, list[bool] | BaseException]]) -> None:
+    for item, outcome in answers:
+        if item.future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            item.future.set_exception(outcome)
+        else:
+            item.future.set_result(outcome)

@@ -1,8 +1,13 @@
-"""Ingest metrics (Prometheus). One registry per app, so tests can run several apps."""
+"""Ingest and relay metrics (Prometheus). One registry per app, so tests can run several.
+
+The HTTP process serves `IngestMetrics`; the relay process (`partnerpulse relay`)
+serves `RelayMetrics` on its own port.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -17,6 +22,20 @@ REJECT_REASONS = (
     "key_unavailable",
     "unknown_source",
 )
+
+
+@dataclass(frozen=True)
+class SourceMetrics:
+    """One source's series of the ingest metrics, looked up once, not on every request."""
+
+    received: Counter
+    accepted: Counter
+    duplicates: Counter
+    unknown_client: Counter
+    ignored: Counter
+    dead_lettered: Counter
+    rejected: Mapping[str, Counter]  # by reason
+    request_latency: Histogram
 
 
 class IngestMetrics:
@@ -65,25 +84,14 @@ class IngestMetrics:
             ["source"],
             registry=r,
         )
-        self.relayed = Counter(
-            "partnerpulse_ingest_relayed_records_total",
-            "Records acknowledged by Kafka, by topic.",
-            ["topic"],
-            registry=r,
-        )
         self.journal_depth = Gauge(
             "partnerpulse_ingest_journal_depth",
-            "Records journaled and not yet acknowledged by Kafka.",
+            "Records journaled and not yet acknowledged by Kafka, as ingest last counted them.",
             registry=r,
         )
         self.journal_capacity = Gauge(
             "partnerpulse_ingest_journal_capacity",
             "Records the journal may hold pending before ingest answers 429.",
-            registry=r,
-        )
-        self.relay_lag = Gauge(
-            "partnerpulse_ingest_relay_lag_seconds",
-            "Age of the oldest record not yet acknowledged by Kafka (0 when none).",
             registry=r,
         )
         self.request_latency = Histogram(
@@ -93,6 +101,56 @@ class IngestMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=r,
         )
+        # Every label combination exists from the start, so panels show 0, not "no data".
+        self.by_source = {source: self._series(source.value) for source in Source}
+
+    def _series(self, source: str) -> SourceMetrics:
+        return SourceMetrics(
+            received=self.received.labels(source=source),
+            accepted=self.accepted.labels(source=source),
+            duplicates=self.duplicates.labels(source=source),
+            unknown_client=self.unknown_client.labels(source=source),
+            ignored=self.ignored.labels(source=source),
+            dead_lettered=self.dead_lettered.labels(source=source),
+            rejected={r: self.rejected.labels(source=source, reason=r) for r in REJECT_REASONS},
+            request_latency=self.request_latency.labels(source=source),
+        )
+
+    def watch_journal(self, depth: Callable[[], float], capacity: float) -> None:
+        self.journal_depth.set_function(depth)
+        self.journal_capacity.set(capacity)
+
+
+class RelayMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.relayed = Counter(
+            "partnerpulse_ingest_relayed_records_total",
+            "Records acknowledged by Kafka, by topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.pending = Gauge(
+            "partnerpulse_ingest_relay_pending_records",
+            "Records in the journal not yet acknowledged by Kafka, as the relay last counted.",
+            registry=r,
+        )
+        self.lag = Gauge(
+            "partnerpulse_ingest_relay_lag_seconds",
+            "Age of the oldest record not yet acknowledged by Kafka (0 when none).",
+            registry=r,
+        )
+        self.broker_errors = Counter(
+            "partnerpulse_ingest_relay_broker_errors_total",
+            "Relay attempts that failed on the broker (unreachable, records not acknowledged).",
+            registry=r,
+        )
+        self.reconciled = Counter(
+            "partnerpulse_ingest_relay_reconciled_records_total",
+            "Pending records found already on the broker at a restart, marked and not resent.",
+            registry=r,
+        )
         self.produce_latency = Histogram(
             "partnerpulse_ingest_produce_duration_seconds",
             "Time from send to Kafka acknowledgement, by source.",
@@ -100,25 +158,9 @@ class IngestMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
             registry=r,
         )
-        # Initialise every label combination so panels show 0, not "no data".
-        for source in Source:
-            s = source.value
-            for metric in (
-                self.received,
-                self.accepted,
-                self.duplicates,
-                self.unknown_client,
-                self.ignored,
-                self.dead_lettered,
-            ):
-                metric.labels(source=s)
-            self.request_latency.labels(source=s)
-            self.produce_latency.labels(source=s)
-            for reason in REJECT_REASONS:
-                self.rejected.labels(source=s, reason=reason)
+        # Every label combination exists from the start, so panels show 0, not "no data".
+        self.produce_latency_by_source = {
+            source.value: self.produce_latency.labels(source=source.value) for source in Source
+        }
         for topic in (topics.EVENTS, topics.DLQ):
             self.relayed.labels(topic=topic)
-
-    def watch_journal(self, depth: Callable[[], float], capacity: float) -> None:
-        self.journal_depth.set_function(depth)
-        self.journal_capacity.set(capacity)

@@ -1,10 +1,19 @@
-"""The relay: journal -> Kafka, in order, marking rows relayed once acknowledged.
+"""The relay (`partnerpulse relay`): journal -> Kafka, in order, marking rows relayed.
 
-Runs in its own thread with a kafka-python idempotent producer (acks=all), so
-the HTTP event loop never waits on the broker. While the broker is away the
-producer retries internally (same producer id and sequence numbers: no
-duplicates); rows stay pending in the journal and are sent again only if the
-producer gave up on them.
+Its own process, so kafka-python's pure-Python producer never shares a GIL
+with the ingest HTTP loop. It opens ingest's SQLite journal (WAL: ingest
+appends while the relay reads and marks), takes the journal's relay lock (one
+relay per journal), and serves its metrics and health on `relay_port`.
+
+The producer is idempotent (`acks=all`): while the broker is away it retries
+with the same producer id and sequence numbers, so no duplicates. A new
+producer (a restarted relay) cannot know what its predecessor had sent but not
+yet marked, so every record carries a `partnerpulse.journal_record` header
+(journal uid and row), and the journal keeps, per partition, the offset below
+which everything sent is marked. At start, or after a failure, the relay reads
+the partitions from those offsets to their end and marks the rows it finds
+there instead of sending them again: a relay killed mid-batch (even by kill
+-9) duplicates nothing.
 """
 
 from __future__ import annotations
@@ -12,60 +21,54 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
-from kafka import KafkaProducer
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.ingest.journal import Journal, PendingRow
-from services.ingest.metrics import IngestMetrics
+from services.ingest.journal import Offsets, RelayJournal
+from services.ingest.metrics import RelayMetrics
+from services.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
-ProducerFactory = Callable[[], Any]
-
-
-def kafka_producer_factory(bootstrap: str, **overrides: Any) -> ProducerFactory:
-    def make() -> KafkaProducer:
-        config: dict[str, Any] = {
-            "bootstrap_servers": bootstrap,
-            "client_id": "partnerpulse-ingest",
-            "enable_idempotence": True,
-            "acks": "all",
-            "linger_ms": 5,
-            "retry_backoff_ms": 200,
-            "request_timeout_ms": 10_000,
-            # Keep retrying through a broker outage rather than failing the send.
-            "delivery_timeout_ms": 600_000,
-            "max_block_ms": 10_000,
-        }
-        config.update(overrides)
-        return KafkaProducer(**config)
-
-    return make
+H_JOURNAL_RECORD = "partnerpulse.journal_record"  # "<journal uid>:<seq>"
 
 
 class Relay:
     def __init__(
         self,
-        journal: Journal,
-        producer_factory: ProducerFactory,
-        metrics: IngestMetrics,
+        journal: RelayJournal,
+        bootstrap: str,
+        metrics: RelayMetrics,
         *,
         batch_size: int = 1000,
+        poll_interval: float = 0.05,
+        count_interval: float = 0.5,
         backoff_max: float = 5.0,
-        linger: float = 0.05,
+        reconcile_timeout: float = 60.0,
     ) -> None:
         self.journal = journal
-        self.producer_factory = producer_factory
+        self.bootstrap = bootstrap
         self.metrics = metrics
         self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.count_interval = count_interval
         self.backoff_max = backoff_max
-        self.linger = linger
+        self.reconcile_timeout = reconcile_timeout
         self.connected = False
+        self.pending = 0
         self._producer: Any = None
+        self._offsets: Offsets = {}
+        self._reconciled = False
+        self._counted_at = 0.0
         self._stop = threading.Event()
+        self._give_up_at = float("inf")
         self._thread: threading.Thread | None = None
 
     def start(self) -> Relay:
@@ -77,13 +80,14 @@ class Relay:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 15.0) -> None:
+        """Finish the batch in flight (acknowledged rows are marked), then close."""
+        self._give_up_at = time.monotonic() + timeout / 2
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
         if self._producer is not None:
             try:
-                self._producer.flush(timeout=timeout)
-                self._producer.close(timeout=timeout)
+                self._producer.close(timeout=timeout / 2)
             except KafkaError as exc:
                 log.warning("producer did not close cleanly: %s", exc)
             self._producer = None
@@ -94,9 +98,16 @@ class Relay:
         backoff = 0.2
         while not self._stop.is_set():
             try:
+                if not self._reconciled:
+                    self._reconcile()
                 relayed = self._relay_batch()
-            except Exception as exc:  # broker unreachable, producer broken: retry later
+                self._count_pending()
+            except _Stopped:
+                return
+            except Exception as exc:  # broker unreachable, records not acknowledged
                 self.connected = False
+                self._reconciled = False  # what reached the broker is unknown: look first
+                self.metrics.broker_errors.inc()
                 log.warning("relay: %s; retrying in %.1fs", exc, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.backoff_max)
@@ -104,54 +115,236 @@ class Relay:
             backoff = 0.2
             if relayed < self.batch_size:
                 # Let a burst gather: fewer, larger batches cost less per event.
-                if not relayed:
-                    self._update_lag([])
-                    self.journal.wait_for_pending(0.5)
-                self._stop.wait(self.linger)
+                self._stop.wait(self.poll_interval)
 
     def _relay_batch(self) -> int:
         rows = self.journal.fetch_pending(self.batch_size)
-        self._update_lag(rows)
+        self.metrics.lag.set(max(time.time() - rows[0].received_at, 0.0) if rows else 0.0)
         if not rows:
             return 0
         if self._producer is None:
-            self._producer = self.producer_factory()
-        self.connected = True
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                client_id="partnerpulse-relay",
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=5,
+                retry_backoff_ms=200,
+                request_timeout_ms=10_000,
+                # Keep retrying through a broker outage rather than failing the send.
+                delivery_timeout_ms=600_000,
+                max_block_ms=10_000,
+            )
+        self._ensure_baseline({row.record.topic for row in rows})
         producer = self._producer
+        prefix = f"{self.journal.uid}:"
         sent = []
         for row in rows:
-            started = time.perf_counter()
             future = producer.send(
                 row.record.topic,
                 key=row.record.key,
                 value=row.record.value,
-                headers=row.record.headers,
+                headers=[*row.record.headers, (H_JOURNAL_RECORD, f"{prefix}{row.seq}".encode())],
             )
-            sent.append((row, future, started))
+            future.add_callback(self._observe_ack, row.record.source, time.perf_counter())
+            sent.append((row, future))
         # Wait for every acknowledgement; the producer retries on its own meanwhile.
-        while not all(f.is_done for _, f, _ in sent):
-            if self._stop.is_set():
-                return 0
+        sent_at = time.monotonic()
+        while not all(f.is_done for _, f in sent):
+            if self._stop.is_set() and time.monotonic() > self._give_up_at:
+                return 0  # not marked: the next relay finds what reached the broker
             try:
                 producer.flush(timeout=1.0)
             except KafkaTimeoutError:
-                pass
+                self.connected = time.monotonic() - sent_at < 10
+        self.connected = True
         ok: list[int] = []
+        reached: Offsets = {}
+        per_topic: dict[str, int] = {}
         failures = []
-        for row, future, started in sent:
+        for row, future in sent:
             if future.succeeded():
+                meta = future.value
                 ok.append(row.seq)
-                self.metrics.produce_latency.labels(source=row.record.source).observe(
-                    time.perf_counter() - started
-                )
-                self.metrics.relayed.labels(topic=row.record.topic).inc()
+                partition = (meta.topic, meta.partition)
+                reached[partition] = max(reached.get(partition, 0), meta.offset + 1)
+                per_topic[meta.topic] = per_topic.get(meta.topic, 0) + 1
             else:
                 failures.append(future.exception)
-        self.journal.mark_relayed(ok)
+        for topic, count in per_topic.items():
+            self.metrics.relayed.labels(topic=topic).inc(count)
         if failures:
+            # A failed record may have reached the broker anyway: keep the offsets where
+            # they were, so the look before resending covers it.
+            self.journal.mark_relayed(ok, {})
             raise RuntimeError(f"{len(failures)} record(s) not acknowledged: {failures[0]}")
+        self.journal.mark_relayed(ok, reached)
+        self._offsets.update(reached)
         return len(ok)
 
-    def _update_lag(self, rows: list[PendingRow]) -> None:
-        lag = time.time() - rows[0].received_at if rows else 0.0
-        self.metrics.relay_lag.set(max(lag, 0.0))
+    def _observe_ack(self, source: str, started: float, _metadata: Any) -> None:
+        self.metrics.produce_latency_by_source[source].observe(time.perf_counter() - started)
+
+    def _count_pending(self) -> None:
+        now = time.monotonic()
+        if now - self._counted_at >= self.count_interval:
+            self.pending = self.journal.count_pending()
+            self.metrics.pending.set(self.pending)
+            self._counted_at = now
+
+    # -- what is already on the broker ----------------------------------------
+
+    def _consumer(self) -> KafkaConsumer:
+        return KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id="partnerpulse-relay",
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,
+        )
+
+    def _ensure_baseline(self, topics: Iterable[str]) -> None:
+        """Before the first send to a topic: note where its partitions end now."""
+        new = sorted(set(topics) - {topic for topic, _ in self._offsets})
+        if not new:
+            return
+        consumer = self._consumer()
+        try:
+            partitions = _partitions(consumer, new)
+            ends = consumer.end_offsets(partitions, timeout_ms=10_000)
+        finally:
+            consumer.close()
+        baseline = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+        self.journal.mark_relayed([], baseline)
+        self._offsets.update(baseline)
+
+    def _reconcile(self) -> None:
+        """Mark the pending rows a previous producer already put on the broker."""
+        offsets = self.journal.offsets()
+        topics = sorted({topic for topic, _ in offsets})
+        consumer = self._consumer()  # also proves the broker answers
+        try:
+            found, ends = self._scan(consumer, topics, offsets)
+        finally:
+            consumer.close()
+        self.connected = True
+        marked = self.journal.mark_relayed(found, ends)
+        if marked:
+            self.metrics.reconciled.inc(marked)
+            log.warning(
+                "%d pending record(s) were already on the broker (sent before a restart or "
+                "failure, not marked): marked relayed, not sent again",
+                marked,
+            )
+        self._offsets = {**offsets, **ends}
+        self._reconciled = True
+
+    def _scan(
+        self, consumer: KafkaConsumer, topics: list[str], offsets: Offsets
+    ) -> tuple[set[int], Offsets]:
+        partitions = _partitions(consumer, topics, missing_ok=True) if topics else []
+        if not partitions:
+            return set(), {}
+        ends = consumer.end_offsets(partitions, timeout_ms=10_000)
+        begins = consumer.beginning_offsets(partitions, timeout_ms=10_000)
+        todo: dict[TopicPartition, int] = {}
+        starts: dict[TopicPartition, int] = {}
+        for tp in partitions:
+            # A partition with no recorded offset appeared since the baseline: all of it.
+            start = max(offsets.get((tp.topic, tp.partition), 0), begins[tp])
+            if start < ends[tp]:
+                todo[tp] = ends[tp]
+                starts[tp] = start
+        found: set[int] = set()
+        if todo:
+            consumer.assign(list(todo))
+            for tp, start in starts.items():
+                consumer.seek(tp, start)
+            prefix = f"{self.journal.uid}:".encode()
+            deadline = time.monotonic() + self.reconcile_timeout
+            while todo:
+                if self._stop.is_set():
+                    raise _Stopped  # the offsets must not move past what was not read
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"could not read {sorted(map(str, todo))} to their end")
+                for records in consumer.poll(timeout_ms=200).values():
+                    for record in records:
+                        for name, value in record.headers or ():
+                            if name == H_JOURNAL_RECORD and value.startswith(prefix):
+                                found.add(int(value[len(prefix) :]))
+                for tp in [tp for tp, end in todo.items() if consumer.position(tp) >= end]:
+                    del todo[tp]
+        return found, {(tp.topic, tp.partition): end for tp, end in ends.items()}
+
+
+class _Stopped(Exception):
+    """The relay was asked to stop in the middle of a step."""
+
+
+def _partitions(
+    consumer: KafkaConsumer, topics: Iterable[str], *, missing_ok: bool = False
+) -> list[TopicPartition]:
+    out = []
+    for topic in topics:
+        ids = consumer.partitions_for_topic(topic)
+        if not ids and not missing_ok:
+            raise RuntimeError(
+                f"topic {topic!r} does not exist on the broker: create it (`partnerpulse topics`)"
+            )
+        out += [TopicPartition(topic, p) for p in sorted(ids or ())]
+    return out
+
+
+def create_relay_app(
+    settings: IngestSettings | None = None, *, metrics: RelayMetrics | None = None
+) -> FastAPI:
+    """The relay's ASGI app (metrics, health); it relays from a thread while served.
+
+    Takes the journal's relay lock at once: raises JournalLocked if another relay holds it.
+    """
+    settings = settings or IngestSettings()
+    bootstrap = settings.bootstrap()
+    journal = RelayJournal(settings.journal_path, synchronous=settings.ingest_journal_sync)
+    relay = Relay(journal.open(), bootstrap, metrics or RelayMetrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.ingest_replay_journal:
+            log.info("replaying %d journaled record(s) into the broker", journal.requeue_all())
+        relay.start()
+        try:
+            yield
+        finally:
+            relay.stop()
+            journal.close()
+
+    app = FastAPI(
+        title="partnerpulse relay",
+        version="1",
+        summary="Journaled events to Kafka, exactly once per journal row.",
+        lifespan=lifespan,
+    )
+    app.state.relay = relay
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: relaying, and the broker answers")
+    async def readyz() -> Response:
+        checks = {
+            "relay_running": relay.alive(),
+            "broker_connected": relay.connected,
+            "journal_pending": relay.pending,
+        }
+        ready = relay.alive() and relay.connected
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", **checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(relay.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,4 +1,4 @@
-"""Ingest settings: `PARTNERPULSE_INGEST_*` plus the shared ones."""
+"""Settings of ingest and its relay: `PARTNERPULSE_INGEST_*`, `_RELAY_*` and the shared ones."""
 
 from __future__ import annotations
 
@@ -27,11 +27,19 @@ class IngestSettings(CommonSettings):
     )
     ingest_replay_journal: bool = Field(
         False,
-        description="Re-send the whole journal at start (the embedded broker starts empty).",
+        description="The relay re-sends the whole journal at start (the embedded broker "
+        "starts empty).",
     )
     ingest_retry_after_seconds: int = Field(5, ge=1, description="Retry-After of a 429 answer.")
     ingest_key_fetch_timeout: float = Field(
         3.0, gt=0, description="Timeout of a ConnectWise signing-key fetch, in seconds."
+    )
+
+    relay_host: str = Field(
+        "127.0.0.1", description="Address of the relay's metrics and health endpoints."
+    )
+    relay_port: int = Field(
+        8482, ge=0, le=65535, description="Port of the relay's metrics and health endpoints."
     )
 
     @property

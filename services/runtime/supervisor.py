@@ -3,8 +3,9 @@
 Each service runs as its own process (`partnerpulse <service>`), so one crash
 does not take the others down; a service that exits is restarted with
 back-off. If the embedded broker dies it comes back empty, so the services are
-restarted and ingest replays its journal into it. Ctrl+C or SIGTERM stops the
-services first, then the broker.
+restarted and the relay replays ingest's journal into it (only at those starts:
+a relay restarted alone finds the broker as it left it). Ctrl+C or SIGTERM stops
+the services first, then the broker.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class Supervisor:
         env["PARTNERPULSE_KAFKA_BOOTSTRAP"] = bootstrap
         env["PARTNERPULSE_DATA_DIR"] = str(self.settings.data_dir)
         env["PARTNERPULSE_TENANT_FILE"] = str(self.settings.tenant_file)
-        env["PARTNERPULSE_INGEST_REPLAY_JOURNAL"] = "1" if replay else "0"
+        env["PARTNERPULSE_INGEST_REPLAY_JOURNAL"] = "1" if replay else "0"  # read by the relay
         return env
 
     def _spawn(self, child: _Child, bootstrap: str, replay: bool) -> None:

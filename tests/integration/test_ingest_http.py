@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import threading
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +22,7 @@ from services.events.tenant import Tenant
 from services.ingest.sender import Signer
 from services.runtime.broker import free_port
 
-from .conftest import ProxiedBroker, RunningIngest, event_values, read_topic
+from .conftest import ProxiedBroker, RelayProcess, RunningIngest, event_values, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -211,8 +217,8 @@ def test_a_retried_delivery_is_2xx_and_published_once(
 def test_full_journal_answers_429_with_retry_after(
     ingest_factory: Any, payloads: Path, signer: Signer
 ) -> None:
-    # No broker at all: events wait in the journal until it is full.
-    ingest: RunningIngest = ingest_factory("127.0.0.1:1", ingest_journal_max_pending=2)
+    # No relay at all: events wait in the journal until it is full.
+    ingest: RunningIngest = ingest_factory(None, ingest_journal_max_pending=2)
     statuses = []
     for name in ("ticket_create.json", "ticket_update_partial.json", "ticket_update_second.json"):
         body = (payloads / "autotask" / name).read_bytes()
@@ -233,19 +239,31 @@ def test_full_journal_answers_429_with_retry_after(
 
 def test_health_metrics_and_openapi_are_served(broker: Any, ingest_factory: Any) -> None:
     ingest: RunningIngest = ingest_factory(broker.bootstrap)
-    assert httpx.get(f"{ingest.url}/healthz", trust_env=False).json() == {"status": "ok"}
-    deadline = time.monotonic() + 5
-    while httpx.get(f"{ingest.url}/readyz", trust_env=False).status_code != 200:
-        assert time.monotonic() < deadline, "ingest never became ready"
-        time.sleep(0.1)
-    text = httpx.get(f"{ingest.url}/metrics", trust_env=False).text
-    for name in (
-        "partnerpulse_ingest_deliveries_received_total",
-        "partnerpulse_ingest_journal_depth",
-        "partnerpulse_ingest_relay_lag_seconds",
-        "partnerpulse_ingest_produce_duration_seconds_bucket",
-    ):
-        assert name in text
+    assert ingest.relay is not None
+    for url in (ingest.url, ingest.relay.url):
+        assert httpx.get(f"{url}/healthz", trust_env=False).json() == {"status": "ok"}
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{url}/readyz", trust_env=False).status_code != 200:
+            assert time.monotonic() < deadline, f"{url} never became ready"
+            time.sleep(0.1)
+    served = {
+        ingest.url: (
+            "partnerpulse_ingest_deliveries_received_total",
+            "partnerpulse_ingest_journal_depth",
+            "partnerpulse_ingest_journal_capacity",
+        ),
+        ingest.relay.url: (
+            "partnerpulse_ingest_relayed_records_total",
+            "partnerpulse_ingest_relay_pending_records",
+            "partnerpulse_ingest_relay_lag_seconds",
+            "partnerpulse_ingest_relay_broker_errors_total",
+            "partnerpulse_ingest_produce_duration_seconds_bucket",
+        ),
+    }
+    for url, names in served.items():
+        text = httpx.get(f"{url}/metrics", trust_env=False).text
+        for name in names:
+            assert name in text, (url, name)
     spec = httpx.get(f"{ingest.url}/openapi.json", trust_env=False).json()
     assert "/v1/webhooks/{source}" in spec["paths"] and "/v1/events" in spec["paths"]
 
@@ -272,10 +290,94 @@ def test_broker_outage_mid_stream_loses_nothing_and_duplicates_nothing(
     proxied_broker.proxy.restore()
     ids += post(bodies[200:])
 
-    records = read_topic(proxied_broker.bootstrap, topics.EVENTS, expect=300, timeout=60)
-    seen = [json.loads(r.value)["event_id"] for r in records]
-    assert len(seen) == len(set(seen)), "an event was published twice"
+    assert_each_once(proxied_broker.bootstrap, ids)
+
+
+def assert_each_once(bootstrap: str, ids: Sequence[str], timeout: float = 60) -> None:
+    """Every accepted event is on the topic exactly once (counted by event_id)."""
+    records = read_topic(bootstrap, topics.EVENTS, expect=len(ids), timeout=timeout)
+    seen = Counter(json.loads(r.value)["event_id"] for r in records)
+    assert [e for e, n in seen.items() if n > 1] == [], "an event was published twice"
     assert sorted(seen) == sorted(ids), "an accepted event is missing"
+
+
+def post_canonical(ingest: RunningIngest, signer: Signer, bodies: list[bytes]) -> list[str]:
+    ids = []
+    for body in bodies:
+        response = ingest.post("canonical", body, signed(signer, Source.canonical, body))
+        assert response.status_code == 202, response.text
+        ids.extend(response.json()["event_ids"])
+    return ids
+
+
+def test_relay_killed_mid_stream_resumes_with_nothing_lost_or_duplicated(
+    broker: Any, ingest_factory: Any, relay_process_factory: Any, tenant: Tenant, signer: Signer
+) -> None:
+    ingest: RunningIngest = ingest_factory(None)  # journals; the relay is its own process
+    first: RelayProcess = relay_process_factory(broker.bootstrap).wait_ready()
+    ids: list[str] = []
+    poster = threading.Thread(
+        target=lambda: ids.extend(
+            post_canonical(ingest, signer, [canonical_ticket(tenant, i) for i in range(400)])
+        )
+    )
+    poster.start()
+    relayed = 'partnerpulse_ingest_relayed_records_total{topic="partnerpulse.events"}'
+    deadline = time.monotonic() + 30
+    while first.metric(relayed) < 100:
+        assert time.monotonic() < deadline, first.output()
+        time.sleep(0.02)
+    os.kill(first.proc.pid, signal.SIGKILL)  # mid-stream: events still arrive
+    assert first.proc.wait(10) == -signal.SIGKILL
+    assert poster.is_alive(), "the stream ended before the kill: nothing was mid-stream"
+
+    # The kernel released the dead relay's lock: a new one takes over at once.
+    second: RelayProcess = relay_process_factory(broker.bootstrap).wait_ready()
+    poster.join(60)
+    assert len(ids) == 400
+    assert_each_once(broker.bootstrap, ids)
+    assert second.proc.poll() is None
+
+
+def test_a_second_relay_on_the_same_journal_is_refused(
+    broker: Any, relay_process_factory: Any
+) -> None:
+    first: RelayProcess = relay_process_factory(broker.bootstrap).wait_ready()
+    second: RelayProcess = relay_process_factory(broker.bootstrap)
+    assert second.proc.wait(30) == 2
+    assert "only one relay may run per journal" in second.output()
+    assert f"pid {first.proc.pid}" in second.output()
+    assert first.proc.poll() is None
+
+
+def test_records_acknowledged_but_not_marked_are_not_sent_again(
+    broker: Any,
+    ingest_factory: Any,
+    tenant: Tenant,
+    signer: Signer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The window a kill -9 may hit: Kafka acknowledged a batch, the journal never heard.
+    ingest: RunningIngest = ingest_factory(broker.bootstrap)
+    assert ingest.relay is not None
+    journal = ingest.relay.relay.journal
+    mark_relayed = journal.mark_relayed
+    lost_marks: list[int] = []
+
+    def lose_the_first_mark(seqs: Sequence[int], offsets: dict[tuple[str, int], int]) -> int:
+        if seqs and not lost_marks:
+            lost_marks.append(len(seqs))
+            raise sqlite3.OperationalError("disk I/O error")
+        return mark_relayed(seqs, offsets)
+
+    monkeypatch.setattr(journal, "mark_relayed", lose_the_first_mark)
+    ids = post_canonical(ingest, signer, [canonical_ticket(tenant, i) for i in range(50)])
+    assert_each_once(broker.bootstrap, ids)
+    assert lost_marks and lost_marks[0] > 0
+    reconciled = "partnerpulse_ingest_relay_reconciled_records_total"
+    assert ingest.relay.metric(reconciled) == lost_marks[0]
+    with sqlite3.connect(journal.path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM journal WHERE relayed = 0").fetchone() == (0,)
 
 
 def canonical_ticket(tenant: Tenant, i: int) -> bytes:

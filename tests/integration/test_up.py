@@ -31,10 +31,12 @@ REPO = Path(__file__).resolve().parents[2]
 class Stack:
     def __init__(self, data_dir: Path, ingest_port: int, broker_port: int) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
+        self.relay_port = free_port()
         self.env.update(
             PARTNERPULSE_DATA_DIR=str(data_dir),
             PARTNERPULSE_TENANT_FILE=str(REPO / "tests" / "fixtures" / "tenant.yaml"),
             PARTNERPULSE_INGEST_PORT=str(ingest_port),
+            PARTNERPULSE_RELAY_PORT=str(self.relay_port),
         )
         self.broker_port = broker_port
         self.url = f"http://127.0.0.1:{ingest_port}"
@@ -99,12 +101,13 @@ def test_full_stop_and_start_of_up_loses_nothing(stack: Stack, tenant: Tenant) -
     stack.start()
     output = "".join(stack.output)
     assert f"webhooks at {stack.url}/v1/webhooks/<source>" in output
+    assert f"relay up - journal to Kafka, metrics at http://127.0.0.1:{stack.relay_port}" in output
     ids = post_all(stack, signer, [canonical_ticket(tenant, i) for i in range(25)])
     assert stack.stop() == 0
     assert "stopped" in stack.output[-1]
     assert "broker died" not in "".join(stack.output)  # Ctrl+C is a stop, not a crash
 
-    # The embedded broker is memory only: the restart replays the journal into it.
+    # The embedded broker is memory only: at the restart the relay replays the journal into it.
     stack.start()
     ids += post_all(stack, signer, [canonical_ticket(tenant, i) for i in range(25, 50)])
     bootstrap = f"127.0.0.1:{stack.broker_port}"

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
-from services.ingest.journal import Journal, JournalFull, Record
+from services.ingest.journal import Journal, JournalFull, JournalLocked, Record, RelayJournal
 
 
 def rec(event_id: str | None, value: bytes = b"{}", topic: str = "t") -> Record:
@@ -25,13 +26,44 @@ def run(coro):  # type: ignore[no-untyped-def]
 
 def test_append_stores_and_deduplicates_by_event_id(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.db").open()
+    relay = RelayJournal(tmp_path / "j.db").open()
     try:
         assert run(journal.append([rec("a"), rec("b")])) == [True, True]
         assert run(journal.append([rec("b"), rec("c")])) == [False, True]
         assert journal.pending == 3
-        rows = journal.fetch_pending(10)
+        rows = relay.fetch_pending(10)
         assert [r.record.event_id for r in rows] == ["a", "b", "c"]
         assert rows[0].record.headers == [("h", b"\x00\xff")]  # binary headers survive
+    finally:
+        relay.close()
+        journal.close()
+
+
+def test_the_same_event_twice_at_once_is_stored_once(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db").open()
+
+    async def together() -> list[list[bool]]:
+        return await asyncio.gather(
+            journal.append([rec("a")]), journal.append([rec("a"), rec("b"), rec("b")])
+        )
+
+    try:
+        assert run(together()) == [[True], [False, True, False]]
+        assert journal.pending == 2
+    finally:
+        journal.close()
+
+
+def test_a_large_batch_is_stored_at_once_and_its_known_events_recognised(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.db").open()
+    try:
+        assert run(journal.append([rec("e7"), rec("e1100")])) == [True, True]
+        batch = [rec(f"e{i}") for i in range(1200)] + [rec(None)]  # several statements
+        flags = run(journal.append(batch))
+        assert [i for i, new in enumerate(flags) if not new] == [7, 1100]
+        assert journal.pending == 1201
     finally:
         journal.close()
 
@@ -59,6 +91,23 @@ def test_concurrent_appends_are_group_committed_and_all_answered(tmp_path: Path)
         journal.close()
 
 
+def test_close_commits_what_was_queued(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db").open()
+
+    async def append_then_close() -> list[list[bool]]:
+        appends = [asyncio.ensure_future(journal.append([rec(f"e{i}")])) for i in range(50)]
+        await asyncio.sleep(0)  # every append is queued
+        await asyncio.to_thread(journal.close)
+        return await asyncio.gather(*appends)
+
+    assert run(append_then_close()) == [[True]] * 50
+    relay = RelayJournal(tmp_path / "j.db").open()
+    try:
+        assert relay.count_pending() == 50
+    finally:
+        relay.close()
+
+
 def test_full_journal_refuses_new_events(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.db", max_pending=2).open()
     try:
@@ -71,35 +120,63 @@ def test_full_journal_refuses_new_events(tmp_path: Path) -> None:
         journal.close()
 
 
+def test_ingest_sees_the_relay_drain_the_backlog(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db", max_pending=2, refresh_interval=0.05).open()
+    relay = RelayJournal(tmp_path / "j.db").open()
+    try:
+        run(journal.append([rec("a"), rec("b")]))
+        with pytest.raises(JournalFull):
+            run(journal.append([rec("c")]))
+        relay.mark_relayed([r.seq for r in relay.fetch_pending(10)], {})
+        deadline = time.monotonic() + 5
+        while journal.pending:
+            assert time.monotonic() < deadline, "ingest never counted the relayed rows"
+            time.sleep(0.01)
+        assert run(journal.append([rec("c")])) == [True]  # room again
+    finally:
+        relay.close()
+        journal.close()
+
+
 def test_relayed_rows_leave_the_backlog_and_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     journal = Journal(path).open()
+    relay = RelayJournal(path).open()
     run(journal.append([rec("a"), rec("b"), rec("c")]))
-    first = journal.fetch_pending(2)
-    journal.mark_relayed([r.seq for r in first])
-    journal.mark_relayed([r.seq for r in first])  # idempotent
-    assert journal.pending == 1
+    first = relay.fetch_pending(2)
+    assert relay.mark_relayed([r.seq for r in first], {("t", 0): 2}) == 2
+    assert relay.mark_relayed([r.seq for r in first], {}) == 0  # idempotent
+    assert relay.count_pending() == 1
+    uid = relay.uid
+    relay.close()
     journal.close()
 
     reopened = Journal(path).open()
+    relay = RelayJournal(path).open()
     try:
         assert reopened.pending == 1
-        assert [r.record.event_id for r in reopened.fetch_pending(10)] == ["c"]
+        assert relay.uid == uid  # the journal's identity outlives its processes
+        assert relay.offsets() == {("t", 0): 2}
+        assert [r.record.event_id for r in relay.fetch_pending(10)] == ["c"]
         # a duplicate of a relayed event is still recognised after the restart
         assert run(reopened.append([rec("a")])) == [False]
-        # a fresh broker: everything goes again, in order
-        assert reopened.requeue_all() == 2
-        assert [r.record.event_id for r in reopened.fetch_pending(10)] == ["a", "b", "c"]
-        assert reopened.pending == 3
+        # a fresh broker: everything goes again, in order, and no offset holds any more
+        assert relay.requeue_all() == 2
+        assert [r.record.event_id for r in relay.fetch_pending(10)] == ["a", "b", "c"]
+        assert relay.count_pending() == 3
+        assert relay.offsets() == {}
     finally:
+        relay.close()
         reopened.close()
 
 
-def test_wait_for_pending_wakes_on_append(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.db").open()
+def test_one_relay_per_journal(tmp_path: Path) -> None:
+    first = RelayJournal(tmp_path / "j.db").open()
     try:
-        assert journal.wait_for_pending(0.01) is False
-        run(journal.append([rec("a")]))
-        assert journal.wait_for_pending(0.01) is True
+        with pytest.raises(JournalLocked, match="only one relay may run per journal"):
+            RelayJournal(tmp_path / "j.db").open()
+        other = RelayJournal(tmp_path / "other.db").open()  # another journal is another lock
+        other.close()
     finally:
-        journal.close()
+        first.close()
+    RelayJournal(tmp_path / "j.db").open().close()  # released on close
