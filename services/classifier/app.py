@@ -21,7 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.web import Request, Response, View
@@ -67,8 +67,6 @@ class Classifier:
         self._judged_wall = 0.0
         self._live: dict[str, ClientState] = {}  # state objects of the clients seen
         self._inflight: list[Any] = []  # futures of records produced by the current batch
-        self._recording = False  # waiting for a batch's records to be delivered
-        self._stop_requested = False
 
         app = ClassifierFaust(
             settings.classifier_app_id,
@@ -111,20 +109,22 @@ class Classifier:
         self.parked = app.Table(PARKED_TABLE, **table_options)
         app.agent(self.events_topic, name="classify")(self._classify)
         app.timer(settings.classifier_tick_seconds)(self._tick)
+        app.on_partitions_revoked.connect(self._on_partitions_revoked)
         self._routes()
 
     # -- the agent ------------------------------------------------------------------
 
     async def _classify(self, stream: faust.StreamT[bytes]) -> None:
         s = self.settings
-        async for batch in stream.take(s.classifier_batch_size, within=s.classifier_batch_within):
+        # noack(): acknowledgements are take()'s alone, after each batch. Plain take() hands
+        # acks back to the stream when it exits (a stop), which then acknowledges events
+        # it fetched but never gave us: a stop would lose them.
+        manual = cast(faust.Stream[bytes], stream).noack()  # StreamT does not declare noack
+        batches = manual.take(s.classifier_batch_size, within=s.classifier_batch_within)
+        async for batch in batches:
             try:
                 self.handle(batch)
-                self._recording = True
                 await self._delivered()
-                self._recording = False
-                if self._stop_requested:
-                    self._exit_recorded()
             except asyncio.CancelledError:
                 # Stopped while this batch's records were still on their way: leaving
                 # now would acknowledge it. Exit instead; it is redelivered and deduped.
@@ -139,25 +139,6 @@ class Classifier:
                 log.critical("could not record a batch; exiting for redelivery", exc_info=True)
                 logging.shutdown()
                 os._exit(70)
-
-    def request_stop(self) -> None:
-        """SIGTERM or Ctrl+C: stop once the batch in hand is recorded.
-
-        faust's graceful stop can acknowledge events that were fetched but never
-        processed (its `take` buffer re-enables acks on the way out), and commits on the
-        way out. Every processed batch is already recorded and its offsets are committed
-        every second, so exiting without that final commit is the exact way to stop:
-        the rest is redelivered and deduplicated.
-        """
-        if self._recording:
-            self._stop_requested = True
-        else:
-            self._exit_recorded()
-
-    def _exit_recorded(self) -> None:
-        log.warning("stopping: every processed event is recorded; unprocessed ones are redelivered")
-        logging.shutdown()
-        os._exit(0)
 
     async def _delivered(self) -> None:
         """Wait until the broker has every record the batch produced (state and outputs)."""
@@ -230,13 +211,19 @@ class Classifier:
         self._waiting.clear()
         self._judged_wall = done
 
-    def state_of(self, client_id: str) -> ClientState | None:
-        """The live state object; after a restart, rebuilt once from the recovered table."""
+    def state_of(self, client_id: str, *, keep: bool = True) -> ClientState | None:
+        """The live state object; after a restart, rebuilt once from the recovered table.
+
+        Readers outside the agent and the timer (the API) pass keep=False: during a
+        recovery the table is half-read, and a state cached from it would be stale.
+        """
         state = self._live.get(client_id)
         if state is None:
             raw = self.states.get(client_id.encode())
             if raw is not None:
-                state = self._live[client_id] = ClientState.from_json(raw)
+                state = ClientState.from_json(raw)
+                if keep:
+                    self._live[client_id] = state
         return state
 
     def _write(self, state: ClientState) -> None:
@@ -314,7 +301,23 @@ class Classifier:
         self.tick()
         await self._delivered()
 
+    async def _on_partitions_revoked(
+        self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any
+    ) -> None:
+        """Partitions may come back recovered from elsewhere: reload state from the table."""
+        self._live.clear()
+        self._dirty.clear()
+        self._watermark_recovered = False
+
+    def _tables_ready(self) -> bool:
+        """Recovery done and no rebalance under way: the tables hold every client's state."""
+        app = self.app
+        recovery = cast(Any, app.tables).recovery  # TableManagerT does not declare it
+        return bool(recovery.completed.is_set() and not app.rebalancing and not app.in_recovery)
+
     def tick(self) -> None:
+        if not self._tables_ready():
+            return  # a half-recovered table would cache stale states
         self._recover_watermark()
         if not self.watermark:
             return
@@ -491,7 +494,7 @@ class Classifier:
         if client is None:
             return None
         view = self.views.get(client_id)
-        state = self.state_of(client_id)
+        state = self.state_of(client_id, keep=False)
         end = self.watermark
         split = (
             work_split(state, end - days * DAY, end, self.tenant.classifier)
@@ -508,21 +511,7 @@ class Classifier:
         }
 
     def worker(self) -> faust.Worker:
-        return _Worker(self, self.app, loglevel=self.settings.log_level.lower(), quiet=True)
-
-
-class _Worker(faust.Worker):
-    """faust's worker, with SIGTERM and SIGINT handed to `Classifier.request_stop`."""
-
-    def __init__(self, classifier: Classifier, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._classifier = classifier
-
-    def _on_sigterm(self) -> None:
-        self._classifier.request_stop()
-
-    def _on_sigint(self) -> None:
-        self._classifier.request_stop()
+        return faust.Worker(self.app, loglevel=self.settings.log_level.lower(), quiet=True)
 
 
 def _json(model: WorkItem | Signal | Any) -> bytes:

@@ -279,15 +279,22 @@ def expected_state(tenant: Tenant, events: list[CanonicalEvent]) -> dict[str, An
     }
 
 
+@pytest.fixture
+def worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Worker]:
+    w = Worker(broker.bootstrap, tmp_path / "var")
+    yield w
+    if w.proc is not None:  # never leave a worker behind, whatever the test's outcome
+        w.stop(signal.SIGKILL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
 def test_worker_restart_mid_stream_keeps_every_count_exact(
-    broker: EmbeddedBroker,
+    worker: Worker,
     produced: list[CanonicalEvent],
     tenant: Tenant,
-    tmp_path: Path,
     sig: signal.Signals,
 ) -> None:
-    worker = Worker(broker.bootstrap, tmp_path / "var").start()
+    worker.start()
     deadline = time.monotonic() + 90
     while worker.status().get("events_processed", 0) < len(produced) // 4:
         assert time.monotonic() < deadline, worker.log.read_text()
@@ -303,10 +310,7 @@ def test_worker_restart_mid_stream_keeps_every_count_exact(
         missing = [refs[i] for i in refs if i in str(exc)]
         raise AssertionError(f"{exc}\nmissing: {missing}\nstopped at {before}") from None
     time.sleep(1.5)
-    try:
-        expected = expected_state(tenant, produced)
-        for client, window in expected.items():
-            got = get_json(f"{worker.url}/v1/clients/{client}")["health"]["windows"]["90d"]
-            assert got == window, client
-    finally:
-        worker.stop(signal.SIGTERM)
+    expected = expected_state(tenant, produced)
+    for client, window in expected.items():
+        got = get_json(f"{worker.url}/v1/clients/{client}")["health"]["windows"]["90d"]
+        assert got == window, client
