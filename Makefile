@@ -26,7 +26,7 @@ run: $(STAMP) ## Start the whole stack on the embedded broker (Ctrl+C stops)
 demo: $(STAMP) ## Simulate a small MSP, replay it through the whole pipeline, show who behaves like a partner
 	$(VENV)/bin/partnerpulse demo
 
-test: $(STAMP) lint ## Lint, type-check and run every test (unit and integration)
+test: $(STAMP) lint check-rules ## Lint, type-check, check the Prometheus rules and run every test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Unit tests only (no broker)
@@ -36,6 +36,13 @@ lint: $(STAMP) ## ruff and mypy --strict
 	$(VENV)/bin/ruff check services tests bench
 	$(VENV)/bin/ruff format --check services tests bench
 	$(VENV)/bin/mypy
+
+PROMTOOL ?= promtool
+
+check-rules: ## promtool: Prometheus config and rules valid, alert rule unit tests pass
+	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: apt-get install prometheus"; exit 1; }
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) test rules deploy/prometheus/tests/*.yml
 
 format: $(STAMP) ## Apply ruff's formatting and import order
 	$(VENV)/bin/ruff format services tests bench
@@ -52,4 +59,4 @@ bench-classifier: $(STAMP) ## Classifier vs a trivial Faust agent, and end-to-en
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run demo test test-unit lint format bench bench-ingest bench-classifier clean
+.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier clean
