@@ -25,7 +25,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +36,7 @@ from services.scenario.replay import replay
 from services.scenario.stack import Stack
 
 from . import catalog, promql
-from .prometheus_server import PrometheusServer
+from .prometheus_server import PrometheusServer, scrape_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -222,10 +221,9 @@ def test_prometheus_loaded_every_rule_and_evaluates_it_without_error(
     eventually(check, "rules Prometheus did not load or could not evaluate")
 
 
-def test_prometheus_config_is_the_deployed_one(tmp_path: Path) -> None:
-    """The test changes only the targets and intervals of deploy/prometheus/prometheus.yml."""
-    from .prometheus_server import scrape_config
-
-    jobs = {"partnerpulse-ingest", "partnerpulse-relay", "partnerpulse-classifier"}
+def test_a_job_of_the_deployed_config_without_a_test_port_is_refused() -> None:
+    """The test scrapes every job of deploy/prometheus/prometheus.yml, or refuses to run."""
     with pytest.raises(AssertionError, match="partnerpulse-alerts"):
-        scrape_config(dict.fromkeys(jobs, 1))
+        scrape_config(dict.fromkeys(STARTED_JOBS, 1))
+    config = scrape_config({**dict.fromkeys(STARTED_JOBS, 1), "partnerpulse-alerts": 2})
+    assert config["rule_files"] == [str(catalog.PROMETHEUS / "rules" / "*.yml")]
