@@ -31,9 +31,10 @@ from pydantic import ValidationError
 from services.classifier.engine import ClientView, Engine, owner_needed, ts
 from services.classifier.health import work_split
 from services.classifier.metrics import ClassifierMetrics
+from services.classifier.offsets import OffsetGuard, Verdict
 from services.classifier.settings import ClassifierSettings
 from services.classifier.state import DAY, ClientState
-from services.classifier.transport import ClassifierFaust
+from services.classifier.transport import ClassifierFaust, forget, start_offset
 from services.events import topics
 from services.events.models import CanonicalEvent, Ticket
 from services.events.outputs import Signal, WorkItem
@@ -43,6 +44,7 @@ log = logging.getLogger("partnerpulse.classifier")
 
 STATE_TABLE = "client-state"
 PARKED_TABLE = "parked-by-ticket"
+POSITIONS_TABLE = "stream-positions"  # per events partition: the next offset to process
 
 
 class Classifier:
@@ -67,6 +69,7 @@ class Classifier:
         self._judged_wall = 0.0
         self._live: dict[str, ClientState] = {}  # state objects of the clients seen
         self._inflight: list[Any] = []  # futures of records produced by the current batch
+        self.offsets = OffsetGuard()
 
         app = ClassifierFaust(
             settings.classifier_app_id,
@@ -107,6 +110,14 @@ class Classifier:
         }
         self.states = app.Table(STATE_TABLE, **table_options)
         self.parked = app.Table(PARKED_TABLE, **table_options)
+        # Written to the changelog partition of the events partition it describes, so the
+        # worker assigned that partition recovers its position.
+        self.positions = app.Table(
+            POSITIONS_TABLE,
+            default=None,
+            key_type=bytes,
+            partitions=settings.topic_partitions,
+        )
         app.agent(self.events_topic, name="classify")(self._classify)
         app.timer(settings.classifier_tick_seconds)(self._tick)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
@@ -116,29 +127,82 @@ class Classifier:
 
     async def _classify(self, stream: faust.StreamT[bytes]) -> None:
         s = self.settings
-        # noack(): acknowledgements are take()'s alone, after each batch. Plain take() hands
-        # acks back to the stream when it exits (a stop), which then acknowledges events
-        # it fetched but never gave us: a stop would lose them.
-        manual = cast(faust.Stream[bytes], stream).noack()  # StreamT does not declare noack
-        batches = manual.take(s.classifier_batch_size, within=s.classifier_batch_within)
-        async for batch in batches:
+        # noack(): every acknowledgement is ours, after a batch is recorded. (take() hands
+        # acks back to the stream when it exits, at a stop, and the stream then
+        # acknowledged events it had fetched but never given us.)
+        manual = cast(faust.Stream[bytes], cast(faust.Stream[bytes], stream).noack())
+        batches = manual.noack_take(s.classifier_batch_size, within=s.classifier_batch_within)
+        async for events in batches:
             try:
-                self.handle(batch)
+                taken = await self._in_offset_order(cast(list[faust.EventT[bytes]], events))
+                self.handle(e.value for e in taken)
                 await self._delivered()
+                self._record_positions({e.message.tp for e in taken})
+                for event in taken:
+                    await manual.ack(event)
             except asyncio.CancelledError:
                 # Stopped while this batch's records were still on their way: leaving
-                # now would acknowledge it. Exit instead; it is redelivered and deduped.
+                # now could acknowledge it. Exit instead; it is redelivered and deduped.
                 log.warning("stopped while recording a batch; exiting before acknowledging it")
                 logging.shutdown()
                 os._exit(70)
             except Exception:
                 # Each event was folded or dead-lettered, so this is the state write or a
-                # send failing. Leaving the loop would ack the batch and lose it; exiting
-                # now (no finally blocks, no commit) gets it redelivered to a restarted
-                # worker, and the engine's deduplication makes that exact.
+                # send failing. Exiting now (no finally blocks, no commit) gets the batch
+                # redelivered to a restarted worker, and deduplication makes that exact.
                 log.critical("could not record a batch; exiting for redelivery", exc_info=True)
                 logging.shutdown()
                 os._exit(70)
+
+    async def _in_offset_order(
+        self, events: list[faust.EventT[bytes]]
+    ) -> list[faust.EventT[bytes]]:
+        """The events to process; those after a hole in a partition's offsets wait (see
+        services/classifier/offsets.py) while the partition is sought back."""
+        guard = self.offsets
+        taken = []
+        for event in events:
+            message = event.message
+            if not guard.expects(message.tp):
+                start = self._recorded_position(message.tp)
+                if start is None:
+                    start = await start_offset(self.app, message.tp)
+                if start is not None:
+                    guard.start(message.tp, start)
+            if guard.admit(message.tp, message.offset) is Verdict.TAKE:
+                taken.append(event)
+            else:
+                forget(self.app, message)
+        await self._seek_back()
+        return taken
+
+    def _recorded_position(self, tp: Any) -> int | None:
+        value = self.positions.get(_position_key(tp))
+        return None if value is None else int(value)
+
+    def _record_positions(self, partitions: Iterable[Any]) -> None:
+        """After a batch's states are delivered: where each partition's processing stands.
+
+        Its delivery is awaited with the next batch's records (it can only lag behind).
+        """
+        for tp in partitions:
+            offset = self.offsets.next_offset(tp)
+            if offset is None:
+                continue
+            key = _position_key(tp)
+            self._inflight.append(self.positions.send_changelog(tp.partition, key, offset))
+            self.positions.data[key] = offset
+
+    async def _seek_back(self) -> None:
+        for tp, offset in self.offsets.seeks_due(time.monotonic()):
+            log.warning(
+                "events of %s from offset %d were never delivered to the agent: "
+                "seeking back to fetch them again",
+                tp,
+                offset,
+            )
+            self.metrics.offset_seeks.inc()
+            await self.app.consumer.seek(cast(Any, tp), offset)
 
     async def _delivered(self) -> None:
         """Wait until the broker has every record the batch produced (state and outputs)."""
@@ -300,6 +364,8 @@ class Classifier:
         """Re-judge clients as event time advances (overdue recommendations, windows)."""
         self.tick()
         await self._delivered()
+        if self._tables_ready():
+            await self._seek_back()  # a partition sought back that still receives nothing
 
     async def _on_partitions_revoked(
         self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any
@@ -308,6 +374,7 @@ class Classifier:
         self._live.clear()
         self._dirty.clear()
         self._watermark_recovered = False
+        self.offsets.reset()
 
     def _tables_ready(self) -> bool:
         """Recovery done and no rebalance under way: the tables hold every client's state."""
@@ -512,6 +579,10 @@ class Classifier:
 
     def worker(self) -> faust.Worker:
         return faust.Worker(self.app, loglevel=self.settings.log_level.lower(), quiet=True)
+
+
+def _position_key(tp: Any) -> bytes:
+    return f"{tp.topic}:{tp.partition}".encode()
 
 
 def _json(model: WorkItem | Signal | Any) -> bytes:

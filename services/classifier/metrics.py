@@ -111,6 +111,12 @@ class ClassifierMetrics:
             ["reason"],
             registry=r,
         )
+        self.offset_seeks = Counter(
+            "partnerpulse_classifier_offset_seeks_total",
+            "Partitions sought back because events before a delivered one never reached "
+            "the agent (a framework fault the agent repairs; see docs/classifier.md).",
+            registry=r,
+        )
         self.work_items = Counter(
             "partnerpulse_classifier_work_items_total",
             "Work items published, by class.",
