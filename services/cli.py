@@ -73,6 +73,21 @@ def _classifier_spec() -> ServiceSpec:
     )
 
 
+def _alerts_spec() -> ServiceSpec:
+    from services.alerts.settings import AlertsSettings
+    from services.runtime.supervisor import ServiceSpec
+
+    settings = AlertsSettings()
+    base = f"http://{settings.alerts_host}:{settings.alerts_port}"
+    return ServiceSpec(
+        "alerts",
+        health_url=f"{base}/healthz",
+        describe=f"alerts at {base}/v1/alerts, Grafana webhook at {base}/v1/grafana, "
+        f"email via {settings.alerts_smtp_host}:{settings.alerts_smtp_port}, "
+        f"metrics at {base}/metrics",
+    )
+
+
 @app.command()
 def up(
     tenant: TenantOption = None,
@@ -110,6 +125,7 @@ def up(
             describe=f"journal to Kafka, metrics at {relay_base}/metrics",
         ),
         _classifier_spec(),
+        _alerts_spec(),
     ]
     port = broker_port or settings.broker_port
     raise typer.Exit(Supervisor(settings, services, broker_port=port).run())
@@ -184,6 +200,31 @@ def classifier(tenant: TenantOption = None) -> None:
         raise _fail(str(exc)) from None
     service = create_app(settings, tenant_config, _bootstrap(settings))
     service.worker().execute_from_commandline()
+
+
+@app.command()
+def alerts(tenant: TenantOption = None) -> None:
+    """Run the alerts service (signals and health in; email and chat out; Grafana webhook)."""
+    import uvicorn
+
+    from services.alerts.app import create_app
+    from services.alerts.settings import AlertsSettings
+
+    overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
+    settings = AlertsSettings(**overrides)
+    _setup_logging(settings.log_level)
+    try:
+        tenant_config = load_tenant(settings.tenant_file)
+    except TenantConfigError as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(
+        create_app(settings, tenant_config),
+        host=settings.alerts_host,
+        port=settings.alerts_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
 
 
 @app.command()
