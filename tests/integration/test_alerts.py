@@ -24,8 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message as MailMessage
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30, every: fl
 @dataclass
 class Mail:
     to: list[str]
-    message: MailMessage
+    message: EmailMessage
     at: float
 
     @property
@@ -78,8 +78,13 @@ class Mail:
 
     @property
     def text(self) -> str:
-        payload = self.message.get_payload(decode=True)
-        return payload.decode() if isinstance(payload, bytes) else str(payload)
+        return str(self.message.get_content())
+
+
+def _parse(content: bytes) -> EmailMessage:
+    message = message_from_bytes(content, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
 
 
 class SmtpSink:
@@ -91,9 +96,7 @@ class SmtpSink:
         self._controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.mails.append(
-            Mail(list(envelope.rcpt_tos), message_from_bytes(envelope.content), time.time())
-        )
+        self.mails.append(Mail(list(envelope.rcpt_tos), _parse(envelope.content), time.time()))
         return "250 OK"
 
     def start(self) -> SmtpSink:
