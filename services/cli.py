@@ -214,11 +214,11 @@ def alerts(tenant: TenantOption = None) -> None:
     settings = AlertsSettings(**overrides)
     _setup_logging(settings.log_level)
     try:
-        tenant_config = load_tenant(settings.tenant_file)
+        application = create_app(settings, load_tenant(settings.tenant_file))
     except TenantConfigError as exc:
         raise _fail(str(exc)) from None
     uvicorn.run(
-        create_app(settings, tenant_config),
+        application,
         host=settings.alerts_host,
         port=settings.alerts_port,
         log_level=settings.log_level.lower(),

@@ -26,7 +26,7 @@ from services.alerts.model import AlertState
 from services.alerts.sender import Sender
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import Store
-from services.events.tenant import Tenant, load_tenant
+from services.events.tenant import Tenant, TenantConfigError, load_tenant
 
 log = logging.getLogger("partnerpulse.alerts")
 
@@ -59,6 +59,12 @@ def create_app(
 ) -> FastAPI:
     settings = settings or AlertsSettings()
     tenant = tenant or load_tenant(settings.tenant_file)
+    bad = tenant.alerts.bad_chat_urls()
+    if bad:
+        raise TenantConfigError(
+            f"{settings.tenant_file}: {', '.join(bad)}: not an http(s) URL; write the "
+            "channel's incoming-webhook URL (https://...), e.g. as ${SLACK_WEBHOOK_URL}"
+        )
     metrics = metrics or AlertsMetrics()
     store = Store(settings.outbox_path)
     engine = Alerting(

@@ -250,7 +250,6 @@ def tenant_with(alerts: dict[str, Any]) -> Tenant:
         ({"leads": {"a@m.example": {"chat": ["nope"]}}}, "leads.a@m.example.chat: 'nope'"),
         ({"clients": {"globex": {}}}, r"alerts.clients: \['globex'\] name no client"),
         ({"timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
-        ({"chat_webhooks": {"x": {"format": "slack", "url": "ftp://x"}}}, "must start with"),
         ({"escalation": {"contact": {"name": "Ops"}}}, "give it an email or a chat channel"),
         ({"quiet_hours": {"start": "20:00", "end": "20:00"}}, "start and end are equal"),
     ],
@@ -259,6 +258,16 @@ def test_alert_policy_mistakes_name_the_key(alerts: dict[str, Any], message: str
     with pytest.raises(TenantConfigError, match=message) as caught:
         tenant_with(alerts)
     assert "tenant.yaml" in str(caught.value)
+
+
+def test_a_chat_url_that_is_not_http_stops_the_service(tmp_path: Path) -> None:
+    from services.alerts.app import create_app
+    from services.alerts.settings import AlertsSettings
+
+    tenant = tenant_with({"chat_webhooks": {"team": {"format": "slack", "url": "hooks/T0/B0"}}})
+    settings = AlertsSettings(data_dir=tmp_path, tenant_file=Path("tenant.yaml"))
+    with pytest.raises(TenantConfigError, match=r"alerts.chat_webhooks.team.url: not an http"):
+        create_app(settings, tenant)
 
 
 def test_defaults_without_an_alerts_section() -> None:
