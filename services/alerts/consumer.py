@@ -12,7 +12,6 @@ redelivery harmless, also when a fresh embedded broker replays everything.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
@@ -22,6 +21,7 @@ from kafka.errors import KafkaError
 from services.alerts.engine import Alerting, Incoming
 from services.alerts.metrics import AlertsMetrics
 from services.alerts.settings import AlertsSettings
+from services.alerts.worker import Worker
 from services.events import topics
 
 log = logging.getLogger("partnerpulse.alerts.consumer")
@@ -29,7 +29,9 @@ log = logging.getLogger("partnerpulse.alerts.consumer")
 TOPICS = (topics.SIGNALS, topics.HEALTH)
 
 
-class RecordConsumer:
+class RecordConsumer(Worker):
+    thread_name = "alerts-consumer"
+
     def __init__(
         self,
         engine: Alerting,
@@ -45,21 +47,7 @@ class RecordConsumer:
         self.metrics = metrics
         self.backoff_max = backoff_max
         self.assigned = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> RecordConsumer:
-        self._thread = threading.Thread(target=self._run, name="alerts-consumer", daemon=True)
-        self._thread.start()
-        return self
-
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().__init__()
 
     def _consumer(self) -> KafkaConsumer:
         s = self.settings
@@ -92,18 +80,13 @@ class RecordConsumer:
                         self._apply(batch)
                         consumer.commit()
                     backoff = 0.2
-                except KafkaError as exc:
-                    self.assigned = False
-                    log.warning("consumer: %s; retrying in %.1fs", exc, backoff)
-                    if consumer is not None:
-                        _close(consumer)
-                        consumer = None  # rejoin: uncommitted records come again
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, self.backoff_max)
-                except Exception:
-                    # The database refused (disk full?): nothing was committed, so the
-                    # records come again after a rejoin.
-                    log.exception("consumer: could not apply a batch; rejoining")
+                except Exception as exc:
+                    # The broker is away, or the database refused (disk full?): nothing
+                    # was committed, so the records come again after a rejoin.
+                    if isinstance(exc, KafkaError):
+                        log.warning("consumer: %s; rejoining in %.1fs", exc, backoff)
+                    else:
+                        log.exception("consumer: could not apply a batch; rejoining")
                     self.assigned = False
                     if consumer is not None:
                         _close(consumer)

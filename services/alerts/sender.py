@@ -20,18 +20,20 @@ restarts, retries after a refused connection) sends nothing twice.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from services.alerts.channels import Channels, DeliveryError
 from services.alerts.engine import Alerting, Outgoing
 from services.alerts.metrics import AlertsMetrics
 from services.alerts.settings import AlertsSettings
+from services.alerts.worker import Worker
 
 log = logging.getLogger("partnerpulse.alerts.sender")
 
 
-class Sender:
+class Sender(Worker):
+    thread_name = "alerts-sender"
+
     def __init__(
         self,
         engine: Alerting,
@@ -46,10 +48,9 @@ class Sender:
         self.metrics = metrics
         self.settings = settings
         self.idle = idle
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
-    def start(self) -> Sender:
+    def start(self) -> None:
         recovered = self.engine.recover()
         if recovered:
             log.warning(
@@ -58,17 +59,7 @@ class Sender:
                 "the same Message-ID)",
                 recovered,
             )
-        self._thread = threading.Thread(target=self._run, name="alerts-sender", daemon=True)
-        self._thread.start()
-        return self
-
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().start()
 
     def _run(self) -> None:
         next_tick = 0.0

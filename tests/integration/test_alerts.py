@@ -263,15 +263,26 @@ class AlertsProcess:
 
 
 @pytest.fixture
-def alerts_factory(tmp_path: Path) -> Iterator[Callable[..., AlertsProcess]]:
+def start_alerts(tmp_path: Path, smtp: SmtpSink) -> Iterator[Callable[..., AlertsProcess]]:
+    """`start(bootstrap, receiver, env={...}, **alerts)`: the service on a tenant whose
+    `alerts:` section takes `alerts` as overrides, email to `smtp`, chat to `receiver`."""
     started: list[AlertsProcess] = []
 
-    def make(tenant_file: Path, smtp_port: int, **env: str) -> AlertsProcess:
-        process = AlertsProcess(tmp_path / "var", tenant_file, smtp_port, **env)
+    def start(
+        bootstrap: str | None,
+        receiver: Receiver | None = None,
+        env: dict[str, str] | None = None,
+        **alerts: Any,
+    ) -> AlertsProcess:
+        tenant_file = write_tenant(tmp_path / "tenant.yaml", receiver, **alerts)
+        extra = dict(env or {})
+        if bootstrap:
+            extra["PARTNERPULSE_KAFKA_BOOTSTRAP"] = bootstrap
+        process = AlertsProcess(tmp_path / "var", tenant_file, smtp.port, **extra)
         started.append(process)
-        return process
+        return process.start()
 
-    yield make
+    yield start
     for process in started:
         process.stop(signal.SIGKILL)
 
@@ -292,14 +303,9 @@ def test_a_signal_becomes_exactly_one_email_with_its_evidence(
     broker: EmbeddedBroker,
     smtp: SmtpSink,
     receiver: Receiver,
-    alerts_factory: Callable[..., AlertsProcess],
-    tmp_path: Path,
+    start_alerts: Callable[..., AlertsProcess],
 ) -> None:
-    service = alerts_factory(
-        write_tenant(tmp_path / "tenant.yaml", receiver),
-        smtp.port,
-        PARTNERPULSE_KAFKA_BOOTSTRAP=broker.bootstrap,
-    ).start()
+    service = start_alerts(broker.bootstrap, receiver)
     record = make_signal("globex", Behaviour.late_reporting, signal_id="globex:late:1")
     produce(broker.bootstrap, record, record, record)  # delivered three times
     mail = wait_for("the email to Bob", lambda: smtp.to(BOB))[0]
@@ -341,14 +347,9 @@ def test_an_smtp_and_chat_outage_delays_but_loses_nothing(
     broker: EmbeddedBroker,
     smtp: SmtpSink,
     receiver: Receiver,
-    alerts_factory: Callable[..., AlertsProcess],
-    tmp_path: Path,
+    start_alerts: Callable[..., AlertsProcess],
 ) -> None:
-    service = alerts_factory(
-        write_tenant(tmp_path / "tenant.yaml", receiver),
-        smtp.port,
-        PARTNERPULSE_KAFKA_BOOTSTRAP=broker.bootstrap,
-    ).start()
+    service = start_alerts(broker.bootstrap, receiver)
     smtp.stop()
     receiver.failures_left = 3
     produce(broker.bootstrap, make_signal("globex", signal_id="globex:dtt:1"))
@@ -383,14 +384,9 @@ def test_an_smtp_and_chat_outage_delays_but_loses_nothing(
 def test_kill_9_and_restart_send_nothing_twice(
     broker: EmbeddedBroker,
     smtp: SmtpSink,
-    alerts_factory: Callable[..., AlertsProcess],
-    tmp_path: Path,
+    start_alerts: Callable[..., AlertsProcess],
 ) -> None:
-    tenant_file = write_tenant(
-        tmp_path / "tenant.yaml", None, chat_webhooks={}, leads={}, escalation={}
-    )
-    service = alerts_factory(tenant_file, smtp.port, PARTNERPULSE_KAFKA_BOOTSTRAP=broker.bootstrap)
-    service.start()
+    service = start_alerts(broker.bootstrap, chat_webhooks={}, leads={}, escalation={})
     sent = [
         make_signal("acme", Behaviour.direct_to_tech, signal_id="acme:dtt"),
         make_signal("globex", Behaviour.skipped_meeting, signal_id="globex:skip"),
@@ -441,12 +437,10 @@ def test_kill_9_and_restart_send_nothing_twice(
 def test_acknowledging_stops_reminders_and_escalation(
     broker: EmbeddedBroker,
     smtp: SmtpSink,
-    alerts_factory: Callable[..., AlertsProcess],
-    tmp_path: Path,
+    start_alerts: Callable[..., AlertsProcess],
 ) -> None:
-    tenant_file = write_tenant(
-        tmp_path / "tenant.yaml",
-        None,
+    service = start_alerts(
+        broker.bootstrap,
         chat_webhooks={},
         leads={},
         remind_every_minutes=0.04,  # every 2.4 s
@@ -455,8 +449,6 @@ def test_acknowledging_stops_reminders_and_escalation(
             "unacknowledged_after_minutes": 0.2,  # 12 s
         },
     )
-    service = alerts_factory(tenant_file, smtp.port, PARTNERPULSE_KAFKA_BOOTSTRAP=broker.bootstrap)
-    service.start()
     produce(broker.bootstrap, make_signal("acme", signal_id="acme:dtt"))
     wait_for("a reminder", lambda: smtp.to(ALICE, " - reminder"), timeout=20)
     [alert] = service.alerts()
@@ -489,15 +481,12 @@ def test_red_band_through_the_broker_and_health_back_resolves(
     broker: EmbeddedBroker,
     smtp: SmtpSink,
     receiver: Receiver,
-    alerts_factory: Callable[..., AlertsProcess],
-    tmp_path: Path,
+    start_alerts: Callable[..., AlertsProcess],
 ) -> None:
-    service = alerts_factory(
-        write_tenant(tmp_path / "tenant.yaml", receiver),
-        smtp.port,
-        PARTNERPULSE_KAFKA_BOOTSTRAP=broker.bootstrap,
-        PARTNERPULSE_ALERTS_SETTLE_SECONDS="2",  # a signal and its red band: one message
-    ).start()
+    # A signal and the red band it causes go out as one message: give them time to meet.
+    service = start_alerts(
+        broker.bootstrap, receiver, env={"PARTNERPULSE_ALERTS_SETTLE_SECONDS": "2"}
+    )
     produce(
         broker.bootstrap,
         make_signal("acme", signal_id="acme:dtt"),
@@ -550,22 +539,19 @@ def grafana_payload(status: str = "firing") -> bytes:
 
 
 def test_grafana_webhook_with_good_and_bad_signature(
-    smtp: SmtpSink, alerts_factory: Callable[..., AlertsProcess], tmp_path: Path
+    smtp: SmtpSink, start_alerts: Callable[..., AlertsProcess]
 ) -> None:
-    tenant_file = write_tenant(
-        tmp_path / "tenant.yaml",
+    service = start_alerts(
         None,
+        env={
+            "PARTNERPULSE_ALERTS_GRAFANA_SECRETS": json.dumps(["rotated-out", GRAFANA_SECRET]),
+            "PARTNERPULSE_ALERTS_GRAFANA_TIMESTAMP_HEADER": "X-Grafana-Alerting-Timestamp",
+            "PARTNERPULSE_ALERTS_MAX_BODY_BYTES": "4096",
+        },
         chat_webhooks={},
         leads={},
         escalation={"contact": {"name": "Olivia Owner", "email": OPS}},
     )
-    service = alerts_factory(
-        tenant_file,
-        smtp.port,
-        PARTNERPULSE_ALERTS_GRAFANA_SECRETS=json.dumps(["rotated-out", GRAFANA_SECRET]),
-        PARTNERPULSE_ALERTS_GRAFANA_TIMESTAMP_HEADER="X-Grafana-Alerting-Timestamp",
-        PARTNERPULSE_ALERTS_MAX_BODY_BYTES="4096",
-    ).start()
 
     def post(body: bytes, secret: str = GRAFANA_SECRET, stamp: str | None = None) -> httpx.Response:
         stamp = stamp or str(int(time.time()))

@@ -10,10 +10,6 @@ start of the replay, so they bound the time from the event that turned the clien
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +24,11 @@ from services.scenario.files import load_scenario
 from services.scenario.replay import replay
 
 from .test_alerts import SmtpSink, wait_for
+from .test_up import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-SCENARIO = REPO / "tests" / "scenarios" / "families-30d"
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "families-30d"
 LEAD = "alice.lead@sim-msp.example"  # Pied Piper Realty's account lead
 OPS = "owner@sim-msp.example"
 
@@ -46,6 +42,8 @@ def smtp() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def stack(tmp_path: Path, smtp: SmtpSink) -> Iterator[dict[str, str]]:
+    """`partnerpulse up` on the scenario's tenant, with an owner to escalate to, and email
+    to `smtp`."""
     tenant = yaml.safe_load((SCENARIO / "tenant.yaml").read_text())
     tenant["alerts"] = {
         "timezone": "Europe/London",
@@ -53,50 +51,28 @@ def stack(tmp_path: Path, smtp: SmtpSink) -> Iterator[dict[str, str]]:
     }
     tenant_file = tmp_path / "tenant.yaml"
     tenant_file.write_text(yaml.safe_dump(tenant))
-    ports = {name: free_port() for name in ("ingest", "relay", "classifier", "alerts", "broker")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
-    env.update(
-        PARTNERPULSE_DATA_DIR=str(tmp_path / "var"),
+    up = Stack(tmp_path / "var", free_port(), free_port())
+    alerts_port = free_port()
+    up.env.update(
         PARTNERPULSE_TENANT_FILE=str(tenant_file),
         PARTNERPULSE_SETTINGS_FILE=str(tmp_path / "no-settings.yaml"),
-        PARTNERPULSE_INGEST_PORT=str(ports["ingest"]),
-        PARTNERPULSE_RELAY_PORT=str(ports["relay"]),
-        PARTNERPULSE_CLASSIFIER_PORT=str(ports["classifier"]),
+        PARTNERPULSE_CLASSIFIER_PORT=str(free_port()),
         PARTNERPULSE_CLASSIFIER_TICK_SECONDS="1",
-        PARTNERPULSE_ALERTS_PORT=str(ports["alerts"]),
+        PARTNERPULSE_ALERTS_PORT=str(alerts_port),
         PARTNERPULSE_ALERTS_SMTP_HOST="127.0.0.1",
         PARTNERPULSE_ALERTS_SMTP_PORT=str(smtp.port),
         PARTNERPULSE_ALERTS_SMTP_FROM="partnerpulse@sim-msp.example",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--broker-port", str(ports["broker"])],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    output: list[str] = []
-    deadline = time.monotonic() + 90
-    for line in proc.stdout:
-        output.append(line)
-        if "running; Ctrl+C stops everything" in line:
-            break
-        assert time.monotonic() < deadline, "".join(output)
-    else:
-        raise AssertionError("up exited early:\n" + "".join(output))
+    up.start()
     try:
         yield {
-            "output": "".join(output),
-            "ingest": f"http://127.0.0.1:{ports['ingest']}",
-            "alerts": f"http://127.0.0.1:{ports['alerts']}",
+            "output": "".join(up.output),
+            "ingest": up.url,
+            "alerts": f"http://127.0.0.1:{alerts_port}",
             "logs": str(tmp_path / "var" / "logs"),
         }
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.communicate(timeout=60)
+        up.stop()
 
 
 def test_a_client_turning_red_emails_its_lead_once_with_evidence_within_60s(
