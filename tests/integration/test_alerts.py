@@ -269,15 +269,13 @@ def start_alerts(tmp_path: Path, smtp: SmtpSink) -> Iterator[Callable[..., Alert
     started: list[AlertsProcess] = []
 
     def start(
-        bootstrap: str | None,
+        bootstrap: str,
         receiver: Receiver | None = None,
         env: dict[str, str] | None = None,
         **alerts: Any,
     ) -> AlertsProcess:
         tenant_file = write_tenant(tmp_path / "tenant.yaml", receiver, **alerts)
-        extra = dict(env or {})
-        if bootstrap:
-            extra["PARTNERPULSE_KAFKA_BOOTSTRAP"] = bootstrap
+        extra = {"PARTNERPULSE_KAFKA_BOOTSTRAP": bootstrap, **(env or {})}
         process = AlertsProcess(tmp_path / "var", tenant_file, smtp.port, **extra)
         started.append(process)
         return process.start()
@@ -539,10 +537,10 @@ def grafana_payload(status: str = "firing") -> bytes:
 
 
 def test_grafana_webhook_with_good_and_bad_signature(
-    smtp: SmtpSink, start_alerts: Callable[..., AlertsProcess]
+    broker: EmbeddedBroker, smtp: SmtpSink, start_alerts: Callable[..., AlertsProcess]
 ) -> None:
     service = start_alerts(
-        None,
+        broker.bootstrap,
         env={
             "PARTNERPULSE_ALERTS_GRAFANA_SECRETS": json.dumps(["rotated-out", GRAFANA_SECRET]),
             "PARTNERPULSE_ALERTS_GRAFANA_TIMESTAMP_HEADER": "X-Grafana-Alerting-Timestamp",
