@@ -133,6 +133,11 @@ class Alerting:
                 raise UnknownAlert(alert_id)
             step = acknowledge(alert, now, by)
             self._apply(tx, step, now, now, 0.0)
+            if alert.kind is AlertKind.band and alert.client_id:
+                # The red-band message listed the client's patterns: acknowledging it
+                # acknowledges them.
+                for signal in tx.active_alerts(alert.client_id, AlertKind.signal):
+                    self._apply(tx, acknowledge(signal, now, by), now, now, 0.0)
             return step.alert if step else alert
 
     def tick(self, now: float) -> None:

@@ -138,6 +138,13 @@ def test_red_band_is_one_message_with_every_pattern_and_escalates_at_once(h: Har
     assert "Escalated to you because Acme Dental turned red" in escalations[0][1].text
     assert "account lead: Alice Lead" in escalations[0][1].text
 
+    # Acknowledging the red alert acknowledges the patterns it listed.
+    band = next(a for a in h.engine.listing() if a["kind"] == "band")
+    h.engine.acknowledge(band["id"], "alice", h.now)
+    assert {a["state"] for a in h.engine.listing()} == {"acknowledged"}
+    h.run(h.now + 600 * MIN, step=10 * MIN)
+    assert [n.purpose for n, _ in h.delivered].count(Purpose.escalation) == 1
+
     # Still red, a day later: nothing new. Back to yellow: both hear it cleared.
     h.now += 3600
     h.feed(health(band=Band.red, score=28, seq=2, day=1))
