@@ -43,6 +43,19 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _serve(application: Any, host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
 def _fail(message: str) -> typer.Exit:
     typer.secho(message, err=True, fg=typer.colors.RED)
     return typer.Exit(2)
@@ -70,6 +83,21 @@ def _classifier_spec() -> ServiceSpec:
         "classifier",
         health_url=f"{base}/healthz",
         describe=f"clients at {base}/v1/clients, metrics at {base}/metrics",
+    )
+
+
+def _alerts_spec() -> ServiceSpec:
+    from services.alerts.settings import AlertsSettings
+    from services.runtime.supervisor import ServiceSpec
+
+    settings = AlertsSettings()
+    base = f"http://{settings.alerts_host}:{settings.alerts_port}"
+    return ServiceSpec(
+        "alerts",
+        health_url=f"{base}/healthz",
+        describe=f"alerts at {base}/v1/alerts, Grafana webhook at {base}/v1/grafana, "
+        f"email via {settings.alerts_smtp_host}:{settings.alerts_smtp_port}, "
+        f"metrics at {base}/metrics",
     )
 
 
@@ -110,6 +138,7 @@ def up(
             describe=f"journal to Kafka, metrics at {relay_base}/metrics",
         ),
         _classifier_spec(),
+        _alerts_spec(),
     ]
     port = broker_port or settings.broker_port
     raise typer.Exit(Supervisor(settings, services, broker_port=port).run())
@@ -118,8 +147,6 @@ def up(
 @app.command()
 def ingest(tenant: TenantOption = None) -> None:
     """Run the ingest HTTP service (webhooks in, canonical events to Kafka)."""
-    import uvicorn
-
     from services.ingest.app import create_app
     from services.ingest.settings import IngestSettings
 
@@ -132,21 +159,12 @@ def ingest(tenant: TenantOption = None) -> None:
         application = create_app(settings)
     except TenantConfigError as exc:
         raise _fail(str(exc)) from None
-    uvicorn.run(
-        application,
-        host=settings.ingest_host,
-        port=settings.ingest_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    _serve(application, settings.ingest_host, settings.ingest_port, settings.log_level)
 
 
 @app.command()
 def relay() -> None:
     """Run the relay: ingest's journal to Kafka, with metrics and health on the relay port."""
-    import uvicorn
-
     from services.ingest.journal import JournalLocked
     from services.ingest.relay import create_relay_app
     from services.ingest.settings import IngestSettings
@@ -159,14 +177,7 @@ def relay() -> None:
         application = create_relay_app(settings)
     except JournalLocked as exc:
         raise _fail(str(exc)) from None
-    uvicorn.run(
-        application,
-        host=settings.relay_host,
-        port=settings.relay_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    _serve(application, settings.relay_host, settings.relay_port, settings.log_level)
 
 
 @app.command()
@@ -184,6 +195,23 @@ def classifier(tenant: TenantOption = None) -> None:
         raise _fail(str(exc)) from None
     service = create_app(settings, tenant_config, _bootstrap(settings))
     service.worker().execute_from_commandline()
+
+
+@app.command()
+def alerts(tenant: TenantOption = None) -> None:
+    """Run the alerts service (signals and health in; email and chat out; Grafana webhook)."""
+    from services.alerts.app import create_app
+    from services.alerts.settings import AlertsSettings
+
+    overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
+    settings = AlertsSettings(**overrides)
+    _setup_logging(settings.log_level)
+    settings = settings.model_copy(update={"kafka_bootstrap": _bootstrap(settings)})
+    try:
+        application = create_app(settings, load_tenant(settings.tenant_file))
+    except TenantConfigError as exc:
+        raise _fail(str(exc)) from None
+    _serve(application, settings.alerts_host, settings.alerts_port, settings.log_level)
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 It names the clients (with account leads and how each source system names
 them), the technicians, the service-desk intake identities, the picklist
-mappings per source, and the webhook secrets. Every service loads it with
+mappings per source, the webhook secrets, the classifier's thresholds and
+the alert policy (`alert_policy.py`). Every service loads it with
 `load_tenant(path)`; a mistake fails start-up with a `TenantConfigError` that
 names the file, the key and the fix.
 """
@@ -31,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.events.alert_policy import AlertPolicy
 from services.events.models import (
     AlertSeverity,
     Channel,
@@ -184,6 +186,9 @@ class Tenant(_Strict):
     classifier: ClassifierPolicy = Field(
         ClassifierPolicy(), description="Thresholds, windows and weights of the classifier."
     )
+    alerts: AlertPolicy = Field(
+        AlertPolicy(), description="Who hears of a risk, through which channels, and when."
+    )
 
     @field_validator("mappings")
     @classmethod
@@ -229,6 +234,12 @@ class Tenant(_Strict):
                             f"client {seen[key]!r}; a source id must name one client"
                         )
                     seen[key] = client.id
+        unknown = sorted(set(self.alerts.clients) - set(ids))
+        if unknown:
+            raise ValueError(
+                f"alerts.clients: {unknown} name no client of this file; use a client id "
+                f"from `clients` (known: {sorted(ids)})"
+            )
         return self
 
     # -- look-ups used by the adapters and the classifier ----------------------

@@ -1,0 +1,158 @@
+"""Grafana's webhook contact point: verify and parse a notification (pure, no I/O).
+
+Grafana posts `{"receiver", "status", "alerts": [{"status", "labels",
+"annotations", "startsAt", "endsAt", "fingerprint", "generatorURL", ...}],
+"groupKey", ...}`. With an HMAC secret configured on the contact point it
+sends `X-Grafana-Alerting-Signature`: the hex HMAC-SHA256 of the raw body, or
+of `<timestamp>:<body>` when a timestamp header is configured too. There is no
+delivery id: an alert is identified by its fingerprint and start time, and
+its status says whether it fires or is resolved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import SecretStr
+
+
+class GrafanaRejected(ValueError):
+    """The notification is refused; `status` is the HTTP answer, the message says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class GrafanaAlert:
+    fingerprint: str
+    status: str  # firing | resolved
+    starts_at: str
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    ends_at: str | None = None
+    generator_url: str | None = None
+    receiver: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "grafana alert")
+
+    @property
+    def key(self) -> str:
+        return f"grafana:{self.fingerprint}:{self.starts_at}"
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "startsAt": self.starts_at,
+            "endsAt": self.ends_at,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "generatorURL": self.generator_url,
+            "receiver": self.receiver,
+        }
+
+
+def verify(
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: Sequence[SecretStr],
+    *,
+    signature_header: str,
+    timestamp_header: str | None,
+    now: float,
+    max_skew: float,
+) -> None:
+    """Raise GrafanaRejected(401) unless one of `secrets` signed `body` (no secrets: pass)."""
+    if not secrets:
+        return
+    signature = headers.get(signature_header.lower(), "").strip().lower()
+    if not signature:
+        raise GrafanaRejected(401, f"missing {signature_header} header")
+    message = body
+    if timestamp_header:
+        stamp = headers.get(timestamp_header.lower(), "").strip()
+        try:
+            signed_at = float(stamp)
+        except ValueError:
+            raise GrafanaRejected(
+                401, f"{timestamp_header} header missing or not a Unix time"
+            ) from None
+        if abs(now - signed_at) > max_skew:
+            raise GrafanaRejected(
+                401, f"{timestamp_header} is more than {max_skew:.0f}s from now (replayed?)"
+            )
+        message = stamp.encode() + b":" + body
+    for secret in secrets:
+        expected = hmac.new(secret.get_secret_value().encode(), message, hashlib.sha256)
+        if hmac.compare_digest(expected.hexdigest(), signature):
+            return
+    raise GrafanaRejected(401, f"{signature_header} does not match the body")
+
+
+def _strings(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise GrafanaRejected(422, f"{where}: must be an object of strings")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def parse(body: bytes) -> list[GrafanaAlert]:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GrafanaRejected(400, f"the body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise GrafanaRejected(422, "the body must be a JSON object with an 'alerts' list")
+    alerts = document.get("alerts")
+    if not isinstance(alerts, list):
+        raise GrafanaRejected(422, "alerts: missing or not a list (is this Grafana's webhook?)")
+    out = []
+    for i, item in enumerate(alerts):
+        where = f"alerts[{i}]"
+        if not isinstance(item, dict):
+            raise GrafanaRejected(422, f"{where}: must be an object")
+        fingerprint, status, starts_at = (
+            item.get("fingerprint"),
+            item.get("status"),
+            item.get("startsAt"),
+        )
+        if not isinstance(fingerprint, str) or not fingerprint:
+            raise GrafanaRejected(422, f"{where}.fingerprint: missing")
+        if status not in ("firing", "resolved"):
+            raise GrafanaRejected(422, f"{where}.status: {status!r} is not firing or resolved")
+        if not isinstance(starts_at, str):
+            raise GrafanaRejected(422, f"{where}.startsAt: missing")
+        try:
+            datetime.fromisoformat(starts_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise GrafanaRejected(
+                422, f"{where}.startsAt: {starts_at!r} is not an RFC 3339 time"
+            ) from None
+        out.append(
+            GrafanaAlert(
+                fingerprint=fingerprint,
+                status=status,
+                starts_at=starts_at,
+                labels=_strings(item.get("labels"), f"{where}.labels"),
+                annotations=_strings(item.get("annotations"), f"{where}.annotations"),
+                ends_at=item.get("endsAt") if isinstance(item.get("endsAt"), str) else None,
+                generator_url=item.get("generatorURL")
+                if isinstance(item.get("generatorURL"), str)
+                else None,
+                receiver=document.get("receiver")
+                if isinstance(document.get("receiver"), str)
+                else None,
+            )
+        )
+    return out

@@ -1,0 +1,595 @@
+"""`partnerpulse alerts` as its own process, against a real broker (tansu), a real SMTP
+server (aiosmtpd) and a real HTTP receiver for the chat webhooks.
+
+- a signal on `partnerpulse.signals` becomes exactly one email with its evidence (and one
+  Slack post where the tenant says so), however often the record is delivered;
+- an SMTP outage and a chat webhook answering 503 delay notices, never lose them;
+- kill -9 of the service, with notices sent and notices waiting, then a restart, and a
+  replay of every record under a fresh consumer group: nothing is sent twice;
+- acknowledging an alert stops its reminders and its escalation;
+- Grafana's webhook with a good signature is accepted, a bad one refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+from kafka import KafkaProducer
+
+from services.events import topics
+from services.events.outputs import Band, Behaviour, HealthSnapshot, Signal
+from services.runtime.broker import EmbeddedBroker, free_port
+
+from ..unit.alerts.records import health
+from ..unit.alerts.records import signal as make_signal
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE_TENANT = REPO / "tests" / "fixtures" / "tenant.yaml"
+BOB = "bob.lead@northwind-msp.example"  # globex: email and the leads' Slack channel
+ALICE = "alice.lead@northwind-msp.example"  # acme, vandelay: email
+OPS = "olivia.owner@northwind-msp.example"
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30, every: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+# -- a real SMTP server ---------------------------------------------------------------------
+
+
+@dataclass
+class Mail:
+    to: list[str]
+    message: EmailMessage
+    at: float
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def text(self) -> str:
+        return str(self.message.get_content())
+
+
+def _parse(content: bytes) -> EmailMessage:
+    message = message_from_bytes(content, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+class SmtpSink:
+    """aiosmtpd on a fixed port, which a test can stop (an outage) and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.mails: list[Mail] = []
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.mails.append(Mail(list(envelope.rcpt_tos), _parse(envelope.content), time.time()))
+        return "250 OK"
+
+    def start(self) -> SmtpSink:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str, subject: str = "") -> list[Mail]:
+        return [m for m in self.mails if address in m.to and subject in m.subject]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+# -- a real HTTP receiver for the chat webhooks ---------------------------------------------
+
+
+@dataclass
+class Receiver:
+    port: int
+    posts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    failures_left: int = 0  # answer 503 to this many posts first
+    refused: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def bodies(self, path: str) -> list[dict[str, Any]]:
+        return [body for p, body in self.posts if p == path]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(free_port())
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            with lock:
+                failing = state.failures_left > 0
+                if failing:
+                    state.failures_left -= 1
+                    state.refused += 1
+                else:
+                    state.posts.append((self.path, json.loads(body)))
+            self.send_response(503 if failing else 200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", state.port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+# -- the service as its own process ---------------------------------------------------------
+
+
+def write_tenant(path: Path, receiver: Receiver | None, **alerts: Any) -> Path:
+    """The test-suite's tenant with chat webhooks pointing at `receiver`, no quiet hours
+    (the clock of the machine must not decide a test), and `alerts` overrides."""
+    data = yaml.safe_load(FIXTURE_TENANT.read_text())
+    policy = data["alerts"]
+    policy.pop("quiet_hours", None)
+    base = receiver.url if receiver else "http://127.0.0.1:9"
+    policy["chat_webhooks"]["leads-slack"]["url"] = f"{base}/slack/leads"
+    policy["chat_webhooks"]["ops-teams"]["url"] = f"{base}/teams/ops"
+    policy.update(alerts)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+class AlertsProcess:
+    def __init__(self, data_dir: Path, tenant_file: Path, smtp_port: int, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / f"alerts-{self.port}.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
+        self.env.update(
+            PARTNERPULSE_DATA_DIR=str(data_dir),
+            PARTNERPULSE_TENANT_FILE=str(tenant_file),
+            PARTNERPULSE_SETTINGS_FILE=str(data_dir / "no-settings.yaml"),
+            PARTNERPULSE_ALERTS_PORT=str(self.port),
+            PARTNERPULSE_ALERTS_SMTP_HOST="127.0.0.1",
+            PARTNERPULSE_ALERTS_SMTP_PORT=str(smtp_port),
+            PARTNERPULSE_ALERTS_SMTP_FROM="partnerpulse@northwind-msp.example",
+            PARTNERPULSE_ALERTS_SETTLE_SECONDS="0.5",
+            PARTNERPULSE_ALERTS_RETRY_INITIAL_SECONDS="0.5",
+            PARTNERPULSE_ALERTS_RETRY_MAX_SECONDS="2",
+            PARTNERPULSE_ALERTS_TICK_SECONDS="0.5",
+            PARTNERPULSE_ALERTS_SMTP_TIMEOUT="5",
+        )
+        self.env.update(env)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, **env: str) -> AlertsProcess:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "alerts"],
+                env={**self.env, **env},
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(f"the alerts service on {self.url}\n{self.output()}", self._healthy, 30)
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None and self.proc.poll() is None, self.output()
+        try:
+            return httpx.get(f"{self.url}/healthz", trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_ready(self, timeout: float = 40) -> None:
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{self.url}/readyz", trust_env=False).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(f"the consumer to join its group\n{self.output()}", ready, timeout)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+        self.proc = None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def metric(self, name: str, **labels: str) -> float:
+        text = httpx.get(f"{self.url}/metrics", trust_env=False, timeout=10).text
+        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        for line in text.splitlines():
+            m = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
+            if m and ",".join(sorted((m.group(1) or "").split(","))).strip(",") == want:
+                return float(m.group(2))
+        raise AssertionError(f"{name}{{{want}}} not exported")
+
+    def alerts(self, **params: str) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.url}/v1/alerts", params=params, trust_env=False)
+        assert response.status_code == 200, response.text
+        return list(response.json())
+
+
+@pytest.fixture
+def start_alerts(tmp_path: Path, smtp: SmtpSink) -> Iterator[Callable[..., AlertsProcess]]:
+    """`start(bootstrap, receiver, env={...}, **alerts)`: the service on a tenant whose
+    `alerts:` section takes `alerts` as overrides, email to `smtp`, chat to `receiver`."""
+    started: list[AlertsProcess] = []
+
+    def start(
+        bootstrap: str,
+        receiver: Receiver | None = None,
+        env: dict[str, str] | None = None,
+        **alerts: Any,
+    ) -> AlertsProcess:
+        tenant_file = write_tenant(tmp_path / "tenant.yaml", receiver, **alerts)
+        extra = {"PARTNERPULSE_KAFKA_BOOTSTRAP": bootstrap, **(env or {})}
+        process = AlertsProcess(tmp_path / "var", tenant_file, smtp.port, **extra)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.stop(signal.SIGKILL)
+
+
+def produce(bootstrap: str, *records: Signal | HealthSnapshot) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for record in records:
+        topic = topics.SIGNALS if isinstance(record, Signal) else topics.HEALTH
+        producer.send(topic, key=record.client_id.encode(), value=record.model_dump_json().encode())
+    producer.flush()
+    producer.close()
+
+
+# -- the tests ------------------------------------------------------------------------------
+
+
+def test_a_signal_becomes_exactly_one_email_with_its_evidence(
+    broker: EmbeddedBroker,
+    smtp: SmtpSink,
+    receiver: Receiver,
+    start_alerts: Callable[..., AlertsProcess],
+) -> None:
+    service = start_alerts(broker.bootstrap, receiver)
+    record = make_signal("globex", Behaviour.late_reporting, signal_id="globex:late:1")
+    produce(broker.bootstrap, record, record, record)  # delivered three times
+    mail = wait_for("the email to Bob", lambda: smtp.to(BOB))[0]
+    assert mail.subject == "[partnerpulse] Globex Logistics: problems reported late"
+    for evidence in ("ConnectWise ticket #globex-0", "ConnectWise ticket #globex-1"):
+        assert evidence in mail.text
+    assert "GLOBEX-PC1" in mail.text and "What to do: Talk to the client" in mail.text
+    assert mail.message["From"] == "partnerpulse@northwind-msp.example"
+    slack = wait_for("the Slack post", lambda: receiver.bodies("/slack/leads"))
+    assert slack[0]["text"] == mail.subject
+
+    wait_for(
+        "all three records consumed",
+        lambda: (
+            service.metric("partnerpulse_alerts_records_consumed_total", topic=topics.SIGNALS) == 3
+        ),
+    )
+    time.sleep(1.5)  # settle + a sender round: a second email would be out by now
+    assert len(smtp.mails) == 1 and len(receiver.posts) == 1
+    assert (
+        service.metric("partnerpulse_alerts_notifications_total", channel="email", outcome="sent")
+        == 1
+    )
+    assert (
+        service.metric("partnerpulse_alerts_notifications_total", channel="slack", outcome="sent")
+        == 1
+    )
+    assert (
+        service.metric("partnerpulse_alerts_delivery_latency_seconds_count", channel="email") == 1
+    )
+    assert service.metric("partnerpulse_alerts_open_alerts", state="open") == 1
+    assert service.metric("partnerpulse_alerts_outbox_depth") == 0
+    [alert] = service.alerts(state="open")
+    assert alert["client_id"] == "globex" and alert["risk"] == "late_reporting"
+    assert {n["state"] for n in alert["notifications"]} == {"sent"}
+
+
+def test_an_smtp_and_chat_outage_delays_but_loses_nothing(
+    broker: EmbeddedBroker,
+    smtp: SmtpSink,
+    receiver: Receiver,
+    start_alerts: Callable[..., AlertsProcess],
+) -> None:
+    service = start_alerts(broker.bootstrap, receiver)
+    smtp.stop()
+    receiver.failures_left = 3
+    produce(broker.bootstrap, make_signal("globex", signal_id="globex:dtt:1"))
+    wait_for(
+        "two failed email attempts",
+        lambda: (
+            service.metric(
+                "partnerpulse_alerts_notifications_total", channel="email", outcome="retry"
+            )
+            >= 2
+        ),
+    )
+    assert smtp.mails == []
+    assert service.metric("partnerpulse_alerts_outbox_depth") >= 1
+    [alert] = service.alerts()
+    email = next(n for n in alert["notifications"] if n["channel"] == "email")
+    assert email["state"] == "pending" and "unavailable" in email["last_error"]
+    time.sleep(3)  # an outage of some seconds
+    smtp.start()
+    wait_for("the delayed email", lambda: smtp.to(BOB), timeout=20)
+    wait_for("the delayed Slack post", lambda: receiver.bodies("/slack/leads"), timeout=20)
+    assert receiver.refused == 3
+    time.sleep(2)
+    assert len(smtp.mails) == 1 and len(receiver.posts) == 1
+    assert service.metric("partnerpulse_alerts_outbox_depth") == 0
+    assert (
+        service.metric("partnerpulse_alerts_notifications_total", channel="slack", outcome="retry")
+        == 3
+    )
+
+
+def test_kill_9_and_restart_send_nothing_twice(
+    broker: EmbeddedBroker,
+    smtp: SmtpSink,
+    start_alerts: Callable[..., AlertsProcess],
+) -> None:
+    service = start_alerts(broker.bootstrap, chat_webhooks={}, leads={}, escalation={})
+    sent = [
+        make_signal("acme", Behaviour.direct_to_tech, signal_id="acme:dtt"),
+        make_signal("globex", Behaviour.skipped_meeting, signal_id="globex:skip"),
+    ]
+    produce(broker.bootstrap, *sent)
+    wait_for("two emails", lambda: len(smtp.mails) == 2)
+
+    # A notice waiting for the SMTP server when the process is killed.
+    smtp.stop()
+    waiting = make_signal("vandelay", Behaviour.unannounced_change, signal_id="vandelay:chg")
+    produce(broker.bootstrap, waiting)
+    wait_for(
+        "a failed attempt",
+        lambda: (
+            service.metric(
+                "partnerpulse_alerts_notifications_total", channel="email", outcome="retry"
+            )
+            >= 1
+        ),
+    )
+    service.stop(signal.SIGKILL)
+    smtp.start()
+    service.start()
+    wait_for("the waiting email after the restart", lambda: len(smtp.mails) == 3, timeout=30)
+    after = make_signal("acme", Behaviour.late_reporting, signal_id="acme:late")
+    produce(broker.bootstrap, after)
+    wait_for(
+        "the email of a record produced after the restart", lambda: len(smtp.mails) == 4, timeout=40
+    )
+
+    # Every record again, as a fresh embedded broker replays them: a new consumer group.
+    service.stop(signal.SIGKILL)
+    service.start(PARTNERPULSE_ALERTS_GROUP_ID="partnerpulse-alerts-replay")
+    wait_for(
+        "the replay of all four records",
+        lambda: (
+            service.metric("partnerpulse_alerts_records_consumed_total", topic=topics.SIGNALS) == 4
+        ),
+        timeout=40,
+    )
+    time.sleep(2)
+    subjects = [m.subject for m in smtp.mails]
+    assert len(subjects) == 4, subjects
+    assert len({m.message["Message-ID"] for m in smtp.mails}) == 4
+    assert sorted(m.to[0] for m in smtp.mails) == sorted([ALICE, ALICE, ALICE, BOB])
+
+
+def test_acknowledging_stops_reminders_and_escalation(
+    broker: EmbeddedBroker,
+    smtp: SmtpSink,
+    start_alerts: Callable[..., AlertsProcess],
+) -> None:
+    service = start_alerts(
+        broker.bootstrap,
+        chat_webhooks={},
+        leads={},
+        remind_every_minutes=0.04,  # every 2.4 s
+        escalation={
+            "contact": {"name": "Olivia Owner", "email": OPS},
+            "unacknowledged_after_minutes": 0.2,  # 12 s
+        },
+    )
+    produce(broker.bootstrap, make_signal("acme", signal_id="acme:dtt"))
+    wait_for("a reminder", lambda: smtp.to(ALICE, " - reminder"), timeout=20)
+    [alert] = service.alerts()
+    response = httpx.post(
+        f"{service.url}/v1/alerts/{alert['id']}/ack", json={"by": "alice"}, trust_env=False
+    )
+    assert response.status_code == 200, response.text
+    acked = response.json()
+    assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "alice"
+    acked_at = acked["acknowledged_at"]
+    time.sleep(15)  # past two more reminders and the escalation delay
+    [alert] = service.alerts()
+    reminders = [
+        n
+        for n in alert["notifications"]
+        if n["purpose"] == "reminder" and n["state"] != "superseded"  # dropped by the ack
+    ]
+    assert all(n["due_at"] <= acked_at for n in reminders), "a reminder after the ack"
+    delivered = [n for n in reminders if n["state"] == "sent"]
+    assert len(smtp.to(ALICE, " - reminder")) == len(delivered) >= 1
+    assert smtp.to(OPS) == [] and alert["escalated_at"] is None
+    assert service.metric("partnerpulse_alerts_open_alerts", state="acknowledged") == 1
+
+    # Unacknowledged, the next risk is escalated once its delay passes.
+    produce(broker.bootstrap, make_signal("globex", signal_id="globex:dtt"))
+    escalation = wait_for("the escalation", lambda: smtp.to(OPS), timeout=30)[0]
+    assert escalation.subject.endswith(" - escalated")
+    assert "Escalated to you because nobody acknowledged it" in escalation.text
+    assert "account lead: Bob Lead" in escalation.text
+    assert httpx.post(f"{service.url}/v1/alerts/al-nope/ack", trust_env=False).status_code == 404
+
+
+def test_red_band_through_the_broker_and_health_back_resolves(
+    broker: EmbeddedBroker,
+    smtp: SmtpSink,
+    receiver: Receiver,
+    start_alerts: Callable[..., AlertsProcess],
+) -> None:
+    # A signal and the red band it causes go out as one message: give them time to meet.
+    service = start_alerts(
+        broker.bootstrap, receiver, env={"PARTNERPULSE_ALERTS_SETTLE_SECONDS": "2"}
+    )
+    produce(
+        broker.bootstrap,
+        make_signal("acme", signal_id="acme:dtt"),
+        make_signal("acme", Behaviour.late_reporting, signal_id="acme:late"),
+        health("acme", Band.red, score=30, seq=4),
+    )
+    red = wait_for("the red email", lambda: smtp.to(ALICE, "turned red"))
+    teams = wait_for("the Teams escalation", lambda: receiver.bodies("/teams/ops"))
+    wait_for("the escalation email", lambda: smtp.to(OPS))
+    time.sleep(1.5)
+    assert len(smtp.to(ALICE)) == 1 == len(red)  # the signals are in the red message
+    assert "Problems reported late" in red[0].text and "ConnectWise ticket #acme-1" in red[0].text
+    card = teams[0]["attachments"][0]["content"]
+    assert card["body"][0]["text"].startswith("[partnerpulse] Acme Dental turned red")
+    produce(broker.bootstrap, health("acme", Band.yellow, score=60, seq=5, day=1))
+    cleared = wait_for("the resolve", lambda: smtp.to(ALICE, " - cleared"))
+    assert cleared[0].message["In-Reply-To"] == red[0].message["Message-ID"]
+    still_open = sorted(a["risk"] for a in service.alerts(state="open"))
+    assert still_open == ["direct_to_tech", "late_reporting"]  # the band cleared, not them
+
+
+# -- Grafana --------------------------------------------------------------------------------
+
+GRAFANA_SECRET = "grafana-integration-secret"
+
+
+def grafana_payload(status: str = "firing") -> bytes:
+    return json.dumps(
+        {
+            "receiver": "partnerpulse",
+            "status": status,
+            "alerts": [
+                {
+                    "status": status,
+                    "labels": {
+                        "alertname": "PartnerpulseClassifierStalled",
+                        "severity": "critical",
+                    },
+                    "annotations": {
+                        "summary": "The classifier has processed nothing for 5 minutes",
+                        "runbook_url": "https://runbooks.example/classifier-stalled",
+                    },
+                    "startsAt": "2026-03-02T09:58:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "fingerprint": "9a8b7c6d5e4f3a2b",
+                }
+            ],
+        }
+    ).encode()
+
+
+def test_grafana_webhook_with_good_and_bad_signature(
+    broker: EmbeddedBroker, smtp: SmtpSink, start_alerts: Callable[..., AlertsProcess]
+) -> None:
+    service = start_alerts(
+        broker.bootstrap,
+        env={
+            "PARTNERPULSE_ALERTS_GRAFANA_SECRETS": json.dumps(["rotated-out", GRAFANA_SECRET]),
+            "PARTNERPULSE_ALERTS_GRAFANA_TIMESTAMP_HEADER": "X-Grafana-Alerting-Timestamp",
+            "PARTNERPULSE_ALERTS_MAX_BODY_BYTES": "4096",
+        },
+        chat_webhooks={},
+        leads={},
+        escalation={"contact": {"name": "Olivia Owner", "email": OPS}},
+    )
+
+    def post(body: bytes, secret: str = GRAFANA_SECRET, stamp: str | None = None) -> httpx.Response:
+        stamp = stamp or str(int(time.time()))
+        signature = hmac.new(secret.encode(), f"{stamp}:".encode() + body, hashlib.sha256)
+        return httpx.post(
+            f"{service.url}/v1/grafana",
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "X-Grafana-Alerting-Signature": signature.hexdigest(),
+                "X-Grafana-Alerting-Timestamp": stamp,
+            },
+            trust_env=False,
+        )
+
+    bad = post(grafana_payload(), secret="forged")
+    assert bad.status_code == 401 and "does not match" in bad.json()["error"]
+    stale = post(grafana_payload(), stamp=str(int(time.time()) - 3600))
+    assert stale.status_code == 401 and "replayed" in stale.json()["error"]
+    assert post(b"x" * 5000).status_code == 413
+    assert post(b"{not json").status_code == 400
+    assert post(b'{"alerts": "no"}').status_code == 422
+    good = post(grafana_payload())
+    assert good.status_code == 200, good.text
+    assert post(grafana_payload()).status_code == 200  # Grafana's repeat: no second email
+    mail = wait_for("the Grafana alert email", lambda: smtp.to(OPS))[0]
+    assert mail.subject == "[partnerpulse] The classifier has processed nothing for 5 minutes"
+    assert "runbooks.example/classifier-stalled" in mail.text
+    assert post(grafana_payload("resolved")).status_code == 200
+    wait_for("the resolve", lambda: smtp.to(OPS, " - cleared"))
+    time.sleep(1)
+    assert len(smtp.mails) == 2
+    assert (
+        service.metric("partnerpulse_alerts_grafana_notifications_total", outcome="accepted") == 3
+    )
+    assert (
+        service.metric("partnerpulse_alerts_grafana_notifications_total", outcome="rejected") == 5
+    )
+    assert "forged" not in service.output() and GRAFANA_SECRET not in service.output()

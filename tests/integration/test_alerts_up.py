@@ -1,0 +1,121 @@
+"""Acceptance, through `partnerpulse up`: a replayed scenario in which a client turns red
+produces exactly one email to its account lead, with the evidence, within 60 seconds.
+
+The scenario is `tests/scenarios/families-30d` (seven clients over 30 days, as their PSA
+and RMM webhooks; Pied Piper Realty mixes direct-to-tech requests and late reporting, and
+ends red). Its deliveries are replayed over HTTP into ingest with each vendor's
+authentication; the SMTP server is a real aiosmtpd. The 60 seconds are counted from the
+start of the replay, so they bound the time from the event that turned the client red.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from services.runtime.broker import free_port
+from services.scenario.files import load_scenario
+from services.scenario.replay import replay
+
+from .test_alerts import SmtpSink, wait_for
+from .test_up import Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "families-30d"
+LEAD = "alice.lead@sim-msp.example"  # Pied Piper Realty's account lead
+OPS = "owner@sim-msp.example"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, smtp: SmtpSink) -> Iterator[dict[str, str]]:
+    """`partnerpulse up` on the scenario's tenant, with an owner to escalate to, and email
+    to `smtp`."""
+    tenant = yaml.safe_load((SCENARIO / "tenant.yaml").read_text())
+    tenant["alerts"] = {
+        "timezone": "Europe/London",
+        "escalation": {"contact": {"name": "Olivia Owner", "email": OPS}, "on_red": True},
+    }
+    tenant_file = tmp_path / "tenant.yaml"
+    tenant_file.write_text(yaml.safe_dump(tenant))
+    up = Stack(tmp_path / "var", free_port(), free_port())
+    alerts_port = free_port()
+    up.env.update(
+        PARTNERPULSE_TENANT_FILE=str(tenant_file),
+        PARTNERPULSE_SETTINGS_FILE=str(tmp_path / "no-settings.yaml"),
+        PARTNERPULSE_CLASSIFIER_PORT=str(free_port()),
+        PARTNERPULSE_CLASSIFIER_TICK_SECONDS="1",
+        PARTNERPULSE_ALERTS_PORT=str(alerts_port),
+        PARTNERPULSE_ALERTS_SMTP_HOST="127.0.0.1",
+        PARTNERPULSE_ALERTS_SMTP_PORT=str(smtp.port),
+        PARTNERPULSE_ALERTS_SMTP_FROM="partnerpulse@sim-msp.example",
+    )
+    up.start()
+    try:
+        yield {
+            "output": "".join(up.output),
+            "ingest": up.url,
+            "alerts": f"http://127.0.0.1:{alerts_port}",
+            "logs": str(tmp_path / "var" / "logs"),
+        }
+    finally:
+        up.stop()
+
+
+def test_a_client_turning_red_emails_its_lead_once_with_evidence_within_60s(
+    stack: dict[str, str], smtp: SmtpSink
+) -> None:
+    assert f"alerts up - alerts at {stack['alerts']}/v1/alerts" in stack["output"]
+    files = load_scenario(SCENARIO)
+    started = time.time()
+    outcomes = replay(files.deliveries, files.tenant, stack["ingest"])
+    assert all(o.status < 300 or o.status == 401 for o in outcomes)
+
+    def red_mail() -> list[Any]:
+        return smtp.to(LEAD, "Pied Piper Realty turned red")
+
+    def logs() -> str:
+        return (Path(stack["logs"]) / "alerts.log").read_text(errors="replace")[-3000:]
+
+    try:
+        mail = wait_for("the red email", red_mail, timeout=started + 60 - time.time())[0]
+    except AssertionError:
+        raise AssertionError(f"no red email within 60 s; alerts log:\n{logs()}") from None
+    assert mail.at - started <= 60
+
+    # The evidence an account lead acts on: which tickets and alerts, and what to do.
+    truth = {
+        s.behaviour.value: s.evidence
+        for s in files.truth.signals
+        if s.client == "pied-piper-realty"
+    }
+    assert set(truth) == {"direct_to_tech", "late_reporting"}
+    text = mail.text
+    assert "Requests going straight to technicians" in text and "Problems reported late" in text
+    for behaviour, refs in truth.items():
+        shown = [r for r in refs if r.startswith("autotask:ticket:")]
+        assert any(f"Autotask ticket #{r.rsplit(':', 1)[1]}" in text for r in shown), behaviour
+    assert "What to do: The relationship is at risk" in text
+    escalated = wait_for("the escalation to the owner", lambda: smtp.to(OPS, "Pied Piper"))
+    assert escalated[0].subject.endswith(" - escalated")
+
+    time.sleep(5)  # every later record of the replay has been taken in by now
+    assert len(red_mail()) == 1
+    ids = [m.message["Message-ID"] for m in smtp.mails]
+    assert len(ids) == len(set(ids)), "an email was sent twice"
+    alerts = httpx.get(f"{stack['alerts']}/v1/alerts", trust_env=False).json()
+    band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == "pied-piper-realty"]
+    assert [a["state"] for a in band] == ["open"]
