@@ -36,6 +36,8 @@ _OURS = (
     "PARTNERPULSE_RELAY_PORT",
     "PARTNERPULSE_CLASSIFIER_HOST",
     "PARTNERPULSE_CLASSIFIER_PORT",
+    "PARTNERPULSE_ALERTS_HOST",
+    "PARTNERPULSE_ALERTS_PORT",
 )
 
 
@@ -49,15 +51,16 @@ class Ports:
     relay: int
     classifier: int
     broker: int
+    alerts: int
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
 
     @classmethod
     def defaults_if_free(cls) -> Ports:
-        """The ports `make run` uses (8480, 8482, 8481, 19092), each unless taken."""
-        return cls(*(_free_or(p) for p in (8480, 8482, 8481, 19092)))
+        """The ports `make run` uses (8480, 8482, 8481, 19092, 8483), each unless taken."""
+        return cls(*(_free_or(p) for p in (8480, 8482, 8481, 19092, 8483)))
 
 
 def _free_or(port: int) -> int:
@@ -100,6 +103,7 @@ class Stack:
             "PARTNERPULSE_INGEST_PORT": str(self.ports.ingest),
             "PARTNERPULSE_RELAY_PORT": str(self.ports.relay),
             "PARTNERPULSE_CLASSIFIER_PORT": str(self.ports.classifier),
+            "PARTNERPULSE_ALERTS_PORT": str(self.ports.alerts),
         }
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(

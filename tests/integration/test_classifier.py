@@ -104,6 +104,7 @@ def up(tmp_path: Path) -> Iterator[dict[str, str]]:
         PARTNERPULSE_INGEST_PORT=str(ingest_port),
         PARTNERPULSE_CLASSIFIER_PORT=str(classifier_port),
         PARTNERPULSE_RELAY_PORT=str(free_port()),
+        PARTNERPULSE_ALERTS_PORT=str(free_port()),
         PARTNERPULSE_CLASSIFIER_TICK_SECONDS="1",
     )
     proc = subprocess.Popen(

@@ -37,6 +37,7 @@ class Stack:
             PARTNERPULSE_TENANT_FILE=str(REPO / "tests" / "fixtures" / "tenant.yaml"),
             PARTNERPULSE_INGEST_PORT=str(ingest_port),
             PARTNERPULSE_RELAY_PORT=str(self.relay_port),
+            PARTNERPULSE_ALERTS_PORT=str(free_port()),
         )
         self.broker_port = broker_port
         self.url = f"http://127.0.0.1:{ingest_port}"

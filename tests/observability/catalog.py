@@ -17,33 +17,15 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
+from services.alerts.metrics import AlertsMetrics
 from services.classifier.metrics import ClassifierMetrics
 from services.ingest.metrics import IngestMetrics, RelayMetrics
-
-from . import promql
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = REPO / "dashboards"
 PROMETHEUS = REPO / "deploy" / "prometheus"
 GRAFANA = REPO / "deploy" / "grafana" / "provisioning"
 DATASOURCE_UID = "partnerpulse-prometheus"
-
-# The alerts service (services/alerts/, another branch) exports these; this branch has
-# no registry to read them from. Its queries stay in every check, and the integration
-# test reports them as pending instead of asking them for data.
-# MERGE: delete this constant, add the alerts service's metrics registry to
-# `service_registries()`, and map the `partnerpulse-alerts` job to its port in
-# tests/observability/test_prometheus.py.
-PENDING_ALERTS_SERVICE_METRICS: Mapping[str, frozenset[str]] = {
-    "partnerpulse_alerts_notifications_total": frozenset({"channel", "outcome"}),
-    "partnerpulse_alerts_outbox_depth": frozenset(),
-    "partnerpulse_alerts_delivery_latency_seconds_bucket": frozenset({"channel", "le"}),
-    "partnerpulse_alerts_delivery_latency_seconds_sum": frozenset({"channel"}),
-    "partnerpulse_alerts_delivery_latency_seconds_count": frozenset({"channel"}),
-    "partnerpulse_alerts_open_alerts": frozenset({"state"}),
-    "partnerpulse_alerts_grafana_notifications_total": frozenset({"outcome"}),
-    "partnerpulse_alerts_records_consumed_total": frozenset({"topic"}),
-}
 
 # Series Prometheus itself writes for every target.
 PROMETHEUS_SERIES: Mapping[str, frozenset[str]] = {"up": frozenset()}
@@ -56,6 +38,7 @@ def service_registries() -> list[CollectorRegistry]:
         IngestMetrics().registry,
         RelayMetrics().registry,
         ClassifierMetrics(["a-client"]).registry,
+        AlertsMetrics().registry,
     ]
 
 
@@ -130,19 +113,9 @@ def grafana_alert_rules() -> list[dict[str, Any]]:
     ]
 
 
-def pending_names() -> set[str]:
-    """The alerts service's metrics, and the recording rules computed from them."""
-    pending = set(PENDING_ALERTS_SERVICE_METRICS)
-    for rule in recording_rules():
-        if promql.metric_names(rule.expr) & pending:
-            pending.add(rule.name)
-    return pending
-
-
 def known_metrics() -> dict[str, set[str]]:
     """Every name a query may select (recording rules aside), with its label names."""
     known = {name: set(labels) for name, labels in exported_metrics().labels.items()}
-    known |= {name: set(labels) for name, labels in PENDING_ALERTS_SERVICE_METRICS.items()}
     known |= {name: set(labels) for name, labels in PROMETHEUS_SERIES.items()}
     return known
 
