@@ -44,6 +44,7 @@ log = logging.getLogger("partnerpulse.classifier")
 
 STATE_TABLE = "client-state"
 PARKED_TABLE = "parked-by-ticket"
+REJUDGE_AFTER_EVENT_SECONDS = 3600.0  # a quiet client's health, again after this event time
 POSITIONS_TABLE = "stream-positions"  # per events partition: the next offset to process
 
 
@@ -135,17 +136,14 @@ class Classifier:
         async for events in batches:
             try:
                 taken = await self._in_offset_order(cast(list[faust.EventT[bytes]], events))
-                self.handle(e.value for e in taken)
+                self.handle((e.value for e in taken), caught_up=self._caught_up(taken))
+                positions = {e.message.tp: self.offsets.next_offset(e.message.tp) for e in taken}
                 await self._delivered()
-                self._record_positions({e.message.tp for e in taken})
+                self._record_positions(positions)
                 for event in taken:
                     await manual.ack(event)
             except asyncio.CancelledError:
-                # Stopped while this batch's records were still on their way: leaving
-                # now could acknowledge it. Exit instead; it is redelivered and deduped.
-                log.warning("stopped while recording a batch; exiting before acknowledging it")
-                logging.shutdown()
-                os._exit(70)
+                raise  # a stop: a batch not recorded yet is not acknowledged, so redelivered
             except Exception:
                 # Each event was folded or dead-lettered, so this is the state write or a
                 # send failing. Exiting now (no finally blocks, no commit) gets the batch
@@ -176,17 +174,31 @@ class Classifier:
         await self._seek_back()
         return taken
 
+    def _caught_up(self, events: list[faust.EventT[bytes]]) -> bool:
+        """Whether the batch reaches the end of every partition it comes from (as far as
+        the consumer's last fetch knows): live traffic, not a backlog being drained."""
+        last: dict[Any, int] = {}
+        for event in events:
+            last[event.message.tp] = event.message.offset
+        for tp, offset in last.items():
+            try:
+                highwater = self.app.consumer.highwater(tp)
+            except Exception:  # not assigned any more (a rebalance), or no consumer (tests)
+                highwater = None
+            if highwater is not None and offset + 1 < highwater:
+                return False
+        return True
+
     def _recorded_position(self, tp: Any) -> int | None:
         value = self.positions.get(_position_key(tp))
         return None if value is None else int(value)
 
-    def _record_positions(self, partitions: Iterable[Any]) -> None:
-        """After a batch's states are delivered: where each partition's processing stands.
+    def _record_positions(self, positions: Mapping[Any, int | None]) -> None:
+        """After a batch's states are delivered: where each partition's processing stood.
 
         Its delivery is awaited with the next batch's records (it can only lag behind).
         """
-        for tp in partitions:
-            offset = self.offsets.next_offset(tp)
+        for tp, offset in positions.items():
             if offset is None:
                 continue
             key = _position_key(tp)
@@ -210,11 +222,13 @@ class Classifier:
         if inflight:
             await asyncio.gather(*inflight)
 
-    def handle(self, batch: Iterable[bytes]) -> None:
+    def handle(self, batch: Iterable[bytes], *, caught_up: bool | None = None) -> None:
         """Fold, judge, write state, queue outputs: no await, so a stop cannot split it.
 
         Outputs and changelog records go to faust's producer buffer; the agent then
         waits for their delivery (`_delivered`) before the batch is acknowledged.
+        `caught_up`: whether the batch reaches the end of its partitions (default:
+        whether it is smaller than a full batch).
         """
         self._recover_watermark()
         touched: dict[str, ClientState] = {}
@@ -242,9 +256,10 @@ class Classifier:
         for client_id, stamps in received.items():
             self._waiting.setdefault(client_id, []).extend(stamps)
         now = time.time()
-        # Judging costs a pass over the client's state: live (batches not full) every
-        # batch; while draining a backlog (full batches) at most once per interval.
-        caught_up = size < self.settings.classifier_batch_size
+        # Judging costs a pass over the client's state: live (the batch reaches the end of
+        # its partitions) every batch; while draining a backlog at most once per interval.
+        if caught_up is None:
+            caught_up = size < self.settings.classifier_batch_size
         if caught_up or now - self._judged_wall >= self.settings.classifier_judge_interval:
             self._judge_dirty(now, written=touched)
         for state in touched.values():
@@ -391,7 +406,11 @@ class Classifier:
         now = time.time()
         self._judge_dirty(now)
         for client in self.tenant.clients:
-            if self._judged_at.get(client.id) == self.watermark:
+            # Clients with new events were judged with them; the others only need it as
+            # event time moves on (deadlines pass, windows slide), which is hours-scale.
+            # Judging every client at every tick stalled the agent for all of them.
+            judged = self._judged_at.get(client.id)
+            if judged is not None and self.watermark - judged < REJUDGE_AFTER_EVENT_SECONDS:
                 continue
             try:
                 state = self.state_of(client.id)
@@ -578,6 +597,10 @@ class Classifier:
         }
 
     def worker(self) -> faust.Worker:
+        # The libraries' loggers at our level: otherwise aiokafka and faust build a debug
+        # record for every message produced (the handler drops it), about 5% of the CPU.
+        for name in ("aiokafka", "faust", "mode"):
+            logging.getLogger(name).setLevel(self.settings.log_level.upper())
         return faust.Worker(self.app, loglevel=self.settings.log_level.lower(), quiet=True)
 
 

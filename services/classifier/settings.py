@@ -23,7 +23,7 @@ class ClassifierSettings(CommonSettings):
         0.05, gt=0, description="Seconds a batch waits to fill before it is handled."
     )
     classifier_fetch_max_wait_ms: int = Field(
-        50,
+        25,
         ge=1,
         description="Longest a fetch waits for data (faust's 1500 ms adds latency on tansu).",
     )

@@ -117,6 +117,12 @@ async def start_offset(app: faust.App, tp: Any) -> int | None:
     if committed is not None:  # faust keeps a committed 0 as None: the first offset is 0
         return committed
     try:
+        assigned = tp in app.consumer.assignment()
+    except Exception:  # no consumer running (`test_context()`)
+        assigned = False
+    if not assigned:
+        return None
+    try:
         earliest = await app.consumer.earliest_offsets(tp)
     except Exception as exc:
         log.warning("first offset of %s unknown (%s): its first event sets it", tp, exc)

@@ -48,7 +48,7 @@ class Relay:
         metrics: RelayMetrics,
         *,
         batch_size: int = 1000,
-        poll_interval: float = 0.05,
+        poll_interval: float = 0.02,
         count_interval: float = 0.5,
         backoff_max: float = 5.0,
         reconcile_timeout: float = 60.0,

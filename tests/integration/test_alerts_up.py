@@ -41,14 +41,20 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, smtp: SmtpSink) -> Iterator[dict[str, str]]:
-    """`partnerpulse up` on the scenario's tenant, with an owner to escalate to, and email
-    to `smtp`."""
-    tenant = yaml.safe_load((SCENARIO / "tenant.yaml").read_text())
-    tenant["alerts"] = {
+def alert_policy() -> dict[str, Any]:
+    """The tenant's `alerts:` section."""
+    return {
         "timezone": "Europe/London",
         "escalation": {"contact": {"name": "Olivia Owner", "email": OPS}, "on_red": True},
     }
+
+
+@pytest.fixture
+def stack(tmp_path: Path, smtp: SmtpSink, alert_policy: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """`partnerpulse up` on the scenario's tenant, with an owner to escalate to, and email
+    to `smtp`."""
+    tenant = yaml.safe_load((SCENARIO / "tenant.yaml").read_text())
+    tenant["alerts"] = alert_policy
     tenant_file = tmp_path / "tenant.yaml"
     tenant_file.write_text(yaml.safe_dump(tenant))
     up = Stack(tmp_path / "var", free_port(), free_port())
@@ -62,6 +68,7 @@ def stack(tmp_path: Path, smtp: SmtpSink) -> Iterator[dict[str, str]]:
         PARTNERPULSE_ALERTS_SMTP_HOST="127.0.0.1",
         PARTNERPULSE_ALERTS_SMTP_PORT=str(smtp.port),
         PARTNERPULSE_ALERTS_SMTP_FROM="partnerpulse@sim-msp.example",
+        PARTNERPULSE_ALERTS_RETRY_MAX_SECONDS="5",
     )
     up.start()
     try:
@@ -119,3 +126,50 @@ def test_a_client_turning_red_emails_its_lead_once_with_evidence_within_60s(
     alerts = httpx.get(f"{stack['alerts']}/v1/alerts", trust_env=False).json()
     band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == "pied-piper-realty"]
     assert [a["state"] for a in band] == ["open"]
+
+
+REMINDER_SECONDS = 6
+
+
+@pytest.mark.parametrize(
+    "alert_policy",
+    [{"timezone": "UTC", "remind_every_minutes": REMINDER_SECONDS / 60}],
+    ids=["reminders-every-6s"],
+)
+def test_a_minute_without_smtp_delays_the_red_email_and_acknowledging_stops_reminders(
+    stack: dict[str, str], smtp: SmtpSink
+) -> None:
+    smtp.stop()  # the mail server is down for a minute while the scenario arrives
+    files = load_scenario(SCENARIO)
+    replay(files.deliveries, files.tenant, stack["ingest"])
+    down_since = time.time()
+
+    def band_alert() -> dict[str, Any] | None:
+        alerts = httpx.get(f"{stack['alerts']}/v1/alerts", trust_env=False).json()
+        band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == "pied-piper-realty"]
+        return band[0] if band else None
+
+    alert = wait_for("the red alert, queued while SMTP is down", band_alert, timeout=60)
+    time.sleep(max(0.0, down_since + 60 - time.time()))
+    assert smtp.mails == []
+    smtp.start()
+
+    def red_mail(reminder: bool = False) -> list[Any]:
+        mails = smtp.to(LEAD, "Pied Piper Realty turned red")
+        return [m for m in mails if m.subject.endswith(" - reminder") == reminder]
+
+    wait_for("the red email after the outage", red_mail, timeout=30)
+    wait_for(
+        "a reminder of the unacknowledged risk",
+        lambda: red_mail(reminder=True),
+        timeout=4 * REMINDER_SECONDS,
+    )
+    acked = httpx.post(f"{stack['alerts']}/v1/alerts/{alert['id']}/ack", trust_env=False)
+    assert acked.status_code == 200, acked.text
+    time.sleep(1)  # a reminder already handed to the mail server may still arrive
+    after_ack = len(red_mail(reminder=True))
+    time.sleep(3 * REMINDER_SECONDS)
+    assert len(red_mail(reminder=True)) == after_ack, "reminded after the acknowledgement"
+    assert len(red_mail()) == 1
+    ids = [m.message["Message-ID"] for m in smtp.mails]
+    assert len(ids) == len(set(ids)), "an email was sent twice"
