@@ -124,7 +124,13 @@ def where(endpoints: Endpoints, folder: Path) -> str:
         f"{classifier}/v1/status\n"
         f"  metrics        {classifier}/metrics (classifier), {ingest}/metrics (ingest)\n"
         f"  ingest API     {ingest}/docs\n"
-        f"  topics         PARTNERPULSE_KAFKA_BOOTSTRAP={endpoints.bootstrap} "
+        + (
+            f"  alerts         {endpoints.alerts_url}/v1/alerts (email to the account leads goes "
+            "to PARTNERPULSE_ALERTS_SMTP_HOST/_PORT, 127.0.0.1:25 by default)\n"
+            if endpoints.alerts_url
+            else ""
+        )
+        + f"  topics         PARTNERPULSE_KAFKA_BOOTSTRAP={endpoints.bootstrap} "
         "partnerpulse tail partnerpulse.signals\n"
         f"  scenario, logs {folder}"
     )

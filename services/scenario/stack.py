@@ -79,6 +79,7 @@ class Endpoints:
     ingest_url: str
     classifier_url: str
     bootstrap: str
+    alerts_url: str = ""  # unknown when evaluating a pipeline someone else runs
 
 
 class Stack:
@@ -134,7 +135,12 @@ class Stack:
                 except (ValueError, KeyError):
                     bootstrap = ""
                 if bootstrap and self._healthy(endpoints):
-                    return Endpoints(endpoints.ingest_url, endpoints.classifier_url, bootstrap)
+                    return Endpoints(
+                        endpoints.ingest_url,
+                        endpoints.classifier_url,
+                        bootstrap,
+                        f"http://127.0.0.1:{self.ports.alerts}",
+                    )
             time.sleep(0.3)
         self.stop()
         raise StackError(
