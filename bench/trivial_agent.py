@@ -31,6 +31,7 @@ def main() -> None:
         args.app_id,
         broker=f"kafka://{args.bootstrap}",
         store="memory://",
+        datadir=str(args.out.parent / f"{args.app_id}-data"),
         topic_replication_factor=1,
         broker_session_timeout=10,
         broker_heartbeat_interval=1,
@@ -55,6 +56,7 @@ def main() -> None:
                     json.dumps({"first": seen["first"], "last": time.time(), "count": args.expect})
                 )
 
+    Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
     faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
 
 

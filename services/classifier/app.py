@@ -1,26 +1,32 @@
 """The classifier's Faust app: canonical events in; work, signals and health out.
 
 Thin by design: the agent takes events in batches, folds each into its
-client's state with the pure `Engine`, judges every touched client once per
-batch, publishes what changed, and writes each client's state once per batch
-(one changelog record per client, not per event). No exception escapes the
-agent: a bad or failing event goes to `partnerpulse.dlq` with the error in
-`partnerpulse.errors.*` headers and is counted.
+client's state with the pure `Engine`, judges the touched clients, and
+publishes what changed. No exception escapes the agent: a bad or failing event
+goes to `partnerpulse.dlq` with the error in `partnerpulse.errors.*` headers
+and is counted.
 
-State lives in Faust tables backed by changelog topics, keyed by client id and
-placed by the same partitioner as the events (ingest keys events by client),
-so a restarted worker recovers it. Processing is at least once; the engine
-deduplicates by event id, so redelivery after a SIGTERM or kill -9 counts
-nothing twice.
+State lives in memory and in Faust tables backed by changelog topics, keyed by
+client id and placed by the same partitioner as the events (ingest keys events
+by client), so a restarted worker recovers it. A checkpoint, at most every
+`classifier_checkpoint_interval` seconds, writes the state of each client
+changed since the last one (one changelog record per client, however many
+events and batches changed it), waits until the broker has it and every output
+produced before it, then records each partition's position and acknowledges
+the events it covers. A restart resumes from the recorded positions; the events
+after them are processed again, and the engine deduplicates by event id, so a
+SIGTERM or kill -9 counts nothing twice (outputs are at least once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -45,6 +51,7 @@ log = logging.getLogger("partnerpulse.classifier")
 STATE_TABLE = "client-state"
 PARKED_TABLE = "parked-by-ticket"
 REJUDGE_AFTER_EVENT_SECONDS = 3600.0  # a quiet client's health, again after this event time
+GC_THRESHOLDS = (50_000, 20, 10)
 POSITIONS_TABLE = "stream-positions"  # per events partition: the next offset to process
 
 
@@ -69,13 +76,19 @@ class Classifier:
         self._waiting: dict[str, list[float]] = {}  # their events' ingest times
         self._judged_wall = 0.0
         self._live: dict[str, ClientState] = {}  # state objects of the clients seen
-        self._inflight: list[Any] = []  # futures of records produced by the current batch
+        self._inflight: list[Any] = []  # futures of records produced since the last checkpoint
+        self._unsaved: dict[str, ClientState] = {}  # changed since the last checkpoint
+        self._unrecorded: dict[Any, int] = {}  # partition -> next offset, handled not recorded
+        self._generation = 0  # partitions revoked: what a checkpoint under way covered is moot
+        self._saved_at = 0.0  # monotonic time of the last checkpoint
+        self._checkpointing = asyncio.Lock()
         self.offsets = OffsetGuard()
 
         app = ClassifierFaust(
             settings.classifier_app_id,
             broker=f"kafka://{bootstrap}",
             store="memory://",
+            datadir=str(settings.data_dir / "classifier"),  # not faust's <app id>-data in cwd
             topic_partitions=settings.topic_partitions,
             topic_replication_factor=1,
             broker_session_timeout=10,
@@ -86,6 +99,9 @@ class Classifier:
             broker_commit_interval=1,
             consumer_auto_offset_reset="earliest",
             processing_guarantee="at_least_once",
+            # Idempotent: events no checkpoint covers are processed again after a stop or
+            # a rebalance, so neither waits for them to be acknowledged.
+            stream_wait_empty=False,
             web_enabled=True,
             web_bind=settings.classifier_host,
             web_host=settings.classifier_host,
@@ -93,6 +109,7 @@ class Classifier:
             producer_linger=0.005,
         )
         app.fetch_max_wait_ms = settings.classifier_fetch_max_wait_ms
+        app.producer_buffer_max_messages = 20_000
         self.app = app
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.events_topic = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes, **raw)
@@ -121,6 +138,7 @@ class Classifier:
         )
         app.agent(self.events_topic, name="classify")(self._classify)
         app.timer(settings.classifier_tick_seconds)(self._tick)
+        app.timer(settings.classifier_checkpoint_interval)(self._checkpoint_tail)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
         self._routes()
 
@@ -128,22 +146,30 @@ class Classifier:
 
     async def _classify(self, stream: faust.StreamT[bytes]) -> None:
         s = self.settings
-        # noack(): every acknowledgement is ours, after a batch is recorded. (take() hands
-        # acks back to the stream when it exits, at a stop, and the stream then
-        # acknowledged events it had fetched but never given us.)
+        # noack(): every acknowledgement is ours, after a checkpoint covers the event.
+        # (take() hands acks back to the stream when it exits, at a stop, and the stream
+        # then acknowledged events it had fetched but never given us.)
         manual = cast(faust.Stream[bytes], cast(faust.Stream[bytes], stream).noack())
         batches = manual.noack_take(s.classifier_batch_size, within=s.classifier_batch_within)
+        unacked: list[faust.EventT[bytes]] = []
+        generation = self._generation
         async for events in batches:
             try:
+                if generation != self._generation:
+                    unacked, generation = [], self._generation  # of a previous assignment
                 taken = await self._in_offset_order(cast(list[faust.EventT[bytes]], events))
                 self.handle((e.value for e in taken), caught_up=self._caught_up(taken))
-                positions = {e.message.tp: self.offsets.next_offset(e.message.tp) for e in taken}
-                await self._delivered()
-                self._record_positions(positions)
-                for event in taken:
-                    await manual.ack(event)
+                for event in taken:  # in the same step as handle(): a checkpoint covers both
+                    self._unrecorded[event.message.tp] = event.message.offset + 1
+                unacked += taken
+                if time.monotonic() - self._saved_at < s.classifier_checkpoint_interval:
+                    continue
+                covered, unacked = unacked, []
+                if await self._checkpoint():
+                    for event in covered:
+                        await manual.ack(event)
             except asyncio.CancelledError:
-                raise  # a stop: a batch not recorded yet is not acknowledged, so redelivered
+                raise  # a stop: what no checkpoint recorded is not acknowledged: redelivered
             except Exception:
                 # Each event was folded or dead-lettered, so this is the state write or a
                 # send failing. Exiting now (no finally blocks, no commit) gets the batch
@@ -193,14 +219,40 @@ class Classifier:
         value = self.positions.get(_position_key(tp))
         return None if value is None else int(value)
 
-    def _record_positions(self, positions: Mapping[Any, int | None]) -> None:
-        """After a batch's states are delivered: where each partition's processing stood.
+    async def _checkpoint(self) -> bool:
+        """Write the changed states, wait for them and every output produced so far, then
+        record where each partition's processing stands. False when partitions were
+        revoked meanwhile: the positions are then not recorded (their new owner resumes
+        from the previous ones, which the states written cover too)."""
+        async with self._checkpointing:
+            generation = self._generation
+            # One synchronous step: the states, positions and outputs it takes all
+            # describe the same events.
+            states, self._unsaved = self._unsaved, {}
+            positions, self._unrecorded = self._unrecorded, {}
+            for state in states.values():
+                key, value = state.client_id.encode(), state.to_json()
+                self._inflight.append(self.states.send_changelog(None, key, value))
+                self.states.data[key] = value
+            await self._delivered()
+            self._saved_at = time.monotonic()
+            if generation != self._generation:
+                return False
+            self._record_positions(positions)
+            return True
 
-        Its delivery is awaited with the next batch's records (it can only lag behind).
+    async def _checkpoint_tail(self) -> None:
+        """The last events of a burst: no later batch comes to checkpoint them."""
+        due = time.monotonic() - self._saved_at >= self.settings.classifier_checkpoint_interval
+        if due and (self._unsaved or self._unrecorded or self._inflight):
+            await self._checkpoint()
+
+    def _record_positions(self, positions: Mapping[Any, int]) -> None:
+        """After the states are delivered: where each partition's processing stood.
+
+        Its delivery is awaited with the next checkpoint (it can only lag behind).
         """
         for tp, offset in positions.items():
-            if offset is None:
-                continue
             key = _position_key(tp)
             self._inflight.append(self.positions.send_changelog(tp.partition, key, offset))
             self.positions.data[key] = offset
@@ -223,10 +275,10 @@ class Classifier:
             await asyncio.gather(*inflight)
 
     def handle(self, batch: Iterable[bytes], *, caught_up: bool | None = None) -> None:
-        """Fold, judge, write state, queue outputs: no await, so a stop cannot split it.
+        """Fold, judge, queue outputs: no await, so a stop cannot split it.
 
-        Outputs and changelog records go to faust's producer buffer; the agent then
-        waits for their delivery (`_delivered`) before the batch is acknowledged.
+        Outputs go to faust's producer buffer; changed states wait for the next
+        checkpoint, which also waits for the outputs' delivery.
         `caught_up`: whether the batch reaches the end of its partitions (default:
         whether it is smaller than a full batch).
         """
@@ -251,7 +303,7 @@ class Classifier:
             self._inflight.append(
                 self.work_topic.send_soon(key=item.client_id.encode(), value=_json(item))
             )
-            self.metrics.work_items.labels(work_class=item.work_class.value).inc()
+            self.metrics.at(self.metrics.work_items, item.work_class.value).inc()
         self._dirty.update(touched)
         for client_id, stamps in received.items():
             self._waiting.setdefault(client_id, []).extend(stamps)
@@ -263,7 +315,7 @@ class Classifier:
         if caught_up or now - self._judged_wall >= self.settings.classifier_judge_interval:
             self._judge_dirty(now, written=touched)
         for state in touched.values():
-            self._write(state)  # one changelog record per client per batch
+            self._write(state)
         self.metrics.batch_size.observe(size)
         self.metrics.last_processed.set(now)
         if self.watermark:
@@ -306,14 +358,13 @@ class Classifier:
         return state
 
     def _write(self, state: ClientState) -> None:
-        """Record a client's state: the table (and its changelog) hold its JSON form.
+        """A client's state changed: the next checkpoint writes it to the table.
 
-        What `table[key] = value` does, keeping the changelog future, so the batch is
-        acknowledged only once every record it produced is delivered.
+        The table (and its changelog) hold the JSON form; the checkpoint does what
+        `table[key] = value` does, keeping the changelog future, so nothing is
+        acknowledged before every record it produced is delivered.
         """
-        key, value = state.client_id.encode(), state.to_json()
-        self._inflight.append(self.states.send_changelog(None, key, value))
-        self.states.data[key] = value
+        self._unsaved[state.client_id] = state
         self._live[state.client_id] = state
 
     def _fold(
@@ -340,7 +391,7 @@ class Classifier:
             return
         self.watermark = max(self.watermark, ts(event.occurred_at))
         self.processed += 1
-        self.metrics.events.labels(kind=event.kind.value).inc()
+        self.metrics.at(self.metrics.events, event.payload.kind).inc()
         if applied.too_late:
             self.too_late.add(event.event_id)
             self.metrics.too_late.inc()
@@ -378,7 +429,7 @@ class Classifier:
     async def _tick(self) -> None:
         """Re-judge clients as event time advances (overdue recommendations, windows)."""
         self.tick()
-        await self._delivered()
+        await self._checkpoint()
         if self._tables_ready():
             await self._seek_back()  # a partition sought back that still receives nothing
 
@@ -386,8 +437,11 @@ class Classifier:
         self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any
     ) -> None:
         """Partitions may come back recovered from elsewhere: reload state from the table."""
+        self._generation += 1
         self._live.clear()
         self._dirty.clear()
+        self._unsaved.clear()
+        self._unrecorded.clear()
         self._watermark_recovered = False
         self.offsets.reset()
 
@@ -478,7 +532,11 @@ class Classifier:
 
     def processed_ids(self, event_ids: Iterable[str]) -> tuple[int, list[str]]:
         """How many of these events are applied, dead-lettered or too late; which are not."""
-        seen_sets = [value["seen"] for _, value in self.states.items()]
+        live = self._live  # newer than the table until the next checkpoint
+        seen_sets: list[Mapping[str, Any]] = [state.seen for state in live.values()]
+        seen_sets += [
+            value["seen"] for key, value in self.states.items() if bytes(key).decode() not in live
+        ]
         done, missing = 0, []
         for event_id in event_ids:
             if (
@@ -601,6 +659,13 @@ class Classifier:
         # record for every message produced (the handler drops it), about 5% of the CPU.
         for name in ("aiokafka", "faust", "mode"):
             logging.getLogger(name).setLevel(self.settings.log_level.upper())
+        Path(self.app.conf.datadir).mkdir(parents=True, exist_ok=True)
+        # Everything imported and built so far lives as long as the process: out of the
+        # cyclic collector's sight. The states' records are long-lived too, so collect
+        # the young generation less often (CPython's 700 made the collector a third of
+        # the engine's time in a backlog).
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         return faust.Worker(self.app, loglevel=self.settings.log_level.lower(), quiet=True)
 
 

@@ -8,8 +8,10 @@ unknown clients are counted in the pipeline metrics only.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 from services.classifier.engine import ClientView
 from services.events.models import EntityKind
@@ -22,6 +24,7 @@ WINDOW_LABELS = ("30d", "90d")
 class ClassifierMetrics:
     def __init__(self, clients: Iterable[str], registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.score = Gauge(
             "partnerpulse_client_health_score",
@@ -199,38 +202,44 @@ class ClassifierMetrics:
         for behaviour in Behaviour:
             self.open_signals.labels(client=client, behaviour=behaviour.value)
 
+    def at(self, metric: MetricWrapperBase, *values: str) -> Any:
+        """The child of `metric` for these label values (in its label order), made once.
+
+        `labels()` locks and validates at every call; show() sets about forty series
+        per judgement and the agent counts every event.
+        """
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def show(self, view: ClientView) -> None:
         """Publish one client's latest judgement."""
-        c = view.client_id
-        self.score.labels(client=c).set(view.score)
+        at, c = self.at, view.client_id
+        at(self.score, c).set(view.score)
         change = view.snapshot.change
-        self.score_change.labels(client=c).set(change if change is not None else 0.0)
+        at(self.score_change, c).set(change if change is not None else 0.0)
         for band in Band:
-            self.band.labels(client=c, band=band.value).set(1 if band.value == view.band else 0)
+            at(self.band, c, band.value).set(1 if band.value == view.band else 0)
         for label, w in view.windows.items():
-            self.proactive_share.labels(client=c, window=label).set(w.proactive_share or 0.0)
-            self.rhem.labels(client=c, window=label).set(w.rhem or 0.0)
-            self.tickets_per_endpoint.labels(client=c, window=label).set(
-                w.tickets_per_endpoint or 0.0
-            )
+            at(self.proactive_share, c, label).set(w.proactive_share or 0.0)
+            at(self.rhem, c, label).set(w.rhem or 0.0)
+            at(self.tickets_per_endpoint, c, label).set(w.tickets_per_endpoint or 0.0)
             hours = {WorkClass.proactive: w.hours_proactive, WorkClass.reactive: w.hours_reactive}
             visits = {
                 WorkClass.proactive: w.visits_onsite_proactive,
                 WorkClass.reactive: w.visits_onsite_reactive,
             }
             for work_class in WorkClass:
-                self.work_hours.labels(client=c, work_class=work_class.value, window=label).set(
-                    hours[work_class]
-                )
-                self.onsite_visits.labels(client=c, work_class=work_class.value, window=label).set(
-                    visits[work_class]
-                )
+                at(self.work_hours, c, work_class.value, label).set(hours[work_class])
+                at(self.onsite_visits, c, work_class.value, label).set(visits[work_class])
             for behaviour in Behaviour:
-                self.behaviour_evidence.labels(
-                    client=c, behaviour=behaviour.value, window=label
-                ).set(w.behaviours.get(behaviour, 0))
+                at(self.behaviour_evidence, c, behaviour.value, label).set(
+                    w.behaviours.get(behaviour, 0)
+                )
         open_by = {b: 0 for b in Behaviour}
         for s in view.open_signals:
             open_by[s.behaviour] += 1
         for behaviour, n in open_by.items():
-            self.open_signals.labels(client=c, behaviour=behaviour.value).set(n)
+            at(self.open_signals, c, behaviour.value).set(n)

@@ -27,6 +27,14 @@ class ClassifierSettings(CommonSettings):
         ge=1,
         description="Longest a fetch waits for data (faust's 1500 ms adds latency on tansu).",
     )
+    classifier_checkpoint_interval: float = Field(
+        1.0,
+        gt=0,
+        description="Most seconds between checkpoints: each writes the states changed since "
+        "the last one and records the stream positions they cover. Longer: fewer state "
+        "writes; more events processed again after a crash (deduplicated, never counted "
+        "twice).",
+    )
     classifier_judge_interval: float = Field(
         1.0,
         gt=0,

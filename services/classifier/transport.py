@@ -25,7 +25,7 @@ import faust
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import ConsumerT, TransportT
+from faust.types import ConsumerT, ProducerT, TransportT
 
 log = logging.getLogger("partnerpulse.classifier")
 
@@ -35,10 +35,19 @@ class ClassifierFaust(faust.App):
     recovery never lets a stream skip an event (see the module's docstring)."""
 
     fetch_max_wait_ms: int = 50
+    # faust flushes its producer buffer from the consumer's message handler whenever it
+    # holds more than this (100 by default), warning at each message. The classifier
+    # waits for every record it produced at each checkpoint; this only bounds memory.
+    producer_buffer_max_messages: int = 100
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("TableManager", _TableManager)
         super().__init__(*args, **kwargs)
+
+    def _new_producer(self) -> ProducerT:
+        producer = super()._new_producer()
+        producer.buffer.max_messages = self.producer_buffer_max_messages
+        return producer
 
     def _new_transport(self) -> TransportT:
         return Transport(self.conf.broker_consumer, self)

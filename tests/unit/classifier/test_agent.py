@@ -90,5 +90,5 @@ def test_agent_folds_events_and_dead_letters_bad_ones(classifier: Classifier) ->
     assert by_topic["partnerpulse.dlq"] == 1
     assert by_topic["partnerpulse.work"] == 3
     assert by_topic["partnerpulse.signals"] == 1
-    # One state write per client per batch, not one per event.
+    # One state write per client per checkpoint, not one per event.
     assert len(classifier.states.changelog_writes) < len(events)  # type: ignore[attr-defined]
