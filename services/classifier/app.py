@@ -11,11 +11,12 @@ client id and placed by the same partitioner as the events (ingest keys events
 by client), so a restarted worker recovers it. A checkpoint, at most every
 `classifier_checkpoint_interval` seconds, writes the state of each client
 changed since the last one (one changelog record per client, however many
-events and batches changed it), waits until the broker has it and every output
-produced before it, then records each partition's position and acknowledges
-the events it covers. A restart resumes from the recorded positions; the events
-after them are processed again, and the engine deduplicates by event id, so a
-SIGTERM or kill -9 counts nothing twice (outputs are at least once).
+events and batches changed it) once the broker has every output produced before
+it, then records each partition's position and acknowledges the events it
+covers. Outputs go out after every batch (`publish.Publisher`). A restart
+resumes from the recorded positions; the events after them are processed again,
+and the engine deduplicates by event id, so a SIGTERM or kill -9 counts nothing
+twice (outputs are at least once).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from services.classifier.engine import ClientView, Engine, owner_needed, ts
 from services.classifier.health import work_split
 from services.classifier.metrics import ClassifierMetrics
 from services.classifier.offsets import OffsetGuard, Verdict
+from services.classifier.publish import Publisher
 from services.classifier.settings import ClassifierSettings
 from services.classifier.state import DAY, ClientState
 from services.classifier.transport import ClassifierFaust, forget, start_offset
@@ -76,7 +78,8 @@ class Classifier:
         self._waiting: dict[str, list[float]] = {}  # their events' ingest times
         self._judged_wall = 0.0
         self._live: dict[str, ClientState] = {}  # state objects of the clients seen
-        self._inflight: list[Any] = []  # futures of records produced since the last checkpoint
+        self._inflight: list[Any] = []  # futures of records sent since the last checkpoint
+        self._publishing = asyncio.Lock()  # a checkpoint waits for a flush under way
         self._unsaved: dict[str, ClientState] = {}  # changed since the last checkpoint
         self._unrecorded: dict[Any, int] = {}  # partition -> next offset, handled not recorded
         self._generation = 0  # partitions revoked: what a checkpoint under way covered is moot
@@ -111,12 +114,9 @@ class Classifier:
         app.fetch_max_wait_ms = settings.classifier_fetch_max_wait_ms
         app.producer_buffer_max_messages = 20_000
         self.app = app
+        self.publisher = Publisher(app)
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.events_topic = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes, **raw)
-        self.work_topic = app.topic(topics.WORK, **raw)
-        self.signals_topic = app.topic(topics.SIGNALS, **raw)
-        self.health_topic = app.topic(topics.HEALTH, **raw)
-        self.dlq_topic = app.topic(topics.DLQ, **raw)
         table_options: dict[str, Any] = {
             "default": None,
             # bytes keys are written raw: the client id exactly as ingest keys its events,
@@ -162,6 +162,7 @@ class Classifier:
                 for event in taken:  # in the same step as handle(): a checkpoint covers both
                     self._unrecorded[event.message.tp] = event.message.offset + 1
                 unacked += taken
+                await self._publish()
                 if time.monotonic() - self._saved_at < s.classifier_checkpoint_interval:
                     continue
                 covered, unacked = unacked, []
@@ -171,12 +172,7 @@ class Classifier:
             except asyncio.CancelledError:
                 raise  # a stop: what no checkpoint recorded is not acknowledged: redelivered
             except Exception:
-                # Each event was folded or dead-lettered, so this is the state write or a
-                # send failing. Exiting now (no finally blocks, no commit) gets the batch
-                # redelivered to a restarted worker, and deduplication makes that exact.
-                log.critical("could not record a batch; exiting for redelivery", exc_info=True)
-                logging.shutdown()
-                os._exit(70)
+                _exit_for_redelivery()  # each event was folded or dead-lettered: a send failed
 
     async def _in_offset_order(
         self, events: list[faust.EventT[bytes]]
@@ -220,31 +216,46 @@ class Classifier:
         return None if value is None else int(value)
 
     async def _checkpoint(self) -> bool:
-        """Write the changed states, wait for them and every output produced so far, then
-        record where each partition's processing stands. False when partitions were
-        revoked meanwhile: the positions are then not recorded (their new owner resumes
-        from the previous ones, which the states written cover too)."""
+        """Record what the events handled so far did, in an order a crash cannot undo:
+        their outputs delivered, then the changed states, then where each partition's
+        processing stands. False when partitions were revoked meanwhile: the positions
+        are then not recorded (their new owner resumes from the previous ones)."""
         async with self._checkpointing:
-            generation = self._generation
-            # One synchronous step: the states, positions and outputs it takes all
-            # describe the same events.
-            states, self._unsaved = self._unsaved, {}
-            positions, self._unrecorded = self._unrecorded, {}
-            for state in states.values():
-                key, value = state.client_id.encode(), state.to_json()
-                self._inflight.append(self.states.send_changelog(None, key, value))
-                self.states.data[key] = value
-            await self._delivered()
-            self._saved_at = time.monotonic()
-            if generation != self._generation:
-                return False
-            self._record_positions(positions)
-            return True
+            try:
+                return await self._checkpoint_now()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _exit_for_redelivery()
+                raise  # not reached
+
+    async def _checkpoint_now(self) -> bool:
+        generation = self._generation
+        # One synchronous step: the states (their JSON form as of now), the positions
+        # and the outputs all describe the same events.
+        states = {s.client_id.encode(): s.to_json() for s in self._unsaved.values()}
+        positions, self._unsaved, self._unrecorded = self._unrecorded, {}, {}
+        await self._publish()  # any records of those events not sent yet
+        await self._delivered()  # outputs first: a state is never ahead of its outputs
+        for key, value in states.items():
+            self._inflight.append(self.states.send_changelog(None, key, value))
+            self.states.data[key] = value
+        await self._delivered()
+        self._saved_at = time.monotonic()
+        if generation != self._generation:
+            return False
+        self._record_positions(positions)
+        return True
+
+    async def _publish(self) -> None:
+        """Send the outputs queued by handle() and the tick."""
+        async with self._publishing:
+            self._inflight += await self.publisher.flush()
 
     async def _checkpoint_tail(self) -> None:
         """The last events of a burst: no later batch comes to checkpoint them."""
         due = time.monotonic() - self._saved_at >= self.settings.classifier_checkpoint_interval
-        if due and (self._unsaved or self._unrecorded or self._inflight):
+        if due and (self._unsaved or self._unrecorded or self._inflight or len(self.publisher)):
             await self._checkpoint()
 
     def _record_positions(self, positions: Mapping[Any, int]) -> None:
@@ -269,7 +280,7 @@ class Classifier:
             await self.app.consumer.seek(cast(Any, tp), offset)
 
     async def _delivered(self) -> None:
-        """Wait until the broker has every record the batch produced (state and outputs)."""
+        """Wait until the broker has every record sent so far."""
         inflight, self._inflight = self._inflight, []
         if inflight:
             await asyncio.gather(*inflight)
@@ -277,8 +288,8 @@ class Classifier:
     def handle(self, batch: Iterable[bytes], *, caught_up: bool | None = None) -> None:
         """Fold, judge, queue outputs: no await, so a stop cannot split it.
 
-        Outputs go to faust's producer buffer; changed states wait for the next
-        checkpoint, which also waits for the outputs' delivery.
+        Outputs wait in the publisher, which the agent flushes after the batch;
+        changed states wait for the next checkpoint.
         `caught_up`: whether the batch reaches the end of its partitions (default:
         whether it is smaller than a full batch).
         """
@@ -300,9 +311,7 @@ class Classifier:
                 log.exception("event %s failed", event.event_id)
                 self._dead_letter(raw, "processing_error", repr(exc), event.event_id)
         for item in work:
-            self._inflight.append(
-                self.work_topic.send_soon(key=item.client_id.encode(), value=_json(item))
-            )
+            self.publisher.add(topics.WORK, item.client_id.encode(), _json(item))
             self.metrics.at(self.metrics.work_items, item.work_class.value).inc()
         self._dirty.update(touched)
         for client_id, stamps in received.items():
@@ -410,18 +419,12 @@ class Classifier:
         judgement = self.engine.judge(state, self.tenant.tenant, self.watermark, now)
         self._judged_at[state.client_id] = self.watermark
         for signal in judgement.signals:
-            self._inflight.append(
-                self.signals_topic.send_soon(key=state.client_id.encode(), value=_json(signal))
-            )
+            self.publisher.add(topics.SIGNALS, state.client_id.encode(), _json(signal))
             self.metrics.signals.labels(
                 behaviour=signal.behaviour.value, status=signal.status
             ).inc()
         if judgement.health is not None:
-            self._inflight.append(
-                self.health_topic.send_soon(
-                    key=state.client_id.encode(), value=_json(judgement.health)
-                )
-            )
+            self.publisher.add(topics.HEALTH, state.client_id.encode(), _json(judgement.health))
         self.views[state.client_id] = judgement.view
         self.metrics.show(judgement.view)
         return judgement.dirty
@@ -518,7 +521,7 @@ class Classifier:
         }
         if event_id:
             headers[topics.H_EVENT_ID] = event_id.encode()
-        self._inflight.append(self.dlq_topic.send_soon(value=raw, headers=headers))
+        self.publisher.add(topics.DLQ, None, raw, list(headers.items()))
 
     def _recover_watermark(self) -> None:
         """After a restart the watermark is the newest event time the states remember."""
@@ -667,6 +670,15 @@ class Classifier:
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         return faust.Worker(self.app, loglevel=self.settings.log_level.lower(), quiet=True)
+
+
+def _exit_for_redelivery() -> None:
+    """A record could not be sent. Exiting now (no finally blocks, no commit) gets every
+    event no checkpoint covers redelivered to a restarted worker, and deduplication
+    makes that exact."""
+    log.critical("could not record a batch; exiting for redelivery", exc_info=True)
+    logging.shutdown()
+    os._exit(70)
 
 
 def _position_key(tp: Any) -> bytes:

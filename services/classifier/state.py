@@ -1,8 +1,9 @@
 """Per-client state: what the classifier remembers about one client.
 
-Plain dataclasses over epoch seconds, so a batch of events updates one object
-and the Faust table writes it once (one changelog record per client per
-batch). `to_json`/`from_json` give a compact, versioned form for the changelog.
+Plain dataclasses over epoch seconds, so the events of many batches update one
+object and the Faust table writes it once per checkpoint (one changelog record
+per client). `to_json`/`from_json` give a compact, versioned form for the changelog;
+`to_json` is a snapshot that later changes to the state do not alter.
 Records older than the retention horizon are pruned by `prune`.
 """
 
@@ -155,12 +156,15 @@ class ClientState:
 
     def to_json(self) -> dict[str, Any]:
         """Compact JSON: each record as the list of its field values, in field order."""
+        # A snapshot: the containers the engine changes in place are copied (records are
+        # tuples here, and the lists in records are replaced, never changed in place).
+        health = [getattr(self.health, n) for n in _FIELDS[HealthMemo]]
         out: dict[str, Any] = {
             "v": STATE_VERSION,
             "client_id": self.client_id,
-            "seen": self.seen,
-            "devices": self.devices,
-            "health": [getattr(self.health, n) for n in _FIELDS[HealthMemo]],
+            "seen": dict(self.seen),
+            "devices": dict(self.devices),
+            "health": [dict(v) if isinstance(v, dict) else v for v in health],
         }
         for name, rec in self._RECORDS.items():
             values = _VALUES[rec]  # a C-level getter: this runs for every record, every batch

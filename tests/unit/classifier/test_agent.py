@@ -59,20 +59,12 @@ def test_agent_folds_events_and_dead_letters_bad_ones(classifier: Classifier) ->
     sent: list[tuple[str, bytes]] = []
 
     async def scenario() -> None:
-        def capture(topic: Any) -> None:
-            def send_soon(key: bytes | None = None, value: bytes = b"", **kw: Any) -> Any:
-                sent.append((topic.get_topic_name(), value))
-                return delivered()
+        async def flush() -> list[asyncio.Future[None]]:
+            records, classifier.publisher._pending = classifier.publisher._pending, []
+            sent.extend((topic, value) for topic, _, value, _ in records)
+            return [delivered() for _ in records]
 
-            topic.send_soon = send_soon
-
-        for topic in (
-            classifier.work_topic,
-            classifier.signals_topic,
-            classifier.health_topic,
-            classifier.dlq_topic,
-        ):
-            capture(topic)
+        classifier.publisher.flush = flush  # type: ignore[method-assign]
         agent = classifier.app.agents["classify"]
         async with agent.test_context() as test_agent:
             for event in [*events, events[0]]:  # the last one is a redelivery
