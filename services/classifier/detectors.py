@@ -76,11 +76,14 @@ def _alert_matches(ticket: TicketRec, alert: AlertRec) -> bool:
     return ticket.site is not None and ticket.site == alert.site
 
 
+_CLIENT_INITIATOR_VALUES = frozenset(i.value for i in CLIENT_INITIATORS)
+
+
 def late_reporting(state: ClientState, policy: ClassifierPolicy, watermark: float) -> list[Found]:
     p = policy.detectors.late_reporting
     lead, lookback = p.alert_lead_hours * HOUR, p.alert_lookback_days * DAY
     client_tickets = sorted(
-        (t for t in state.tickets.values() if Initiator(t.initiator) in CLIENT_INITIATORS),
+        (t for t in state.tickets.values() if t.initiator in _CLIENT_INITIATOR_VALUES),
         key=lambda t: t.created,
     )
     alerts = sorted(state.alerts.values(), key=lambda a: a.at)

@@ -118,12 +118,15 @@ def band_of(value: float, p: HealthPolicy) -> Band:
     return Band.red
 
 
+_WORK_CLASS = {c.value: c for c in WorkClass}  # WorkClass(value) is slow; judging asks often
+
+
 def ticket_class_of(tickets: dict[str, TicketRec], fallback: ClassOf) -> ClassOf:
     """A work record takes its ticket's class when the ticket is known."""
 
     def class_of(w: WorkRec) -> WorkClass:
         ticket = tickets.get(w.ticket_ref) if w.ticket_ref else None
-        return WorkClass(ticket.work_class) if ticket is not None else fallback(w)
+        return _WORK_CLASS[ticket.work_class] if ticket is not None else fallback(w)
 
     return class_of
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 STATE_VERSION = 2
 DAY = 86400.0
 HOUR = 3600.0
+PRUNE_EVERY = 7 * DAY
 
 
 @dataclass
@@ -198,9 +199,10 @@ class ClientState:
     def prune(self, horizon: float) -> bool:
         """Forget what lies before `horizon` (event time): no window reaches it.
 
-        At most once per day of event time: a day's worth of old records is cheap to keep.
+        At most once per week of event time: a week's worth of old records is cheap to
+        keep (windows filter by time), and rebuilding every record table is not.
         """
-        if horizon - self._pruned_at < DAY:
+        if horizon - self._pruned_at < PRUNE_EVERY:
             return False
         self._pruned_at = horizon
         before = self._size()
