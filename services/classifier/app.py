@@ -152,9 +152,12 @@ class Classifier:
         manual = cast(faust.Stream[bytes], cast(faust.Stream[bytes], stream).noack())
         batches = manual.noack_take(s.classifier_batch_size, within=s.classifier_batch_within)
         unacked: list[faust.EventT[bytes]] = []
+        # The checkpoint under way and the events it covers: it runs beside the agent,
+        # which goes on with the next batches while the broker takes the records.
+        running: tuple[asyncio.Future[bool], list[faust.EventT[bytes]]] | None = None
         generation = self._generation
-        async for events in batches:
-            try:
+        try:
+            async for events in batches:
                 if generation != self._generation:
                     unacked, generation = [], self._generation  # of a previous assignment
                 taken = await self._in_offset_order(cast(list[faust.EventT[bytes]], events))
@@ -163,16 +166,22 @@ class Classifier:
                     self._unrecorded[event.message.tp] = event.message.offset + 1
                 unacked += taken
                 await self._publish()
-                if time.monotonic() - self._saved_at < s.classifier_checkpoint_interval:
-                    continue
-                covered, unacked = unacked, []
-                if await self._checkpoint():
-                    for event in covered:
+                if running is not None and running[0].done():
+                    recorded, covered = running[0].result(), running[1]
+                    running = None
+                    for event in covered if recorded else ():
                         await manual.ack(event)
-            except asyncio.CancelledError:
-                raise  # a stop: what no checkpoint recorded is not acknowledged: redelivered
-            except Exception:
-                _exit_for_redelivery()  # each event was folded or dead-lettered: a send failed
+                due = time.monotonic() - self._saved_at >= s.classifier_checkpoint_interval
+                if running is None and due:
+                    running = (asyncio.ensure_future(self._checkpoint()), unacked)
+                    unacked = []
+        except asyncio.CancelledError:
+            # A stop: what no checkpoint recorded is not acknowledged, so redelivered.
+            if running is not None:
+                running[0].cancel()
+            raise
+        except Exception:
+            _exit_for_redelivery()  # each event was folded or dead-lettered: a send failed
 
     async def _in_offset_order(
         self, events: list[faust.EventT[bytes]]

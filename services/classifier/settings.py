@@ -20,7 +20,7 @@ class ClassifierSettings(CommonSettings):
         2000, ge=1, description="Most events handled (and state written) in one batch."
     )
     classifier_batch_within: float = Field(
-        0.05, gt=0, description="Seconds a batch waits to fill before it is handled."
+        0.03, gt=0, description="Seconds a batch waits to fill before it is handled."
     )
     classifier_fetch_max_wait_ms: int = Field(
         25,
