@@ -28,7 +28,7 @@ class ClassifierSettings(CommonSettings):
         description="Longest a fetch waits for data (faust's 1500 ms adds latency on tansu).",
     )
     classifier_checkpoint_interval: float = Field(
-        1.0,
+        5.0,
         gt=0,
         description="Most seconds between checkpoints: each writes the states changed since "
         "the last one and records the stream positions they cover. Longer: fewer state "
