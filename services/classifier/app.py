@@ -39,7 +39,7 @@ from services.classifier.engine import ClientView, Engine, owner_needed, ts
 from services.classifier.health import work_split
 from services.classifier.metrics import ClassifierMetrics
 from services.classifier.offsets import OffsetGuard, Verdict
-from services.classifier.publish import Publisher
+from services.classifier.publish import Publisher, partition_of
 from services.classifier.settings import ClassifierSettings
 from services.classifier.state import DAY, ClientState
 from services.classifier.transport import ClassifierFaust, forget, start_offset
@@ -64,7 +64,7 @@ class Classifier:
         self.settings = settings
         self.tenant = tenant
         self.engine = Engine(tenant)
-        self.metrics = ClassifierMetrics([c.id for c in tenant.clients])
+        self.metrics = ClassifierMetrics([])  # the clients of the partitions assigned
         self.views: dict[str, ClientView] = {}
         self.watermark = 0.0
         self._watermark_recovered = False
@@ -140,6 +140,7 @@ class Classifier:
         app.timer(settings.classifier_tick_seconds)(self._tick)
         app.timer(settings.classifier_checkpoint_interval)(self._checkpoint_tail)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
+        app.on_partitions_assigned.connect(self._on_partitions_assigned)
         self._routes()
 
     # -- the agent ------------------------------------------------------------------
@@ -435,7 +436,8 @@ class Classifier:
         if judgement.health is not None:
             self.publisher.add(topics.HEALTH, state.client_id.encode(), _json(judgement.health))
         self.views[state.client_id] = judgement.view
-        self.metrics.show(judgement.view)
+        if self.metrics.owns(state.client_id):
+            self.metrics.show(judgement.view)
         return judgement.dirty
 
     async def _tick(self) -> None:
@@ -444,6 +446,21 @@ class Classifier:
         await self._checkpoint()
         if self._tables_ready():
             await self._seek_back()  # a partition sought back that still receives nothing
+
+    async def _on_partitions_assigned(self, sender: Any, /, *args: Any, **kwargs: Any) -> None:
+        """Per-client metrics for the clients whose events this worker now receives."""
+        assigned = args[0] if args else kwargs.get("assigned", ())
+        self.own({tp.partition for tp in assigned if tp.topic == topics.EVENTS})
+
+    def own(self, partitions: set[int]) -> None:
+        try:
+            count = self.app.consumer.topic_partitions(topics.EVENTS)
+        except Exception:  # no metadata (tests): the partition count `up` creates
+            count = None
+        count = count or self.settings.topic_partitions
+        self.metrics.own(
+            c.id for c in self.tenant.clients if partition_of(c.id.encode(), count) in partitions
+        )
 
     async def _on_partitions_revoked(
         self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any
@@ -472,6 +489,8 @@ class Classifier:
         now = time.time()
         self._judge_dirty(now)
         for client in self.tenant.clients:
+            if not self.metrics.owns(client.id):
+                continue  # another worker's (or no partition assigned yet)
             # Clients with new events were judged with them; the others only need it as
             # event time moves on (deadlines pass, windows slide), which is hours-scale.
             # Judging every client at every tick stalled the agent for all of them.

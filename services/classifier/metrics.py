@@ -7,7 +7,7 @@ unknown clients are counted in the pipeline metrics only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -181,26 +181,42 @@ class ClassifierMetrics:
         for behaviour in Behaviour:
             for status in ("open", "resolved", "withdrawn"):
                 self.signals.labels(behaviour=behaviour.value, status=status)
-        for client in clients:
-            self._init_client(client)
+        self._clients: set[str] = set()
+        self.own(clients)
 
-    def _init_client(self, client: str) -> None:
-        self.score.labels(client=client)
-        self.score_change.labels(client=client)
+    def own(self, clients: Iterable[str]) -> None:
+        """Per-client series for exactly these clients (initialised, so panels show 0
+        rather than "no data"). A worker owns the clients of its partitions: with
+        several workers, one that showed every client would report zeros for the
+        clients another worker judges."""
+        wanted = set(clients)
+        for client in self._clients - wanted:
+            for metric, values in self._client_series(client):
+                self._children.pop((id(metric), values), None)
+                metric.remove(*values)
+        for client in wanted - self._clients:
+            for metric, values in self._client_series(client):
+                self.at(metric, *values)
+        self._clients = wanted
+
+    def owns(self, client: str) -> bool:
+        return client in self._clients
+
+    def _client_series(self, client: str) -> Iterator[tuple[MetricWrapperBase, tuple[str, ...]]]:
+        yield self.score, (client,)
+        yield self.score_change, (client,)
         for band in Band:
-            self.band.labels(client=client, band=band.value)
+            yield self.band, (client, band.value)
         for window in WINDOW_LABELS:
             for gauge in (self.proactive_share, self.rhem, self.tickets_per_endpoint):
-                gauge.labels(client=client, window=window)
+                yield gauge, (client, window)
             for work_class in WorkClass:
-                self.work_hours.labels(client=client, work_class=work_class.value, window=window)
-                self.onsite_visits.labels(client=client, work_class=work_class.value, window=window)
+                yield self.work_hours, (client, work_class.value, window)
+                yield self.onsite_visits, (client, work_class.value, window)
             for behaviour in Behaviour:
-                self.behaviour_evidence.labels(
-                    client=client, behaviour=behaviour.value, window=window
-                )
+                yield self.behaviour_evidence, (client, behaviour.value, window)
         for behaviour in Behaviour:
-            self.open_signals.labels(client=client, behaviour=behaviour.value)
+            yield self.open_signals, (client, behaviour.value)
 
     def at(self, metric: MetricWrapperBase, *values: str) -> Any:
         """The child of `metric` for these label values (in its label order), made once.

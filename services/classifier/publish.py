@@ -72,3 +72,10 @@ class Publisher:
         if partitions is None:
             partitions = self._partitions[topic] = sorted(await producer.partitions_for(topic))
         return int(self._partitioner(key, partitions, partitions))
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition ingest (kafka-python), faust and aiokafka give a record with this key
+    in a topic of `partitions` partitions: murmur2 of the key."""
+    every = list(range(partitions))
+    return int(DefaultPartitioner()(key, every, every))
