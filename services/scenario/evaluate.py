@@ -9,7 +9,9 @@ which must run with the scenario's tenant file (its secrets and clients).
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -55,6 +57,10 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @contextmanager
 def own_stack(
     files: ScenarioFiles,
@@ -64,11 +70,17 @@ def own_stack(
     data_dir: Path | None = None,
     keep: bool = False,
 ) -> Iterator[tuple[Endpoints, Path]]:
-    """Start `partnerpulse up` with the scenario's tenant file; stop it afterwards."""
+    """Start `partnerpulse up` with the scenario's tenant file; stop it afterwards.
+
+    The stack runs in its own session (Ctrl+C reaches it through us): a SIGTERM to
+    this process stops it too, as Ctrl+C does, rather than leaving it running.
+    """
     folder = data_dir or Path(tempfile.mkdtemp(prefix="partnerpulse-evaluate-"))
     stack = Stack(files.tenant_file, folder, ports)
     console.print(f"starting the pipeline (data and logs in {folder}) ...")
     failed = True
+    main = threading.current_thread() is threading.main_thread()  # where handlers go
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
         endpoints = stack.start()
         console.print(
@@ -79,6 +91,8 @@ def own_stack(
         failed = False
     finally:
         stack.stop()
+        if main:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
         if failed or keep:
             console.print(f"kept the pipeline's data and logs in {folder}")
         elif data_dir is None:
