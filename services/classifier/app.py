@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import faust
 from faust.web import Request, Response, View
@@ -163,8 +163,10 @@ class Classifier:
                     unacked, generation = [], self._generation  # of a previous assignment
                 taken = await self._in_offset_order(cast(list[faust.EventT[bytes]], events))
                 self.handle((e.value for e in taken), caught_up=self._caught_up(taken))
-                for event in taken:  # in the same step as handle(): a checkpoint covers both
-                    self._unrecorded[event.message.tp] = event.message.offset + 1
+                for tp in {event.message.tp for event in taken}:  # in handle()'s step
+                    position = self.offsets.next_offset(tp)
+                    if position is not None:
+                        self._unrecorded[tp] = position
                 unacked += taken
                 await self._publish()
                 if running is not None and running[0].done():
@@ -172,8 +174,7 @@ class Classifier:
                     running = None
                     for event in covered if recorded else ():
                         await manual.ack(event)
-                due = time.monotonic() - self._saved_at >= s.classifier_checkpoint_interval
-                if running is None and due:
+                if running is None and self._checkpoint_due():
                     running = (asyncio.ensure_future(self._checkpoint()), unacked)
                     unacked = []
         except asyncio.CancelledError:
@@ -237,7 +238,6 @@ class Classifier:
                 raise
             except Exception:
                 _exit_for_redelivery()
-                raise  # not reached
 
     async def _checkpoint_now(self) -> bool:
         generation = self._generation
@@ -262,10 +262,13 @@ class Classifier:
         async with self._publishing:
             self._inflight += await self.publisher.flush()
 
+    def _checkpoint_due(self) -> bool:
+        return time.monotonic() - self._saved_at >= self.settings.classifier_checkpoint_interval
+
     async def _checkpoint_tail(self) -> None:
         """The last events of a burst: no later batch comes to checkpoint them."""
-        due = time.monotonic() - self._saved_at >= self.settings.classifier_checkpoint_interval
-        if due and (self._unsaved or self._unrecorded or self._inflight or len(self.publisher)):
+        pending = self._unsaved or self._unrecorded or self._inflight or len(self.publisher)
+        if pending and self._checkpoint_due():
             await self._checkpoint()
 
     def _record_positions(self, positions: Mapping[Any, int]) -> None:
@@ -700,7 +703,7 @@ class Classifier:
         return faust.Worker(self.app, loglevel=self.settings.log_level.lower(), quiet=True)
 
 
-def _exit_for_redelivery() -> None:
+def _exit_for_redelivery() -> NoReturn:
     """A record could not be sent. Exiting now (no finally blocks, no commit) gets every
     event no checkpoint covers redelivered to a restarted worker, and deduplication
     makes that exact."""
