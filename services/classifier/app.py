@@ -31,18 +31,16 @@ from pathlib import Path
 from typing import Any, NoReturn, cast
 
 import faust
-from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from services.classifier.engine import ClientView, Engine, owner_needed, ts
-from services.classifier.health import work_split
 from services.classifier.metrics import ClassifierMetrics
 from services.classifier.offsets import OffsetGuard, Verdict
 from services.classifier.publish import Publisher, partition_of
 from services.classifier.settings import ClassifierSettings
-from services.classifier.state import DAY, ClientState
+from services.classifier.state import ClientState
 from services.classifier.transport import ClassifierFaust, forget, start_offset
+from services.classifier.views import register_views
 from services.events import topics
 from services.events.models import CanonicalEvent, Ticket
 from services.events.outputs import Signal, WorkItem
@@ -141,7 +139,7 @@ class Classifier:
         app.timer(settings.classifier_checkpoint_interval)(self._checkpoint_tail)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
         app.on_partitions_assigned.connect(self._on_partitions_assigned)
-        self._routes()
+        register_views(self)
 
     # -- the agent ------------------------------------------------------------------
 
@@ -583,111 +581,6 @@ class Classifier:
                 missing.append(event_id)
         return done, missing
 
-    # -- the query API ---------------------------------------------------------------
-
-    def _routes(self) -> None:
-        classifier = self
-
-        @self.app.page("/healthz")
-        async def healthz(web: View, request: Request) -> Response:
-            return web.json({"status": "ok"})
-
-        @self.app.page("/metrics")
-        async def metrics(web: View, request: Request) -> Response:
-            return web.bytes(
-                generate_latest(classifier.metrics.registry),
-                headers={"Content-Type": CONTENT_TYPE_LATEST},
-            )
-
-        @self.app.page("/v1/status")
-        async def status(web: View, request: Request) -> Response:
-            return web.json(classifier.status())
-
-        @self.app.page("/v1/clients")
-        async def clients(web: View, request: Request) -> Response:
-            return web.json(classifier.client_list())
-
-        @self.app.page("/v1/clients/{client_id}")
-        class ClientDetail(View):
-            async def get(self, request: Request, client_id: str) -> Response:
-                days = request.query.get("days", "90")
-                try:
-                    period = float(days)
-                except ValueError:
-                    return self.json({"error": f"days must be a number, not {days!r}"}, status=400)
-                detail = classifier.client_detail(client_id, period)
-                if detail is None:
-                    return self.json(
-                        {"error": f"no client {client_id!r} in the tenant file"}, status=404
-                    )
-                return self.json(detail)
-
-        @self.app.page("/v1/processed")
-        class Processed(View):
-            async def post(self, request: Request) -> Response:
-                try:
-                    body = await request.json()
-                    ids = body["event_ids"]
-                    if not isinstance(ids, list):
-                        raise TypeError
-                except (ValueError, KeyError, TypeError):
-                    return self.json(
-                        {"error": 'send {"event_ids": ["...", ...]}'},
-                        status=400,
-                    )
-                done, missing = classifier.processed_ids(str(i) for i in ids)
-                return self.json({"processed": done, "missing": missing})
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "events_processed": self.processed,
-            "events_failed": self.failed,
-            "events_too_late": len(self.too_late),
-            "watermark": _iso(self.watermark),
-            "clients_judged": len(self.views),
-        }
-
-    def client_list(self) -> list[dict[str, Any]]:
-        rows = []
-        for client in self.tenant.clients:
-            view = self.views.get(client.id)
-            window = view.windows.get("90d") if view else None
-            rows.append(
-                {
-                    "client_id": client.id,
-                    "name": client.name,
-                    "account_lead": client.account_lead.model_dump(),
-                    "score": view.score if view else None,
-                    "band": view.band if view else None,
-                    "change": view.snapshot.change if view else None,
-                    "proactive_share": window.proactive_share if window else None,
-                    "rhem": window.rhem if window else None,
-                    "open_signals": [_signal_line(s) for s in view.open_signals] if view else [],
-                }
-            )
-        return rows
-
-    def client_detail(self, client_id: str, days: float) -> dict[str, Any] | None:
-        client = self.tenant.client(client_id)
-        if client is None:
-            return None
-        view = self.views.get(client_id)
-        state = self.state_of(client_id, keep=False)
-        end = self.watermark
-        split = (
-            work_split(state, end - days * DAY, end, self.tenant.classifier)
-            if state is not None
-            else None
-        )
-        return {
-            "client_id": client_id,
-            "name": client.name,
-            "account_lead": client.account_lead.model_dump(),
-            "health": view.snapshot.model_dump(mode="json") if view else None,
-            "signals": [s.model_dump(mode="json") for s in view.signals] if view else [],
-            "work": split,
-        }
-
     def worker(self) -> faust.Worker:
         # The libraries' loggers at our level: otherwise aiokafka and faust build a debug
         # record for every message produced (the handler drops it), about 5% of the CPU.
@@ -719,24 +612,6 @@ def _position_key(tp: Any) -> bytes:
 def _json(model: WorkItem | Signal | Any) -> bytes:
     data: bytes = model.model_dump_json().encode()
     return data
-
-
-def _iso(stamp: float) -> str | None:
-    if not stamp:
-        return None
-    from services.classifier.engine import dt
-
-    return dt(stamp).isoformat()
-
-
-def _signal_line(signal: Signal) -> dict[str, Any]:
-    return {
-        "signal_id": signal.signal_id,
-        "behaviour": signal.behaviour.value,
-        "severity": signal.severity.value,
-        "explanation": signal.explanation,
-        "evidence_count": signal.evidence_count,
-    }
 
 
 def create_app(settings: ClassifierSettings, tenant: Tenant, bootstrap: str) -> Classifier:
