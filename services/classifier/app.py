@@ -33,6 +33,7 @@ from typing import Any, NoReturn, cast
 import faust
 from pydantic import ValidationError
 
+from services.classifier import layout
 from services.classifier.engine import ClientView, Engine, owner_needed, ts
 from services.classifier.metrics import ClassifierMetrics
 from services.classifier.offsets import OffsetGuard, Verdict
@@ -62,6 +63,7 @@ class Classifier:
         self.settings = settings
         self.tenant = tenant
         self.engine = Engine(tenant)
+        self._max_skew = tenant.classifier.max_future_skew_hours * 3600.0
         self.metrics = ClassifierMetrics([])  # the clients of the partitions assigned
         self.views: dict[str, ClientView] = {}
         self.watermark = 0.0
@@ -76,6 +78,10 @@ class Classifier:
         self._waiting: dict[str, list[float]] = {}  # their events' ingest times
         self._judged_wall = 0.0
         self._live: dict[str, ClientState] = {}  # state objects of the clients seen
+        self._written: dict[str, layout.Written] = {}  # what the table holds of them
+        self._collect_orphans = True  # after an assignment: parts of crashed checkpoints
+        self._assigned: set[int] = set()  # events partitions assigned to this worker
+        self._tickets_indexed = False  # _ticket_owner holds every ticket of the tables
         self._inflight: list[Any] = []  # futures of records sent since the last checkpoint
         self._publishing = asyncio.Lock()  # a checkpoint waits for a flush under way
         self._unsaved: dict[str, ClientState] = {}  # changed since the last checkpoint
@@ -124,7 +130,9 @@ class Classifier:
             "use_partitioner": True,
             "partitions": settings.topic_partitions,
         }
-        self.states = app.Table(STATE_TABLE, **table_options)
+        # Heads and parts of the client states (services/classifier/layout.py), as the raw
+        # JSON bytes the layout makes; placed by the checkpoint in the client's partition.
+        self.states = app.Table(STATE_TABLE, value_type=bytes, **table_options)
         self.parked = app.Table(PARKED_TABLE, **table_options)
         # Written to the changelog partition of the events partition it describes, so the
         # worker assigned that partition recovers its position.
@@ -239,21 +247,59 @@ class Classifier:
 
     async def _checkpoint_now(self) -> bool:
         generation = self._generation
-        # One synchronous step: the states (their JSON form as of now), the positions
+        # One synchronous step: the states (their records as of now), the positions
         # and the outputs all describe the same events.
-        states = {s.client_id.encode(): s.to_json() for s in self._unsaved.values()}
+        if self._collect_orphans and self._tables_ready():
+            self._collect_orphans = False
+            self._tombstone_orphans()
+        plans = []
+        for state in self._unsaved.values():
+            before = self._written.get(state.client_id, layout.Written())
+            planned = layout.plan(state, before)
+            if planned is not None:
+                plans.append((state.client_id, planned))
         positions, self._unsaved, self._unrecorded = self._unrecorded, {}, {}
         await self._publish()  # any records of those events not sent yet
         await self._delivered()  # outputs first: a state is never ahead of its outputs
-        for key, value in states.items():
-            self._inflight.append(self.states.send_changelog(None, key, value))
-            self.states.data[key] = value
+        for client_id, planned in plans:
+            # Parts, then the head that names them, then the parts it no longer names:
+            # in one partition, so in that order on the changelog.
+            partition = self._state_partition(client_id)
+            for key, value in [*planned.parts, planned.head]:
+                self._inflight.append(self.states.send_changelog(partition, key, value))
+                self.states.data[key] = value
+            for key in planned.tombstones:
+                self._inflight.append(self.states.send_changelog(partition, key, None))
+                self.states.data.pop(key, None)
+            self._written[client_id] = planned.written
+            for _, value in [*planned.parts, planned.head]:
+                self.metrics.state_record_bytes.observe(len(value))
         await self._delivered()
         self._saved_at = time.monotonic()
         if generation != self._generation:
             return False
         self._record_positions(positions)
         return True
+
+    def _state_partition(self, client_id: str) -> int:
+        """The client's events partition: its changelog records are recovered with it."""
+        return partition_of(client_id.encode(), self.settings.topic_partitions)
+
+    def _heads(self) -> dict[str, dict[str, Any]]:
+        return {
+            layout.client_of(key): layout.decode_head(value)
+            for key, value in self.states.items()
+            if not layout.is_part(key)
+        }
+
+    def _tombstone_orphans(self) -> None:
+        """Delete the parts no head names (a checkpoint a crash cut short)."""
+        keys = [bytes(k) for k in self.states.keys()]
+        for key in layout.orphans(keys, self._heads()):
+            partition = self._state_partition(layout.client_of(key))
+            if partition in self._assigned:
+                self._inflight.append(self.states.send_changelog(partition, key, None))
+                self.states.data.pop(key, None)
 
     async def _publish(self) -> None:
         """Send the outputs queued by handle() and the tick."""
@@ -316,6 +362,16 @@ class Classifier:
             except ValidationError as exc:
                 self._dead_letter(raw, "invalid_event", str(exc), None)
                 continue
+            if ts(event.occurred_at) > ts(event.received_at) + self._max_skew:
+                self._dead_letter(
+                    raw,
+                    "future_event_time",
+                    f"occurred_at {event.occurred_at.isoformat()} is more than "
+                    f"{self.tenant.classifier.max_future_skew_hours} h after received_at "
+                    f"{event.received_at.isoformat()}",
+                    event.event_id,
+                )
+                continue
             try:
                 self._fold(event, touched, received, work)
             except Exception as exc:
@@ -370,11 +426,16 @@ class Classifier:
         """
         state = self._live.get(client_id)
         if state is None:
-            raw = self.states.get(client_id.encode())
+            raw = self.states.get(layout.head_key(client_id))
             if raw is not None:
-                state = ClientState.from_json(raw)
+                head = layout.decode_head(raw)
+                parts = [self.states.get(key) for key in layout.part_keys(head)]
+                if any(part is None for part in parts):
+                    log.error("client %s: state parts missing from the table", client_id)
+                state = layout.assemble(head, [p for p in parts if p is not None])
                 if keep:
                     self._live[client_id] = state
+                    self._written[client_id] = layout.Written.of_head(head)
         return state
 
     def _write(self, state: ClientState) -> None:
@@ -454,6 +515,9 @@ class Classifier:
         self.own({tp.partition for tp in assigned if tp.topic == topics.EVENTS})
 
     def own(self, partitions: set[int]) -> None:
+        self._assigned = set(partitions)
+        self._collect_orphans = True
+        self._tickets_indexed = False
         try:
             count = self.app.consumer.topic_partitions(topics.EVENTS)
         except Exception:  # no metadata (tests): the partition count `up` creates
@@ -469,6 +533,9 @@ class Classifier:
         """Partitions may come back recovered from elsewhere: reload state from the table."""
         self._generation += 1
         self._live.clear()
+        self._written.clear()
+        self._ticket_owner.clear()
+        self._tickets_indexed = False
         self._dirty.clear()
         self._unsaved.clear()
         self._unrecorded.clear()
@@ -516,12 +583,15 @@ class Classifier:
             if ticket_ref in state.tickets:
                 self._ticket_owner[ticket_ref] = client_id
                 return client_id
-        for key, value in self.states.items():
-            tickets = value["tickets"]
-            if ticket_ref in tickets:
-                owner = bytes(key).decode()
-                self._ticket_owner[ticket_ref] = owner
-                return owner
+        if not self._tickets_indexed:
+            # Once after a start or a rebalance: every ticket the tables hold.
+            self._tickets_indexed = True
+            for key, value in self.states.items():
+                if layout.is_part(key):
+                    client_id = layout.client_of(key)
+                    for ref in layout.tickets_of(value):
+                        self._ticket_owner.setdefault(ref, client_id)
+            return self._ticket_owner.get(ticket_ref)
         return None
 
     def _park(self, ticket_ref: str, event: CanonicalEvent) -> None:
@@ -557,25 +627,21 @@ class Classifier:
         if self._watermark_recovered:
             return
         self._watermark_recovered = True
-        for _, value in self.states.items():
-            seen = value["seen"]
-            if seen:
-                self.watermark = max(self.watermark, max(seen.values()))
+        for head in self._heads().values():
+            self.watermark = max(self.watermark, head["newest"])
 
     def processed_ids(self, event_ids: Iterable[str]) -> tuple[int, list[str]]:
         """How many of these events are applied, dead-lettered or too late; which are not."""
         live = self._live  # newer than the table until the next checkpoint
-        seen_sets: list[Mapping[str, Any]] = [state.seen for state in live.values()]
-        seen_sets += [
-            value["seen"] for key, value in self.states.items() if bytes(key).decode() not in live
-        ]
+        seen_sets: list[Iterable[str]] = [state.seen for state in live.values()]
+        for client_id, head in self._heads().items():
+            if client_id not in live:
+                parts = (self.states.get(key) for key in layout.part_keys(head))
+                seen_sets.append(layout.seen_of(p for p in parts if p is not None))
+        seen = set().union(*seen_sets)
         done, missing = 0, []
         for event_id in event_ids:
-            if (
-                event_id in self.dead_letters
-                or event_id in self.too_late
-                or any(event_id in seen for seen in seen_sets)
-            ):
+            if event_id in self.dead_letters or event_id in self.too_late or event_id in seen:
                 done += 1
             else:
                 missing.append(event_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from services.classifier import detectors as det
 from services.classifier.health import (
@@ -107,6 +108,18 @@ def ticket_ref_of(event: CanonicalEvent) -> str | None:
     return next((str(r) for r in event.refs[1:] if r.entity == "ticket"), None)
 
 
+# The state collection each kind of payload files its record in.
+_COLLECTION: dict[type[Any], str] = {
+    Ticket: "tickets",
+    TimeEntry: "work",
+    Visit: "work",
+    Meeting: "meetings",
+    RmmAlert: "alerts",
+    DeviceChange: "changes",
+    Recommendation: "recommendations",
+}
+
+
 class Engine:
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
@@ -138,9 +151,13 @@ class Engine:
         too_late = at < watermark - self.retention
         # A too-late event is still labelled, against a scratch state, and not kept.
         target = ClientState(state.client_id) if too_late else state
+        p = event.payload
+        collection = _COLLECTION.get(type(p))
         if not too_late:
             state.seen[event.event_id] = at
-        p = event.payload
+            state.touch(at)
+            if collection is not None:
+                state.touch_record(collection, str(event.ref))  # its day before
         work: list[WorkItem] = []
         if isinstance(p, Ticket):
             work = self._ticket(target, event, p)
@@ -154,6 +171,8 @@ class Engine:
             self._device_change(target, event, p)
         elif isinstance(p, Recommendation):
             self._recommendation(target, event, p)
+        if not too_late and collection is not None:
+            state.touch_record(collection, str(event.ref))  # and after
         return Applied(work=work, too_late=too_late)
 
     def _ticket(self, state: ClientState, event: CanonicalEvent, p: Ticket) -> list[WorkItem]:

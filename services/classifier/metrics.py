@@ -17,7 +17,7 @@ from services.classifier.engine import ClientView
 from services.events.models import EntityKind
 from services.events.outputs import Band, Behaviour, WorkClass
 
-FAILURE_REASONS = ("invalid_event", "processing_error")
+FAILURE_REASONS = ("invalid_event", "processing_error", "future_event_time")
 WINDOW_LABELS = ("30d", "90d")
 
 
@@ -170,6 +170,12 @@ class ClassifierMetrics:
             "partnerpulse_classifier_batch_events",
             "Events handled per batch.",
             buckets=(1, 10, 50, 100, 250, 500, 1000),
+            registry=r,
+        )
+        self.state_record_bytes = Histogram(
+            "partnerpulse_classifier_state_record_bytes",
+            "Size of each client-state record (head or part) a checkpoint writes.",
+            buckets=(1024, 4096, 16384, 65536, 131072, 262144, 524288, 1048576),
             registry=r,
         )
         for kind in EntityKind:

@@ -144,6 +144,9 @@ class ClientState:
     # Not persisted: an index rebuilt on first use after a restart.
     _by_ticket: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
     _pruned_at: float = field(default=0.0, repr=False, compare=False)
+    # Event-time days whose records changed since the last checkpoint took them (None:
+    # any day may have): the checkpoint re-encodes only those (services/classifier/layout.py).
+    _touched: set[int] | None = field(default_factory=set, repr=False, compare=False)
 
     _RECORDS: ClassVar[dict[str, type[Any]]] = {
         "tickets": TicketRec,
@@ -182,6 +185,22 @@ class ClientState:
         state.health = HealthMemo(*raw["health"])
         return state
 
+    def touch(self, *times: float | None) -> None:
+        """The records filed under the days of these event times changed."""
+        if self._touched is not None:
+            self._touched.update(int(t // DAY) for t in times if t is not None)
+
+    def touch_record(self, collection: str, ref: str) -> None:
+        """The record `ref` of `collection` is about to change or changed."""
+        rec = getattr(self, collection).get(ref)
+        if rec is not None:
+            self.touch(FILED_BY[collection](rec))
+
+    def take_touched(self) -> set[int] | None:
+        """The days changed since the last call (None: any), and start afresh."""
+        touched, self._touched = self._touched, set()
+        return touched
+
     def work_of_ticket(self, ticket_ref: str) -> list[str]:
         """Refs of the time entries and visits that serve this ticket."""
         if self._by_ticket is None:
@@ -205,6 +224,7 @@ class ClientState:
         if horizon - self._pruned_at < PRUNE_EVERY:
             return False
         self._pruned_at = horizon
+        self._touched = None
         before = self._size()
         self.seen = {k: t for k, t in self.seen.items() if t >= horizon}
         self.tickets = {k: t for k, t in self.tickets.items() if t.updated >= horizon}
@@ -225,6 +245,16 @@ class ClientState:
     def _size(self) -> int:
         return sum(len(getattr(self, name)) for name in ("seen", "devices", *self._RECORDS))
 
+
+# The event time each event-level record is filed under (its day's part of the state).
+FILED_BY: dict[str, Callable[[Any], float]] = {
+    "tickets": attrgetter("created"),
+    "work": attrgetter("at"),
+    "alerts": attrgetter("at"),
+    "changes": attrgetter("at"),
+    "meetings": attrgetter("starts"),
+    "recommendations": attrgetter("updated"),
+}
 
 # Field order of every record type: the compact JSON form lists values in this order.
 _FIELDS: dict[type[Any], list[str]] = {

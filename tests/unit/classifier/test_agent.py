@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.classifier import layout
 from services.classifier.app import Classifier
 from services.classifier.settings import ClassifierSettings
 from services.events.tenant import Tenant
@@ -83,9 +84,12 @@ def test_agent_folds_events_and_dead_letters_bad_ones(classifier: Classifier) ->
     assert by_topic["partnerpulse.dlq"] == 1
     assert by_topic["partnerpulse.work"] == 3
     assert by_topic["partnerpulse.signals"] == 1
-    # One state write per client per checkpoint, not one per event; the last one holds
-    # every ticket.
-    writes = classifier.states.changelog_writes  # type: ignore[attr-defined]
-    assert 1 <= len(writes) < len(events)
-    assert {key for key, _ in writes} == {b"acme"}
-    assert set(writes[-1][1]["tickets"]) == {"connectwise:ticket:1", "connectwise:ticket:2"}
+    # One head per client per checkpoint, not one per event; the parts the last head
+    # names hold every ticket.
+    log = classifier.states.changelog_writes  # type: ignore[attr-defined]
+    writes = dict(log)
+    heads = [value for key, value in log if key == b"acme"]
+    assert 1 <= len(heads) < len(events)
+    head = layout.decode_head(heads[-1])
+    restored = layout.assemble(head, [writes[key] for key in layout.part_keys(head)])
+    assert set(restored.tickets) == {"connectwise:ticket:1", "connectwise:ticket:2"}

@@ -1,0 +1,164 @@
+"""The state table's layout: bounded records, written when changed, a crash-safe head."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from services.classifier import layout
+from services.classifier.engine import Engine
+from services.classifier.state import ClientState
+from services.events.models import CanonicalEvent
+
+from .conftest import Feed
+from .factory import alert, at, device_change, meeting, ticket, time_entry, visit
+
+KIB = 1024
+
+
+class Table:
+    """The changelog as a compacted topic keeps it: the last value per key."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.records: list[tuple[bytes, bytes | None]] = []
+
+    def write(self, planned: layout.Plan, *, head: bool = True, tombstones: bool = True) -> None:
+        for key, value in planned.parts:
+            self.put(key, value)
+        if head:
+            self.put(*planned.head)
+        if head and tombstones:
+            for key in planned.tombstones:
+                self.put(key, None)
+
+    def put(self, key: bytes, value: bytes | None) -> None:
+        self.records.append((key, value))
+        if value is None:
+            self.data.pop(key, None)
+        else:
+            self.data[key] = value
+
+    def load(self, client_id: str) -> ClientState:
+        head = layout.decode_head(self.data[layout.head_key(client_id)])
+        return layout.assemble(head, [self.data[key] for key in layout.part_keys(head)])
+
+
+def snapshot(state: ClientState) -> dict[str, Any]:
+    return state.to_json()
+
+
+def one_day(day: int, per_day: int, endpoints: int) -> list[CanonicalEvent]:
+    """A large client's ordinary day: mostly monitoring alerts, tickets with their time,
+    a few visits and new devices; `per_day` events in all."""
+    events: list[CanonicalEvent] = []
+    tickets = per_day // 6
+    for i in range(tickets):
+        tid = f"{day}-{i}"
+        events.append(ticket(tid, at(day, 8 + i % 9), channel="email"))
+        events.append(time_entry(f"t{tid}", at(day, 9 + i % 8), 0.5, ticket_id=tid))
+    for i in range(per_day // 60):
+        events.append(visit(f"v{day}-{i}", at(day, 10), booked=at(day - 7), ticket_id=f"{day}-{i}"))
+        events.append(device_change(f"c{day}-{i}", at(day, 11)))
+    if day % 7 == 0:
+        events.append(meeting(f"m{day}", at(day, 15)))
+    n = 0
+    while len(events) < per_day:
+        device = f"ws-{(day * per_day + n) % endpoints:05d}"
+        events.append(alert(f"a{day}-{n}", at(day, n % 24), device=device))
+        n += 1
+    return events
+
+
+def test_a_year_of_a_large_client_never_makes_a_record_over_256_kib(engine: Engine) -> None:
+    """300 events a day for a year, 2,500 endpoints, checkpoints weekly: every record the
+    table receives stays small, and the table holds about the retention, not the year."""
+    feed = Feed(engine)
+    table = Table()
+    written = layout.Written()
+    largest = 0
+    for day in range(365):
+        feed(*one_day(day, 300, 2500))
+        if day % 7 == 6 or day == 364:
+            if day in (181, 364):  # signals and health too
+                engine.judge(feed.state, engine.tenant.tenant, feed.watermark, time.time())
+            planned = layout.plan(feed.state, written)
+            assert planned is not None
+            table.write(planned)
+            written = planned.written
+            largest = max(largest, *(len(v) for _, v in [*planned.parts, planned.head]))
+    assert largest < 256 * KIB, largest
+    assert snapshot(table.load("acme")) == snapshot(feed.state)
+    # The table keeps what retention keeps (about 100 days of day parts), not a year.
+    days = {key.split(layout.SEP)[1].split(b".")[0] for key in table.data if layout.is_part(key)}
+    assert len(days) < engine.retention / 86400 + 20
+
+
+def test_unchanged_state_writes_nothing_and_one_change_writes_one_part(
+    feed: Feed, engine: Engine
+) -> None:
+    feed(ticket("1", at(0)), ticket("2", at(3)), alert("a", at(3, 1)))
+    first = layout.plan(feed.state, layout.Written())
+    assert first is not None
+    assert layout.plan(feed.state, first.written) is None
+    feed(ticket("2", at(3), priority="critical", occurred=at(3, 2)))
+    second = layout.plan(feed.state, first.written)
+    assert second is not None
+    changed = {key.split(layout.SEP)[1].split(b"@")[0] for key, _ in second.parts}
+    day_of_ticket_2 = f"d{int(at(3).timestamp() // 86400)}".encode()
+    assert changed == {day_of_ticket_2}
+    assert len(second.tombstones) == 1  # the part it replaces, after the head
+
+
+def test_a_burst_day_splits_into_bounded_parts_that_assemble_back(feed: Feed) -> None:
+    feed(*(alert(f"a{i}", at(0, i / 1000), device=f"ws-{i:05d}") for i in range(6000)))
+    planned = layout.plan(feed.state, layout.Written())
+    assert planned is not None
+    assert len(planned.parts) > 2
+    assert all(len(value) <= layout.PART_LIMIT for _, value in planned.parts)
+    table = Table()
+    table.write(planned)
+    assert snapshot(table.load("acme")) == snapshot(feed.state)
+
+
+def test_a_checkpoint_cut_before_its_head_leaves_the_previous_state_whole(feed: Feed) -> None:
+    """Parts first, the head last: a crash in between reads as the previous checkpoint,
+    and the parts no head names are found as orphans."""
+    feed(ticket("1", at(0)), alert("a", at(0, 1)))
+    table = Table()
+    first = layout.plan(feed.state, layout.Written())
+    assert first is not None
+    table.write(first)
+    before = snapshot(table.load("acme"))
+    feed(ticket("1", at(0), priority="critical", occurred=at(0, 3)), ticket("9", at(1)))
+    second = layout.plan(feed.state, first.written)
+    assert second is not None
+    table.write(second, head=False)  # the crash
+    assert snapshot(table.load("acme")) == before
+    heads = {"acme": layout.decode_head(table.data[b"acme"])}
+    assert sorted(layout.orphans(table.data, heads)) == sorted(k for k, _ in second.parts)
+    # The head written but not its tombstones: the old parts are the orphans then.
+    table.write(second, tombstones=False)
+    heads = {"acme": layout.decode_head(table.data[b"acme"])}
+    assert sorted(layout.orphans(table.data, heads)) == sorted(second.tombstones)
+
+
+def test_parts_out_of_retention_are_tombstoned(feed: Feed, engine: Engine) -> None:
+    feed(ticket("old", at(0)))
+    first = layout.plan(feed.state, layout.Written())
+    assert first is not None
+    feed(ticket("new", at(400)))  # the watermark moves a year on
+    engine.judge(feed.state, engine.tenant.tenant, feed.watermark, time.time())  # prunes
+    assert "connectwise:ticket:old" not in feed.state.tickets
+    second = layout.plan(feed.state, first.written)
+    assert second is not None
+    old_parts = {key for key, _ in first.parts}
+    assert old_parts <= set(second.tombstones)
+
+
+@pytest.mark.parametrize("version", [2, 4])
+def test_a_head_of_another_layout_is_refused(version: int) -> None:
+    with pytest.raises(ValueError, match="layout"):
+        layout.decode_head(b'{"v": %d}' % version)
