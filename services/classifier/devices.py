@@ -42,6 +42,8 @@ _PLACEHOLDER_SERIALS = frozenset(
     }
 )
 
+_PLACEHOLDERS = frozenset("".join(p.split()) for p in _PLACEHOLDER_SERIALS)
+
 _KINDS = {"hostname": "host:", "serial": "serial:", "rmm_link": "rmm:"}
 
 
@@ -65,7 +67,7 @@ def serial(value: str | None) -> str | None:
     if value is None:
         return None
     cleaned = "".join(value.split()).casefold()
-    return None if cleaned in _PLACEHOLDER_SERIALS or set(cleaned) <= {"0", "-"} else cleaned
+    return None if cleaned in _PLACEHOLDERS or set(cleaned) <= {"0", "-"} else cleaned
 
 
 def _keys(

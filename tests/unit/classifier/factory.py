@@ -75,13 +75,14 @@ def ticket(
     priority: str = "medium",
     entered_by: Identity | None = DESK,
     addressed_to: Identity | None = None,
-    devices: list[str] = (),  # type: ignore[assignment]  # hostnames
+    devices: list[str | dict[str, str]] = (),  # type: ignore[assignment]  # hostnames
     device_ids: list[str] = (),  # type: ignore[assignment]  # the PSA's own asset ids
     site: str | None = None,
     issue_started: datetime | None = None,
     action: Action = Action.created,
     occurred: datetime | None = None,
     source: Source = Source.connectwise,
+    follows: str | None = None,
     **extra: Any,
 ) -> CanonicalEvent:
     payload: dict[str, Any] = {
@@ -95,7 +96,7 @@ def ticket(
         "addressed_to": addressed_to.model_dump() if addressed_to else None,
         "created_at": created,
         "device_ids": list(device_ids),
-        "devices": [{"hostname": d} for d in devices],
+        "devices": [d if isinstance(d, dict) else {"hostname": d} for d in devices],
         "site": site,
         "issue_started_at": issue_started,
         **extra,
@@ -108,6 +109,7 @@ def ticket(
         occurred=occurred or created,
         action=action,
         source=source,
+        refs=[("ticket", follows)] if follows else [],
     )
 
 
