@@ -10,7 +10,7 @@ window is enough; an unrelated request ("reset my password") never is.
 
 from __future__ import annotations
 
-from services.classifier.devices import effective, names
+from services.classifier.devices import Identities, names
 from services.classifier.state import ChangeRec, TicketRec
 from services.classifier.words import has_term, tokens
 from services.events.models import Nature
@@ -24,9 +24,13 @@ _GENERIC_USERS = frozenset(
 )
 
 
-def announcing_kind(t: TicketRec, p: UnannouncedChangePolicy) -> bool:
+def announcing_kind(
+    t: TicketRec, p: UnannouncedChangePolicy, natures: frozenset[str] | None = None
+) -> bool:
     """A change/project ticket, or a procurement or onboarding request."""
-    if t.nature in {n.value for n in p.announcing_natures}:
+    if natures is None:
+        natures = frozenset(n.value for n in p.announcing_natures)
+    if t.nature in natures:
         return True
     if t.nature not in _MAY_BE_PROCUREMENT:
         return False
@@ -66,7 +70,8 @@ def nameable(c: ChangeRec) -> bool:
 def names_change(t: TicketRec, c: ChangeRec, policy: ClassifierPolicy) -> str | None:
     """How the ticket names the change (device, type, user or tool), if it does."""
     p = policy.detectors.unannounced_change
-    if effective(t.devices, policy.device_identity) & effective(c.keys, policy.device_identity):
+    identities = Identities(policy.device_identity)
+    if identities(t.devices) & identities(c.keys):
         return "device"
     words = tokens(f"{t.summary or ''} {t.board or ''}")
     if has_term(words, names(c.keys)) is not None:

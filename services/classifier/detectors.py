@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.classifier.announcing import announces, announcing_kind
-from services.classifier.devices import effective
+from services.classifier.devices import Identities
 from services.classifier.labels import CLIENT_INITIATORS, by_client, is_cancelled
 from services.classifier.state import DAY, HOUR, AlertRec, ClientState, TicketRec
 from services.classifier.words import has_term, related, tokens
@@ -94,66 +94,54 @@ def problem_report(t: TicketRec, p: LateReportingPolicy) -> bool:
     )
 
 
-@dataclass(frozen=True)
 class _Alerts:
-    """A client's alerts as the late-reporting rule looks them up."""
+    """A client's alerts as the late-reporting rule looks them up: by device identity
+    and by site, each in time order."""
 
-    recent: list[AlertRec]  # by time: candidates within the look-back
-    times: list[float]
-    long_open: list[AlertRec]  # open longer than the look-back: may be open at any ticket
-    keys: dict[str, set[str]]  # alert ref -> its device identities under the policy
-
-    @classmethod
-    def of(cls, state: ClientState, policy: ClassifierPolicy) -> _Alerts:
+    def __init__(self, state: ClientState, policy: ClassifierPolicy) -> None:
         p = policy.detectors.late_reporting
-        transient, lookback = p.transient_alert_minutes * 60, p.alert_lookback_days * DAY
-        alerts = sorted(
-            (
-                a
-                for a in state.alerts.values()
-                if not a.pending and (a.resolved is None or a.resolved - a.at > transient)
-            ),
-            key=lambda a: a.at,
-        )
-        return cls(
-            alerts,
-            [a.at for a in alerts],
-            [a for a in alerts if a.resolved is None or a.resolved - a.at > lookback],
-            {a.ref: effective(a.devices, policy.device_identity) for a in alerts},
-        )
+        transient = p.transient_alert_minutes * 60
+        self.lead, self.lookback = p.alert_lead_hours * HOUR, p.alert_lookback_days * DAY
+        self.by_key: dict[str, list[AlertRec]] = {}
+        self.by_site: dict[str, list[AlertRec]] = {}
+        identities = Identities(policy.device_identity)
+        for a in sorted(state.alerts.values(), key=lambda a: a.at):
+            if a.pending or (a.resolved is not None and a.resolved - a.at <= transient):
+                continue  # only a reset known, or a blip reset within minutes
+            for key in identities(a.devices):
+                self.by_key.setdefault(key, []).append(a)
+            if a.site is not None:
+                self.by_site.setdefault(a.site, []).append(a)
 
-    def before(self, t: TicketRec, p: LateReportingPolicy) -> list[AlertRec]:
-        """Alerts that fired at least the lead before the ticket and either were still
-        open when it was created (however old) or fired within the look-back."""
-        oldest = t.created - p.alert_lookback_days * DAY
-        open_then = [
-            a
-            for a in self.long_open
-            if a.at < oldest and (a.resolved is None or a.resolved > t.created)
-        ]
-        lo = bisect_left(self.times, oldest)
-        hi = bisect_right(self.times, t.created - p.alert_lead_hours * HOUR)
-        return open_then + self.recent[lo:hi]
+    def counts(self, a: AlertRec, t: TicketRec) -> bool:
+        """Fired at least the lead before the ticket, and either still open when it was
+        created (however old) or fired within the look-back."""
+        if a.at > t.created - self.lead:
+            return False
+        return a.at >= t.created - self.lookback or a.resolved is None or a.resolved > t.created
+
+    def on_devices(self, keys: set[str], t: TicketRec) -> AlertRec | None:
+        found = [a for key in keys for a in self.by_key.get(key, ()) if self.counts(a, t)]
+        return min(found, key=lambda a: (a.at, a.ref)) if found else None
+
+    def at_site(self, site: str, t: TicketRec) -> list[AlertRec]:
+        return [a for a in self.by_site.get(site, ()) if self.counts(a, t)]
 
 
 def _same_problem(
-    t: TicketRec, candidates: list[AlertRec], alerts: _Alerts, policy: ClassifierPolicy
+    t: TicketRec, alerts: _Alerts, policy: ClassifierPolicy, identities: Identities
 ) -> tuple[AlertRec, str] | None:
     """The earliest alert that plausibly concerns the ticket's problem, and how."""
     p = policy.detectors.late_reporting
-    ticket_keys = effective(t.devices, policy.device_identity)
+    ticket_keys = identities(t.devices)
     if ticket_keys:  # same device, by any identity both systems share
-        for a in candidates:
-            if ticket_keys & alerts.keys[a.ref]:
-                return a, "on the same device"
-        return None
+        a = alerts.on_devices(ticket_keys, t)
+        return (a, "on the same device") if a is not None else None
     # The ticket names no device both systems know: the same site, if the tenant allows.
     if p.site_match == "off" or t.site is None:
         return None
     words = tokens(t.summary)
-    for a in candidates:
-        if a.site != t.site:
-            continue
+    for a in alerts.at_site(t.site, t):
         if p.site_match == "any":
             return a, "at the same site"
         topic = related(words, tokens(f"{a.category or ''} {a.message or ''}"), p.topics)
@@ -168,13 +156,14 @@ def late_reporting(state: ClientState, policy: ClassifierPolicy, watermark: floa
         (t for t in state.tickets.values() if t.initiator in _CLIENT_INITIATOR_VALUES),
         key=lambda t: t.created,
     )
-    alerts = _Alerts.of(state, policy)
+    alerts = _Alerts(state, policy)
+    identities = Identities(policy.device_identity)
     found: list[Found] = []
     previous: float | None = None
     for t in client_tickets:
         reasons: list[str] = []
         if problem_report(t, p):
-            match = _same_problem(t, alerts.before(t, p), alerts, policy)
+            match = _same_problem(t, alerts, policy, identities)
             if match is not None:
                 a, how = match
                 hours = (t.created - a.at) / HOUR
@@ -258,14 +247,17 @@ def unannounced_change(
     concern the change (see `announcing.announces`), not be just any recent request."""
     p = policy.detectors.unannounced_change
     window = p.announce_days * DAY
+    changes = [c for c in state.changes.values() if c.change in ("new_device", "new_remote_tool")]
+    if not changes:
+        return []
+    natures = frozenset(n.value for n in p.announcing_natures)
     candidates = sorted(
-        (t for t in state.tickets.values() if announcing_kind(t, p)), key=lambda t: t.created
+        (t for t in state.tickets.values() if announcing_kind(t, p, natures)),
+        key=lambda t: t.created,
     )
     times = [t.created for t in candidates]
     found: list[Found] = []
-    for c in state.changes.values():
-        if c.change not in ("new_device", "new_remote_tool"):
-            continue
+    for c in changes:
         recent = candidates[bisect_left(times, c.at - window) : bisect_right(times, c.at)]
         if any(announces(t, c, policy) for t in recent):
             continue

@@ -104,20 +104,29 @@ def ticket_keys(p: Ticket, source: Source) -> list[str]:
 
 def effective(keys: Iterable[str], policy: DeviceIdentityPolicy) -> set[str]:
     """The identities of a record that count under the tenant's policy."""
-    allowed = tuple(_KINDS[k] for k in policy.match_on)
-    out: set[str] = set()
-    for key in keys:
+    return Identities(policy)(keys)
+
+
+class Identities:
+    """`effective` with the policy read once (detectors compare many records)."""
+
+    def __init__(self, policy: DeviceIdentityPolicy) -> None:
+        self.allowed = tuple(_KINDS[k] for k in policy.match_on)
+        self.psa = {str(s): meaning for s, meaning in policy.ticket_device_ids.items()}
+
+    def __call__(self, keys: Iterable[str]) -> set[str]:
+        return {k for k in (self._meaning(key) for key in keys) if k.startswith(self.allowed)}
+
+    def _meaning(self, key: str) -> str:
         if key.startswith("psa:"):
             _, source, ref = key.split(":", 2)
-            meaning = policy.ticket_device_ids.get(Source(source), "psa_id")
+            meaning = self.psa.get(source, "psa_id")
             if meaning == "rmm_device_id":
-                key = "rmm:" + ref
-            elif meaning == "hostname":
+                return "rmm:" + ref
+            if meaning == "hostname":
                 host = hostname(ref)
-                key = "host:" + host if host else key
-        if key.startswith(allowed):
-            out.add(key)
-    return out
+                return "host:" + host if host else key
+        return key
 
 
 def names(keys: Iterable[str]) -> list[str]:

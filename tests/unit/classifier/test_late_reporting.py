@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.classifier.detectors import late_reporting
-from services.events.policy import ClassifierPolicy
+from services.events.policy import ClassifierPolicy, DeviceIdentityPolicy
 from services.events.tenant import Tenant
 
 from .conftest import Feed
@@ -30,9 +30,8 @@ def with_late(policy: ClassifierPolicy, **changes: Any) -> ClassifierPolicy:
 
 
 def with_identity(policy: ClassifierPolicy, **changes: Any) -> ClassifierPolicy:
-    return policy.model_copy(
-        update={"device_identity": policy.device_identity.model_copy(update=changes)}
-    )
+    identity = DeviceIdentityPolicy.model_validate(policy.device_identity.model_dump() | changes)
+    return policy.model_copy(update={"device_identity": identity})
 
 
 # -- the same problem: device beats site ---------------------------------------------
