@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.events.models import Nature, Source
 
@@ -72,6 +72,7 @@ class LateReportingPolicy(DetectorPolicy):
         "`off` never; `related` only when the alert's category or message and the ticket's "
         "summary concern the same topic; `any` always.",
     )
+
     topics: dict[str, list[str]] = Field(
         default_factory=lambda: _table("topics"),
         description="Topic -> words: a ticket and an alert sharing a topic concern the same "
@@ -88,6 +89,14 @@ class LateReportingPolicy(DetectorPolicy):
         14, gt=0, description="A first ticket at critical priority after this much quiet is late."
     )
     window_days: float = 60
+
+    @field_validator("site_match", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML reads a bare `off` as false (and `on` as true).
+        return (
+            {False: "off", True: "related"}.get(value, value) if isinstance(value, bool) else value
+        )
 
 
 class SkippedMeetingPolicy(DetectorPolicy):

@@ -143,3 +143,27 @@ def test_meeting_mappings_need_no_default_but_a_written_one_is_checked() -> None
     bad = minimal(mappings={"halopsa": {"meeting_status": {"values": {}, "default": "unknown"}}})
     with pytest.raises(TenantConfigError, match="'unknown' is not a meeting_status"):
         parse_tenant(bad)
+
+
+def test_classifier_settings_an_msp_writes_in_yaml(tmp_path: Path) -> None:
+    """YAML reads a bare `off` as false: `site_match: off` still means off."""
+    file = tmp_path / "tenant.yaml"
+    file.write_text(
+        "tenant: msp\n"
+        "clients: [{id: acme, name: Acme, account_lead: {name: A, email: a@msp.example},\n"
+        "  co_managed_staff: {emails: [it@acme.example], identities: {connectwise: [jsmith]}}}]\n"
+        "classifier:\n"
+        "  device_identity:\n"
+        "    match_on: [hostname, rmm_link]\n"
+        "    ticket_device_ids: {canonical: hostname}\n"
+        "  detectors:\n"
+        "    late_reporting: {site_match: off, transient_alert_minutes: 20}\n"
+        "    skipped_meeting: {unattributed_cancellations: msp}\n"
+    )
+    t = load_tenant(file)
+    assert t.classifier.detectors.late_reporting.site_match == "off"
+    assert t.classifier.device_identity.ticket_device_ids == {Source.canonical: "hostname"}
+    jsmith = t.identity(Source.connectwise, "JSmith")
+    assert jsmith is not None and jsmith.role is IdentityRole.co_managed_staff
+    with pytest.raises(TenantConfigError, match="site_match"):
+        parse_tenant(minimal(classifier={"detectors": {"late_reporting": {"site_match": "x"}}}))
