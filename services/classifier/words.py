@@ -14,12 +14,22 @@ _APOSTROPHES = "'\u2019"  # ' and the typographic one
 _WORD = re.compile(rf"[\w{_APOSTROPHES}-]+", re.UNICODE)
 _TRIM = _APOSTROPHES + "-"
 
-# Words too common to say two texts concern the same thing.
+# Words too common to say two texts concern the same thing: grammar, time and quantity
+# ("every few minutes" and "for 15 minutes" are not one problem), and the words every
+# alert and ticket use.
 _STOP = frozenset(
-    "the and for with from this that have has not was were are but our your their please "
-    "again still since when after before into over under about alert ticket issue problem "
-    "device client user users computer help request der die das und mit von für nicht ist "
-    "eine einer les des une pour avec dans sur pas est".split()
+    """
+    the and for with from this that have has not was were are but our your their please
+    again still since when after before into over under about above below every always
+    while other another there which would could should being more than less last first
+    times minute minutes hour hours second seconds today yesterday morning evening night
+    week weeks daily percent value level alert alerts ticket issue issues problem problems
+    device devices client user users computer help request threshold status check checked
+    der die das und mit von für nicht ist eine einer einem seit immer wieder heute gestern
+    minuten stunden stunde sekunden woche mehr über unter
+    les des une pour avec dans sur pas est depuis toujours encore hier aujourd heures heure
+    secondes semaine plus moins
+    """.split()
 )
 
 

@@ -225,3 +225,15 @@ def test_a_technician_entered_ticket_can_be_late_too(feed: Feed, tenant: Tenant)
         ticket("1", at(1), devices=["pc-01"], entered_by=TECH, channel="direct_phone"),
     )
     assert late(feed, tenant.classifier) == ["connectwise:ticket:1"]
+
+
+def test_words_of_time_and_quantity_make_no_topic(feed: Feed, tenant: Tenant) -> None:
+    """ "VPN drops every few minutes" is not the CPU alert "above 95% for 15 minutes"."""
+    feed(
+        alert("a1", at(0), site="HQ", message="ACME-WS032: CPU above 95% for 15 minutes"),
+        ticket("1", at(2), site="hq", summary="VPN drops every few minutes"),
+        alert("a2", at(10), site="HQ", message="QuickBooks database service stopped"),
+        ticket("2", at(12), site="hq", summary="Cannot open QuickBooks"),  # a shared name
+    )
+    found = late_reporting(feed.state, tenant.classifier, feed.watermark)
+    assert [(f.ref, "quickbooks" in f.note) for f in found] == [("connectwise:ticket:2", True)]
