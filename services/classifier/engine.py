@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.classifier import detectors as det
+from services.classifier.devices import alert_keys, change_keys, ticket_keys
 from services.classifier.health import (
     WINDOWS,
     endpoints,
@@ -22,7 +23,7 @@ from services.classifier.health import (
     ticket_class_of,
     window_health,
 )
-from services.classifier.labels import label_ticket, label_work
+from services.classifier.labels import client_reschedule, label_ticket, label_work
 from services.classifier.state import (
     DAY,
     AlertRec,
@@ -40,11 +41,11 @@ from services.events.models import (
     ChargeTo,
     DeviceChange,
     DeviceChangeKind,
-    IdentityRole,
     Meeting,
     MeetingStatus,
     Recommendation,
     RmmAlert,
+    Source,
     Ticket,
     TimeEntry,
     Visit,
@@ -185,11 +186,12 @@ class Engine:
         before = None if rec is None else (rec.initiator, rec.work_class, rec.nature)
         if rec is None:
             rec = state.tickets[ref] = TicketRec(ref=ref, created=ts(p.created_at), updated=at)
-        _merge_ticket(rec, p, newer=at >= rec.updated)
+        _merge_ticket(rec, p, newer=at >= rec.updated, source=event.source)
         rec.created = min(rec.created, ts(p.created_at))
         rec.updated = max(rec.updated, at)
         rec.event_id = event.event_id
-        label_ticket(rec)
+        rec.follows = ticket_ref_of(event) or rec.follows  # a ticket's linked ticket
+        label_ticket(rec, self.policy.detectors.direct_to_tech.follow_up_terms)
         work = [self._ticket_item(state.client_id, rec, event)]
         if before != (rec.initiator, rec.work_class, rec.nature):
             # Time entries and visits labelled before this ticket was known follow it now.
@@ -284,7 +286,7 @@ class Engine:
         rec = state.meetings.get(ref)
         if rec is None:
             rec = state.meetings[ref] = MeetingRec(ref=ref, starts=ts(p.starts_at), updated=at)
-        if p.status is MeetingStatus.rescheduled and p.cancelled_by != IdentityRole.technician:
+        if client_reschedule(p.status, p.cancelled_by):
             rec.client_reschedules += 1  # each distinct event (deduplicated) is one reschedule
         if at >= rec.updated or rec.status == MeetingStatus.scheduled:
             rec.status = p.status.value
@@ -299,16 +301,28 @@ class Engine:
         at = ts(event.occurred_at)
         if p.device_id:
             state.devices[p.device_id] = max(state.devices.get(p.device_id, 0.0), at)
-        if p.status != "triggered" or p.help_request:
-            return  # a reset ends an alert; an end user's help request is a request
-        keys = [k.casefold() for k in (p.device_id, p.device_name) if k]
-        state.alerts[str(event.ref)] = AlertRec(
-            ref=str(event.ref),
+        if p.help_request:
+            return  # an end user's help request is a request, not an alert
+        ref = str(event.ref)
+        known = state.alerts.get(ref)
+        if p.status != "triggered":
+            # A reset ends the alert: kept (even before its trigger arrives) so that an
+            # alert resolved minutes after it fired, or long before the ticket, is told apart.
+            if known is None:
+                state.alerts[ref] = AlertRec(ref, at, [], None, resolved=at, pending=True)
+            elif known.pending or at >= known.at:
+                known.resolved = at if known.resolved is None else min(known.resolved, at)
+            return
+        resolved = known.resolved if known is not None else None
+        state.alerts[ref] = AlertRec(
+            ref=ref,
             at=at,
-            devices=keys,
+            devices=alert_keys(p),
             site=p.site.casefold() if p.site else None,
             severity=p.severity.value,
             message=p.message,
+            category=p.category,
+            resolved=resolved if resolved is not None and resolved >= at else None,
         )
 
     def _device_change(self, state: ClientState, event: CanonicalEvent, p: DeviceChange) -> None:
@@ -323,6 +337,9 @@ class Engine:
             change=p.change.value,
             device=p.device_name or p.device_id,
             tool=p.tool,
+            keys=change_keys(p),
+            device_type=p.device_type,
+            user=p.last_user,
         )
 
     def _recommendation(self, state: ClientState, event: CanonicalEvent, p: Recommendation) -> None:
@@ -545,7 +562,7 @@ def _explain(episode: det.Episode, client: str, policy: DetectorPolicy) -> str:
     return f"{client}: {_WHAT[episode.behaviour]} ({times} {span}); latest: {latest}."
 
 
-def _merge_ticket(rec: TicketRec, p: Ticket, *, newer: bool) -> None:
+def _merge_ticket(rec: TicketRec, p: Ticket, *, newer: bool, source: Source) -> None:
     """Merge a (possibly partial) ticket update: never let an unknown erase a known value."""
 
     def put(name: str, value: object, empty: tuple[object, ...] = (None, "unknown", [])) -> None:
@@ -567,7 +584,8 @@ def _merge_ticket(rec: TicketRec, p: Ticket, *, newer: bool) -> None:
         put("addressed_to", p.addressed_to.name or p.addressed_to.id)
     put("issue_started", ts(p.issue_started_at) if p.issue_started_at else None)
     put("rmm_alert_id", p.rmm_alert_id)
-    put("devices", [d.casefold() for d in p.device_ids])
+    put("devices", ticket_keys(p, source))
+    put("board", p.board)
     put("site", p.site.casefold() if p.site else None)
     put("location", p.location.value)
 

@@ -13,14 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.classifier.labels import label_work
 from services.classifier.state import DAY, ClientState, TicketRec, WorkRec
 from services.events.outputs import Band, Behaviour, WindowHealth, WorkClass
 from services.events.policy import ClassifierPolicy, HealthPolicy
 
+if TYPE_CHECKING:
+    from services.classifier.engine import ClientView, Engine
+
 WINDOWS = (30, 90)
+# The component a client with no work, tickets or visits in the judged window carries:
+# zero points, so it is green, and the reason is written where the points are.
+NO_ACTIVITY = "no_activity"
 
 ClassOf = Callable[[WorkRec], WorkClass]
 
@@ -106,8 +112,34 @@ def score(
         else p.proactive_max_penalty * (p.proactive_share_target - share) / p.proactive_share_target
     )
     components = {k: round(v, 1) for k, v in components.items()}
+    if is_quiet(window) and not behaviour_points:
+        components[NO_ACTIVITY] = 0.0
     value = round(max(0.0, 100.0 - sum(components.values())), 1)
     return Score(value, band_of(value, p), components)
+
+
+def is_quiet(window: WindowHealth) -> bool:
+    """No tickets, no hours and no onsite visits in the window."""
+    return (
+        window.tickets == 0
+        and window.hours_proactive == 0
+        and window.hours_reactive == 0
+        and window.visits_onsite_proactive == 0
+        and window.visits_onsite_reactive == 0
+    )
+
+
+def quiet_client_view(
+    engine: Engine, client_id: str, tenant: str, watermark: float, now: float
+) -> ClientView:
+    """The view of a tenant client the classifier holds no events of: a client too, green
+    with the `no_activity` component, KPIs at zero (per endpoint when it has endpoints).
+
+    For the query API and the metrics, where a client has no judged view yet:
+    `views.get(client.id) or quiet_client_view(engine, client.id, tenant, watermark, now)`.
+    Pure: it judges a fresh, empty state and keeps nothing.
+    """
+    return engine.judge(ClientState(client_id), tenant, watermark, now).view
 
 
 def band_of(value: float, p: HealthPolicy) -> Band:

@@ -9,9 +9,13 @@ label on `partnerpulse.work` can be explained.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from services.classifier.state import HOUR, TicketRec, WorkRec
-from services.events.models import Channel, IdentityRole, Nature
+from services.classifier.words import has_term, tokens
+from services.events.models import Channel, IdentityRole, MeetingStatus, Nature
 from services.events.outputs import Initiator, WorkClass
+from services.events.policy import DirectToTechPolicy
 
 _DIRECT_CHANNELS = {Channel.direct_email, Channel.direct_phone, Channel.direct_chat}
 _MSP_CHANNELS = {Channel.scheduled, Channel.internal}
@@ -21,8 +25,24 @@ _CLIENT_ASKED = {Nature.request, Nature.change}
 
 CLIENT_INITIATORS = {Initiator.service_desk, Initiator.direct_to_tech, Initiator.unknown}
 
+_FOLLOW_UP_TERMS: Sequence[str] = DirectToTechPolicy().follow_up_terms
 
-def ticket_initiator(t: TicketRec) -> tuple[Initiator, str]:
+
+def is_follow_up(t: TicketRec, follow_up_terms: Sequence[str] = _FOLLOW_UP_TERMS) -> bool:
+    """A technician's own follow-up of earlier work: the `follow_up` channel, a link to
+    an earlier ticket, or a technician-entered ticket whose summary says so."""
+    if t.channel == Channel.follow_up:
+        return True
+    if t.follows is not None and t.entered_by_role != IdentityRole.client_contact:
+        return True
+    return t.entered_by_role == IdentityRole.technician and (
+        has_term(tokens(t.summary), follow_up_terms) is not None
+    )
+
+
+def ticket_initiator(
+    t: TicketRec, follow_up_terms: Sequence[str] = _FOLLOW_UP_TERMS
+) -> tuple[Initiator, str]:
     channel = Channel(t.channel)
     if channel is Channel.monitoring or t.rmm_alert_id:
         return Initiator.rmm, "initiator:monitoring"
@@ -32,10 +52,16 @@ def ticket_initiator(t: TicketRec) -> tuple[Initiator, str]:
             if channel is Channel.scheduled
             else (Initiator.rmm, "initiator:automation")
         )
+    if t.entered_by_role == IdentityRole.co_managed_staff:
+        # A co-managed client's own IT entering its ticket in the PSA is its intake path.
+        return Initiator.service_desk, "initiator:co_managed_staff"
     if channel in _MSP_CHANNELS:
         return Initiator.msp_scheduled, "initiator:msp_channel"
     if channel in _DIRECT_CHANNELS:
         return Initiator.direct_to_tech, "initiator:direct_channel"
+    if is_follow_up(t, follow_up_terms):
+        # The work came in earlier, through whichever path; a follow-up is not a new request.
+        return Initiator.service_desk, "initiator:follow_up"
     if t.addressed_to_role == IdentityRole.technician:
         return Initiator.direct_to_tech, "initiator:addressed_to_technician"
     if t.entered_by_role == IdentityRole.technician:
@@ -68,9 +94,9 @@ def class_of_nature(nature: str, initiator: Initiator) -> tuple[WorkClass, str]:
     return WorkClass.reactive, "initiator:unplanned"
 
 
-def label_ticket(t: TicketRec) -> None:
+def label_ticket(t: TicketRec, follow_up_terms: Sequence[str] = _FOLLOW_UP_TERMS) -> None:
     """Set the ticket's initiator, class and rule from its merged fields."""
-    initiator, why = ticket_initiator(t)
+    initiator, why = ticket_initiator(t, follow_up_terms)
     work_class, rule = class_of_nature(t.nature, initiator)
     t.initiator = initiator.value
     t.work_class = work_class.value
@@ -101,3 +127,40 @@ def label_work(
             return WorkClass.proactive, Initiator.msp_scheduled, nature.value, "visit:booked_ahead"
         return WorkClass.reactive, initiator, nature.value, "visit:same_day"
     return WorkClass.reactive, initiator, nature.value, "unplanned:no_ticket"
+
+
+# -- whose side a meeting's cancellation or reschedule was -------------------------
+
+_CANCELLED = {
+    MeetingStatus.cancelled.value,
+    MeetingStatus.cancelled_by_msp.value,
+    MeetingStatus.cancelled_by_client.value,
+}
+_BY_MSP = {MeetingStatus.cancelled_by_msp.value, MeetingStatus.rescheduled_by_msp.value}
+_BY_CLIENT = {MeetingStatus.cancelled_by_client.value, MeetingStatus.rescheduled_by_client.value}
+
+
+def is_cancelled(status: str) -> bool:
+    return status in _CANCELLED
+
+
+def by_client(status: str, cancelled_by: str | None, unattributed: str = "client") -> bool:
+    """Was a cancellation or reschedule the client's? The status the tenant maps says so
+    first (`cancelled_by_msp`, `cancelled_by_client`), then the source's `cancelled_by`,
+    then the tenant's `unattributed_cancellations`."""
+    if status in _BY_MSP:
+        return False
+    if status in _BY_CLIENT:
+        return True
+    if cancelled_by == IdentityRole.technician:
+        return False
+    if cancelled_by == IdentityRole.client_contact:
+        return True
+    return unattributed == "client"
+
+
+def client_reschedule(status: MeetingStatus, cancelled_by: IdentityRole | None) -> bool:
+    """Does this meeting event count as one more reschedule by the client?"""
+    if status not in (MeetingStatus.rescheduled, MeetingStatus.rescheduled_by_client):
+        return False
+    return by_client(status.value, cancelled_by.value if cancelled_by else None)

@@ -36,7 +36,7 @@ class TicketRec:
     addressed_to: str | None = None
     issue_started: float | None = None
     rmm_alert_id: str | None = None
-    devices: list[str] = field(default_factory=list)  # lower-cased ids
+    devices: list[str] = field(default_factory=list)  # device identity keys (devices.py)
     site: str | None = None  # lower-cased
     location: str = "unknown"
     # labels, recomputed on every merge
@@ -44,6 +44,8 @@ class TicketRec:
     work_class: str = "reactive"
     rule: str = ""
     event_id: str = ""
+    board: str | None = None  # board / queue / ticket type, as the source names it
+    follows: str | None = None  # the earlier ticket this one is linked to (a follow-up)
 
 
 @dataclass
@@ -67,10 +69,13 @@ class WorkRec:
 class AlertRec:
     ref: str
     at: float
-    devices: list[str]  # lower-cased device id and name
+    devices: list[str]  # device identity keys (devices.py)
     site: str | None
     severity: str = "info"
     message: str | None = None
+    category: str | None = None
+    resolved: float | None = None  # the first reset after it fired
+    pending: bool = False  # only its reset has arrived so far
 
 
 @dataclass
@@ -80,6 +85,9 @@ class ChangeRec:
     change: str
     device: str
     tool: str | None = None
+    keys: list[str] = field(default_factory=list)  # device identity keys (devices.py)
+    device_type: str | None = None
+    user: str | None = None
 
 
 @dataclass

@@ -68,6 +68,7 @@ class Channel(StrEnum):
     monitoring = "monitoring"  # RMM / monitoring alert
     scheduled = "scheduled"  # MSP-scheduled (recurring ticket, plan)
     internal = "internal"  # entered by MSP staff for its own work
+    follow_up = "follow_up"  # a technician's follow-up of an earlier ticket
     unknown = "unknown"
 
 
@@ -97,6 +98,7 @@ class IdentityRole(StrEnum):
     service_desk = "service_desk"  # an intake path: email connector, portal, phone queue
     client_contact = "client_contact"
     automation = "automation"  # RMM integration, recurring-ticket engine
+    co_managed_staff = "co_managed_staff"  # a co-managed client's own IT staff (PSA login)
     unknown = "unknown"
 
 
@@ -118,6 +120,21 @@ class Identity(BaseModel):
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class DeviceIdentity(BaseModel):
+    """A device as a PSA record names it. The PSA's own id (Halo asset, Autotask
+    configuration item, ConnectWise configuration) never equals an RMM's device id, so
+    the identities that cross systems travel with it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str | None = Field(None, description="The PSA's own asset / configuration id.")
+    hostname: str | None = None
+    serial: str | None = None
+    rmm_device_id: str | None = Field(
+        None, description="The RMM's device id, where the RMM-PSA integration links them."
+    )
 
 
 class Ticket(_Payload):
@@ -145,6 +162,9 @@ class Ticket(_Payload):
     closed_at: AwareDatetime | None = None
     location: Location = Location.unknown
     device_ids: list[str] = Field(default_factory=list)
+    devices: list[DeviceIdentity] = Field(
+        default_factory=list, description="The devices named, with their cross-system identities."
+    )
     site: str | None = None
     rmm_alert_id: str | None = Field(None, description="The RMM alert that raised it, if any.")
 
@@ -194,6 +214,11 @@ class MeetingStatus(StrEnum):
     no_show = "no_show"
     cancelled = "cancelled"
     rescheduled = "rescheduled"
+    # When the source's status says whose side it was (a tenant maps its own statuses).
+    cancelled_by_msp = "cancelled_by_msp"
+    cancelled_by_client = "cancelled_by_client"
+    rescheduled_by_msp = "rescheduled_by_msp"
+    rescheduled_by_client = "rescheduled_by_client"
 
 
 class MeetingKind(StrEnum):
@@ -238,6 +263,7 @@ class RmmAlert(_Payload):
     message: str | None = None
     device_id: str | None = None
     device_name: str | None = None
+    serial: str | None = None
     site: str | None = None
     help_request: bool = Field(False, description="An end user asked for help from the device.")
 
@@ -256,6 +282,9 @@ class DeviceChange(_Payload):
     site: str | None = None
     tool: str | None = Field(None, description="The remote-access tool or vendor seen.")
     detail: str | None = None
+    serial: str | None = None
+    device_type: str | None = Field(None, description="laptop, workstation, server, ...")
+    last_user: str | None = Field(None, description="The user last logged on, if reported.")
 
 
 class RecommendationStatus(StrEnum):

@@ -7,7 +7,26 @@ field (../shared/domain.md), never in the detectors' code.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.events.models import Nature, Source
+
+# The word lists' defaults (data, not code): services/events/default_terms.yaml.
+_TERMS: dict[str, Any] = yaml.safe_load(
+    resources.files("services.events").joinpath("default_terms.yaml").read_text(encoding="utf-8")
+)
+
+
+def _words(name: str) -> list[str]:
+    return [str(w) for w in _TERMS[name]]
+
+
+def _table(name: str) -> dict[str, list[str]]:
+    return {str(k): [str(w) for w in v] for k, v in _TERMS[name].items()}
 
 
 class _Strict(BaseModel):
@@ -36,7 +55,32 @@ class LateReportingPolicy(DetectorPolicy):
         4, gt=0, description="An RMM alert this long before the client's ticket means late."
     )
     alert_lookback_days: float = Field(
-        7, gt=0, description="How far back an RMM alert on the same device or site is looked for."
+        7,
+        gt=0,
+        description="How far back a *resolved* RMM alert is looked for; an alert still open "
+        "when the ticket is created counts however old it is.",
+    )
+    transient_alert_minutes: float = Field(
+        30,
+        ge=0,
+        description="An alert resolved within this of firing (a RESET) is not a problem the "
+        "client sat on, and never counts.",
+    )
+    site_match: Literal["off", "related", "any"] = Field(
+        "related",
+        description="When the ticket names no device, an alert at the same site counts: "
+        "`off` never; `related` only when the alert's category or message and the ticket's "
+        "summary concern the same topic; `any` always.",
+    )
+
+    topics: dict[str, list[str]] = Field(
+        default_factory=lambda: _table("topics"),
+        description="Topic -> words: a ticket and an alert sharing a topic concern the same "
+        "problem (site-level matching).",
+    )
+    failure_terms: list[str] = Field(
+        default_factory=lambda: _words("failure_terms"),
+        description="Words that make a ticket of unknown nature a problem report.",
     )
     issue_age_hours: float = Field(
         24, gt=0, description="Issue started this long before the ticket was created means late."
@@ -46,10 +90,23 @@ class LateReportingPolicy(DetectorPolicy):
     )
     window_days: float = 60
 
+    @field_validator("site_match", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML reads a bare `off` as false (and `on` as true).
+        return (
+            {False: "off", True: "related"}.get(value, value) if isinstance(value, bool) else value
+        )
+
 
 class SkippedMeetingPolicy(DetectorPolicy):
     short_notice_hours: float = Field(
         24, gt=0, description="A client cancellation with less notice than this is a skip."
+    )
+    unattributed_cancellations: Literal["client", "msp"] = Field(
+        "client",
+        description="Whose side a cancellation is when neither its status (`cancelled_by_msp`, "
+        "`cancelled_by_client`) nor the source says: `client` counts it, `msp` does not.",
     )
     reschedules: int = Field(
         2, ge=1, description="Client reschedules of one meeting that count as a skip."
@@ -70,14 +127,56 @@ class IgnoredRecommendationPolicy(DetectorPolicy):
 
 class UnannouncedChangePolicy(DetectorPolicy):
     announce_days: float = Field(
-        7, gt=0, description="A request or change ticket this recent announces a device change."
+        7, gt=0, description="How recent an announcing ticket must be, before the change."
+    )
+    announcing_natures: list[Nature] = Field(
+        default_factory=lambda: [Nature.change, Nature.project],
+        description="Ticket natures that announce a change when they concern it.",
+    )
+    procurement_terms: list[str] = Field(
+        default_factory=lambda: _words("procurement_terms"),
+        description="Words in a ticket's summary or board that make it a procurement or "
+        "onboarding ticket (which announces like a change ticket); any other request does not.",
+    )
+    device_types: dict[str, list[str]] = Field(
+        default_factory=lambda: _table("device_types"),
+        description="Device type -> words a ticket uses for it: `new laptop` names a device "
+        "the RMM types `WINDOWS_WORKSTATION`.",
     )
     window_days: float = 30
     min_occurrences: int = 1
 
 
+class DirectToTechPolicy(DetectorPolicy):
+    follow_up_terms: list[str] = Field(
+        default_factory=lambda: _words("follow_up_terms"),
+        description="Words in the summary of a technician-entered ticket that make it the "
+        "technician's own follow-up of earlier work, not a client going around the desk.",
+    )
+
+
+IdentityKind = Literal["hostname", "serial", "rmm_link"]
+
+
+class DeviceIdentityPolicy(_Strict):
+    """How a PSA ticket's device is recognised as an RMM's device."""
+
+    match_on: list[IdentityKind] = Field(
+        default_factory=lambda: list[IdentityKind](["hostname", "serial", "rmm_link"]),
+        description="Identities that make two records the same device (any one shared "
+        "suffices): hostname (case-insensitive, domain suffix stripped), serial number, "
+        "the RMM-PSA integration's link (an RMM device id on the PSA record).",
+    )
+    ticket_device_ids: dict[Source, Literal["psa_id", "rmm_device_id", "hostname"]] = Field(
+        default_factory=dict,
+        description="What a source's plain ticket `device_ids` are: by default the PSA's own "
+        "ids (which never match an RMM's); say `rmm_device_id` or `hostname` for a source "
+        "whose integration writes those.",
+    )
+
+
 class DetectorsPolicy(_Strict):
-    direct_to_tech: DetectorPolicy = DetectorPolicy()
+    direct_to_tech: DirectToTechPolicy = DirectToTechPolicy()
     late_reporting: LateReportingPolicy = LateReportingPolicy()
     skipped_meeting: SkippedMeetingPolicy = SkippedMeetingPolicy()
     ignored_recommendation: IgnoredRecommendationPolicy = IgnoredRecommendationPolicy()
@@ -124,4 +223,5 @@ class ClassifierPolicy(_Strict):
         24, gt=0, description="A visit booked less than this before it starts is unplanned."
     )
     detectors: DetectorsPolicy = DetectorsPolicy()
+    device_identity: DeviceIdentityPolicy = DeviceIdentityPolicy()
     health: HealthPolicy = HealthPolicy()

@@ -18,7 +18,7 @@ from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -47,6 +47,25 @@ from services.events.models import (
     Source,
 )
 from services.events.policy import ClassifierPolicy
+from services.events.tenant_people import (
+    AccountLead,
+    Client,
+    CoManagedStaff,
+    Email,
+    IntakeIdentities,
+    Person,
+    SourceIds,
+)
+
+__all__ = [
+    "AccountLead",
+    "Client",
+    "CoManagedStaff",
+    "Email",
+    "IntakeIdentities",
+    "Person",
+    "SourceIds",
+]
 
 # The picklist fields a mapping may name, and the canonical vocabulary of each.
 PICKLIST_FIELDS: dict[str, type[StrEnum]] = {
@@ -61,6 +80,14 @@ PICKLIST_FIELDS: dict[str, type[StrEnum]] = {
     "work_type": Nature,
 }
 
+# What an unmapped value becomes when neither the tenant nor the shipped mappings write a
+# `default`: "unknown" where the vocabulary has it, else its neutral value.
+IMPLICIT_DEFAULTS: dict[str, str] = {
+    name: "unknown" if "unknown" in vocabulary.__members__ else next(iter(vocabulary)).value
+    for name, vocabulary in PICKLIST_FIELDS.items()
+}
+IMPLICIT_DEFAULTS.update(meeting_status="scheduled", meeting_kind="meeting", severity="info")
+
 VENDOR_SOURCES = [s for s in Source if s is not Source.canonical]
 
 
@@ -70,47 +97,6 @@ class TenantConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
-
-
-class AccountLead(_Strict):
-    name: str
-    email: Email
-
-
-SourceIds = dict[Source, list[str]]
-
-
-class Client(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Canonical client id.")
-    name: str
-    account_lead: AccountLead
-    endpoints: int | None = Field(None, ge=0, description="Managed endpoints; else counted.")
-    identities: SourceIds = Field(
-        default_factory=dict,
-        description="How each source names this client (CW company id or identifier, "
-        "Autotask companyID, Halo client_id, NinjaOne organization id, Datto site_uid, "
-        "Tactical client name).",
-    )
-    contacts: list[str] = Field(
-        default_factory=list, description="Contact emails or ids known to belong to the client."
-    )
-    email_domains: list[str] = Field(default_factory=list)
-
-
-class Person(_Strict):
-    name: str
-    email: Email | None = None
-    identities: SourceIds = Field(default_factory=dict)
-
-
-class IntakeIdentities(_Strict):
-    """Identities that are a path into the service desk rather than a person."""
-
-    emails: list[str] = Field(default_factory=list, description="Service-desk mailboxes.")
-    identities: SourceIds = Field(default_factory=dict)
 
 
 class Picklist(_Strict):
@@ -204,10 +190,12 @@ class Tenant(_Strict):
                         f"use one of {sorted(PICKLIST_FIELDS)}"
                     )
                 allowed = {v.value for v in vocabulary}
-                for vendor_value, canonical in [
-                    *picklist.values.items(),
-                    ("default", picklist.default),
-                ]:
+                # The implicit default ("unknown") is not checked: a picklist that writes no
+                # `default` keeps the shipped one (meeting_status and meeting_kind have no
+                # "unknown"); only a default the tenant writes must be of the vocabulary.
+                written = "default" in picklist.model_fields_set
+                written_default = [("default", picklist.default)] if written else []
+                for vendor_value, canonical in [*picklist.values.items(), *written_default]:
                     if canonical not in allowed:
                         raise ValueError(
                             f"mappings.{source}.{name}.{vendor_value}: {canonical!r} is not a "
@@ -275,6 +263,14 @@ class Tenant(_Strict):
             for source, refs in tech.identities.items():
                 for ref in refs:
                     index[(source, _norm(ref))] = (IdentityRole.technician, tech.name)
+        # Last: a co-managed client's IT person is that, even with a technician's PSA login.
+        for client in self.clients:
+            staff = client.co_managed_staff
+            for email in staff.emails:
+                index[(None, _norm(email))] = (IdentityRole.co_managed_staff, None)
+            for source, refs in staff.identities.items():
+                for ref in refs:
+                    index[(source, _norm(ref))] = (IdentityRole.co_managed_staff, None)
         return index
 
     @cached_property
@@ -287,7 +283,7 @@ class Tenant(_Strict):
         for source in Source:
             fields = dict(DEFAULT_MAPPINGS.get(source, {}))
             for name, picklist in self.mappings.get(source, {}).items():
-                base = fields.get(name, Picklist())
+                base = fields.get(name, Picklist(default=IMPLICIT_DEFAULTS[name]))
                 fields[name] = Picklist(
                     values={**base.values, **picklist.values},
                     default=picklist.default

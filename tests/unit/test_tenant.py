@@ -5,7 +5,15 @@ from typing import Any
 
 import pytest
 
-from services.events.models import Channel, IdentityRole, Nature, Priority, Source
+from services.events.models import (
+    Channel,
+    IdentityRole,
+    MeetingKind,
+    MeetingStatus,
+    Nature,
+    Priority,
+    Source,
+)
 from services.events.tenant import Tenant, TenantConfigError, load_tenant, parse_tenant
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,3 +123,47 @@ def test_connectwise_key_url_allow_list(tenant: Tenant) -> None:
     assert not allows("https://evil.example/?x=.myconnectwise.net")
     assert not allows("file:///etc/passwd")
     assert not allows("http://10.0.0.1/key")
+
+
+def test_meeting_mappings_need_no_default_but_a_written_one_is_checked() -> None:
+    """check-tenant validated the implicit `unknown`, which meetings do not have."""
+    extra = {"values": {"Abgesagt": "cancelled", "Jour fixe": "meeting"}}
+    t = parse_tenant(
+        minimal(
+            mappings={
+                "connectwise": {"meeting_status": {"values": {"Abgesagt": "cancelled"}}},
+                "autotask": {"meeting_kind": {"values": extra["values"] | {"Abgesagt": "call"}}},
+                "halopsa": {"meeting_status": {"values": {"Abgesagt": "cancelled"}}},
+            }
+        )
+    )
+    assert t.map(Source.connectwise, "meeting_status", "Done") is MeetingStatus.held  # shipped
+    assert t.map(Source.halopsa, "meeting_status", "Offen") is MeetingStatus.scheduled
+    assert t.map(Source.autotask, "meeting_kind", "Sonstiges") is MeetingKind.meeting
+    bad = minimal(mappings={"halopsa": {"meeting_status": {"values": {}, "default": "unknown"}}})
+    with pytest.raises(TenantConfigError, match="'unknown' is not a meeting_status"):
+        parse_tenant(bad)
+
+
+def test_classifier_settings_an_msp_writes_in_yaml(tmp_path: Path) -> None:
+    """YAML reads a bare `off` as false: `site_match: off` still means off."""
+    file = tmp_path / "tenant.yaml"
+    file.write_text(
+        "tenant: msp\n"
+        "clients: [{id: acme, name: Acme, account_lead: {name: A, email: a@msp.example},\n"
+        "  co_managed_staff: {emails: [it@acme.example], identities: {connectwise: [jsmith]}}}]\n"
+        "classifier:\n"
+        "  device_identity:\n"
+        "    match_on: [hostname, rmm_link]\n"
+        "    ticket_device_ids: {canonical: hostname}\n"
+        "  detectors:\n"
+        "    late_reporting: {site_match: off, transient_alert_minutes: 20}\n"
+        "    skipped_meeting: {unattributed_cancellations: msp}\n"
+    )
+    t = load_tenant(file)
+    assert t.classifier.detectors.late_reporting.site_match == "off"
+    assert t.classifier.device_identity.ticket_device_ids == {Source.canonical: "hostname"}
+    jsmith = t.identity(Source.connectwise, "JSmith")
+    assert jsmith is not None and jsmith.role is IdentityRole.co_managed_staff
+    with pytest.raises(TenantConfigError, match="site_match"):
+        parse_tenant(minimal(classifier={"detectors": {"late_reporting": {"site_match": "x"}}}))

@@ -75,12 +75,14 @@ def ticket(
     priority: str = "medium",
     entered_by: Identity | None = DESK,
     addressed_to: Identity | None = None,
-    devices: list[str] = (),  # type: ignore[assignment]
+    devices: list[str | dict[str, str]] = (),  # type: ignore[assignment]  # hostnames
+    device_ids: list[str] = (),  # type: ignore[assignment]  # the PSA's own asset ids
     site: str | None = None,
     issue_started: datetime | None = None,
     action: Action = Action.created,
     occurred: datetime | None = None,
     source: Source = Source.connectwise,
+    follows: str | None = None,
     **extra: Any,
 ) -> CanonicalEvent:
     payload: dict[str, Any] = {
@@ -93,7 +95,8 @@ def ticket(
         "entered_by": entered_by.model_dump() if entered_by else None,
         "addressed_to": addressed_to.model_dump() if addressed_to else None,
         "created_at": created,
-        "device_ids": list(devices),
+        "device_ids": list(device_ids),
+        "devices": [d if isinstance(d, dict) else {"hostname": d} for d in devices],
         "site": site,
         "issue_started_at": issue_started,
         **extra,
@@ -106,6 +109,7 @@ def ticket(
         occurred=occurred or created,
         action=action,
         source=source,
+        refs=[("ticket", follows)] if follows else [],
     )
 
 
@@ -182,15 +186,22 @@ def alert(
     site: str | None = None,
     status: str = "triggered",
     severity: str = "major",
+    message: str | None = None,
+    category: str | None = None,
+    device_id: str | None = None,
+    serial: str | None = None,
 ) -> CanonicalEvent:
+    """An RMM alert on `device` (its hostname); its RMM device id is `device_id`."""
     payload = {
         "kind": "rmm_alert",
         "alert_id": alert_id,
         "status": status,
         "severity": severity,
-        "message": f"disk failing on {device}",
-        "device_id": device,
+        "category": category,
+        "message": message if message is not None else f"disk failing on {device}",
+        "device_id": device_id or device,
         "device_name": device.upper(),
+        "serial": serial,
         "site": site,
     }
     return event(
@@ -243,13 +254,18 @@ def device_change(
     change: str = "new_device",
     tool: str | None = None,
     client: str = "acme",
+    device_type: str | None = None,
+    last_user: str | None = None,
+    device_name: str | None = None,
 ) -> CanonicalEvent:
     payload = {
         "kind": "device_change",
         "change": change,
         "device_id": f"dev-{change_id}",
-        "device_name": f"PC-{change_id}",
+        "device_name": device_name or f"PC-{change_id}",
         "tool": tool,
+        "device_type": device_type,
+        "last_user": last_user,
     }
     return event(
         payload,

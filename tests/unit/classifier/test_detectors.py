@@ -94,7 +94,8 @@ def test_alert_on_same_device_hours_before_the_ticket(feed: Feed, tenant: Tenant
         alert("a3", at(4), device="dev-3"),
         ticket("3", at(4, 8), devices=["dev-9"]),  # another device
         alert("a4", at(10), device="dev-4"),
-        ticket("4", at(20), devices=["dev-4"]),  # beyond the 7-day look-back
+        alert("a4", at(11), device="dev-4", status="resolved"),
+        ticket("4", at(20), devices=["dev-4"]),  # resolved, and beyond the 7-day look-back
     )
     assert refs(late_reporting(feed.state, tenant.classifier, feed.watermark)) == [
         "connectwise:ticket:1"
@@ -130,7 +131,10 @@ def test_issue_started_long_before_and_critical_after_quiet(feed: Feed, tenant: 
 
 
 def test_site_matches_when_the_ticket_names_no_device(feed: Feed, tenant: Tenant) -> None:
-    feed(alert("a1", at(0), site="Main Office"), ticket("1", at(1), site="main office"))
+    feed(
+        alert("a1", at(0), site="Main Office", message="Internet link down at Main Office"),
+        ticket("1", at(1), site="main office", summary="No internet since yesterday"),
+    )
     assert refs(late_reporting(feed.state, tenant.classifier, feed.watermark)) == [
         "connectwise:ticket:1"
     ]
@@ -192,7 +196,7 @@ def test_declined_and_overdue_recommendations(feed: Feed, tenant: Tenant) -> Non
 
 def test_unannounced_devices_and_tools(feed: Feed, tenant: Tenant) -> None:
     feed(
-        ticket("1", at(0), nature="request"),  # "we are buying a laptop"
+        ticket("1", at(0), nature="request", summary="Quote for a new laptop"),
         device_change("c1", at(3)),  # announced
         device_change("c2", at(20)),  # nothing asked in the 7 days before
         device_change("c3", at(21), change="new_remote_tool", tool="AnyDesk"),
@@ -237,7 +241,10 @@ def test_partner_like_client_raises_nothing(feed: Feed) -> None:
         )
         if week % 4 == 0:
             feed(meeting(f"q{week}", at(d + 4), status="held"))
-    feed(ticket("req", at(60), nature="request"), device_change("c1", at(62)))
+    feed(
+        ticket("req", at(60), nature="request", summary="Please order a new PC for reception"),
+        device_change("c1", at(62)),
+    )
     feed(recommendation("rec", at(10), status="accepted", answered=at(12)))
     j = feed.engine.judge(feed.state, "t", feed.watermark, 0)
     assert j.signals == [] and j.view.open_signals == []

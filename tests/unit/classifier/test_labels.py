@@ -31,6 +31,33 @@ def rec(**fields: object) -> TicketRec:
         ({"channel": "portal", "entered_by_role": "client_contact"}, Initiator.service_desk),
         ({"channel": "unknown", "entered_by_role": "client_contact"}, Initiator.service_desk),
         ({}, Initiator.unknown),
+        # A co-managed client's IT staff entering a ticket: their intake path.
+        ({"entered_by_role": "co_managed_staff", "channel": "unknown"}, Initiator.service_desk),
+        (
+            {"entered_by_role": "co_managed_staff", "addressed_to_role": "technician"},
+            Initiator.service_desk,
+        ),
+        # A technician's follow-up: mapped source, link, or its summary says so.
+        ({"channel": "follow_up", "entered_by_role": "technician"}, Initiator.service_desk),
+        (
+            {"follows": "connectwise:ticket:0", "entered_by_role": "technician"},
+            Initiator.service_desk,
+        ),
+        (
+            {"summary": "Suivi: imprimante", "entered_by_role": "technician", "channel": "phone"},
+            Initiator.service_desk,
+        ),
+        # ... but a client who writes "follow-up" to a technician's own mailbox went direct,
+        # and a client's linked ticket addressed to a technician is still addressed to them.
+        ({"channel": "direct_email", "summary": "Follow-up"}, Initiator.direct_to_tech),
+        (
+            {
+                "follows": "connectwise:ticket:0",
+                "entered_by_role": "client_contact",
+                "addressed_to_role": "technician",
+            },
+            Initiator.direct_to_tech,
+        ),
     ],
 )
 def test_ticket_initiator(fields: dict[str, object], initiator: Initiator) -> None:

@@ -1,0 +1,239 @@
+"""Late reporting: the alert and the ticket must plausibly concern the same problem.
+
+Issue 12, causes 1-3: an alert on another device, an alert reset minutes after it fired,
+and a service request are not a problem the client sat on; an alert still open when the
+client reports it counts however old it is; a PSA's asset ids never equal an RMM's
+device ids, so "the same device" is decided on hostname, serial or the integration link.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.classifier.detectors import late_reporting
+from services.events.policy import ClassifierPolicy, DeviceIdentityPolicy
+from services.events.tenant import Tenant
+
+from .conftest import Feed
+from .factory import TECH, alert, at, ticket
+
+
+def late(feed: Feed, policy: ClassifierPolicy) -> list[str]:
+    return sorted(f.ref for f in late_reporting(feed.state, policy, feed.watermark))
+
+
+def with_late(policy: ClassifierPolicy, **changes: Any) -> ClassifierPolicy:
+    detectors = policy.detectors.model_copy(
+        update={"late_reporting": policy.detectors.late_reporting.model_copy(update=changes)}
+    )
+    return policy.model_copy(update={"detectors": detectors})
+
+
+def with_identity(policy: ClassifierPolicy, **changes: Any) -> ClassifierPolicy:
+    identity = DeviceIdentityPolicy.model_validate(policy.device_identity.model_dump() | changes)
+    return policy.model_copy(update={"device_identity": identity})
+
+
+# -- the same problem: device beats site ---------------------------------------------
+
+
+def test_an_alert_on_another_device_at_the_same_site_is_not_the_problem(
+    feed: Feed, tenant: Tenant
+) -> None:
+    feed(
+        alert("a1", at(0), device="pc-01", site="HQ"),
+        ticket("1", at(1), devices=["pc-02"], site="hq", summary="disk failing on pc-02"),
+    )
+    assert late(feed, tenant.classifier) == []
+
+
+def test_at_the_same_site_only_an_alert_about_the_same_topic_counts(
+    feed: Feed, tenant: Tenant
+) -> None:
+    feed(
+        alert("a1", at(0), device="fs-01", site="HQ", message="Disk C: 97% full", category="Disk"),
+        ticket("1", at(1), site="hq", summary="The printer on floor 2 jams"),  # unrelated
+        alert("a2", at(10), device="fw-01", site="HQ", message="WAN link unreachable"),
+        ticket("2", at(11), site="hq", summary="Kein Internet seit gestern"),  # same topic
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:2"]
+    found = late_reporting(feed.state, tenant.classifier, feed.watermark)
+    assert "at the same site, about network" in found[0].note
+
+
+def test_site_level_matching_is_a_tenant_option(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        alert("a1", at(0), site="HQ", message="Disk C: 97% full"),
+        ticket("1", at(1), site="hq", summary="The printer jams"),
+    )
+    assert late(feed, with_late(tenant.classifier, site_match="any")) == ["connectwise:ticket:1"]
+    feed(ticket("2", at(2), site="hq", summary="Disk full"))
+    assert late(feed, with_late(tenant.classifier, site_match="off")) == []
+
+
+def test_a_ticket_naming_a_device_never_falls_back_to_the_site(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        alert("a1", at(0), device="pc-01", site="HQ", message="Network down"),
+        ticket("1", at(1), devices=["pc-02"], site="hq", summary="Network down"),
+    )
+    assert late(feed, with_late(tenant.classifier, site_match="any")) == []
+
+
+# -- a reset within minutes is no problem the client sat on -----------------------------
+
+
+def test_an_alert_reset_within_30_minutes_does_not_count(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        alert("a1", at(0), device="pc-01"),
+        alert("a1", at(0, 0.25), device="pc-01", status="resolved"),  # 15 min: a blip
+        ticket("1", at(1), devices=["pc-01"]),
+        alert("a2", at(5), device="pc-02"),
+        alert("a2", at(5, 3), device="pc-02", status="resolved"),  # 3 h: a real problem
+        ticket("2", at(6), devices=["pc-02"]),
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:2"]
+    # The duration is the tenant's: with 10 minutes, the 15-minute alert counts too.
+    assert late(feed, with_late(tenant.classifier, transient_alert_minutes=10)) == [
+        "connectwise:ticket:1",
+        "connectwise:ticket:2",
+    ]
+
+
+def test_a_reset_arriving_before_its_trigger_still_ends_the_alert(
+    feed: Feed, tenant: Tenant
+) -> None:
+    feed(
+        alert("a1", at(0, 0.1), device="pc-01", status="resolved"),
+        alert("a1", at(0), device="pc-01"),
+        ticket("1", at(1), devices=["pc-01"]),
+    )
+    assert feed.state.alerts["ninjaone:alert:a1"].resolved == at(0, 0.1).timestamp()
+    assert late(feed, tenant.classifier) == []
+
+
+# -- only a problem report can be late -------------------------------------------------
+
+
+def test_a_service_request_or_change_is_never_late_reporting(feed: Feed, tenant: Tenant) -> None:
+    feed(alert("a1", at(0), device="pc-01"))
+    for n, nature in enumerate(("request", "change", "maintenance", "project")):
+        feed(ticket(f"r{n}", at(1, n), devices=["pc-01"], nature=nature, summary="New laptop"))
+    feed(ticket("u1", at(2), devices=["pc-01"], nature="unknown", summary="Install Office"))
+    assert late(feed, tenant.classifier) == []
+
+
+def test_an_unknown_nature_with_reactive_signs_can_be_late(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        alert("a1", at(0), device="pc-01"),
+        ticket(
+            "1", at(1), devices=["pc-01"], nature="unknown", summary="Outlook funktioniert nicht"
+        ),
+        ticket("2", at(1, 1), devices=["pc-01"], nature="unknown", priority="high"),
+        ticket("3", at(1, 2), devices=["pc-01"], nature="problem"),
+    )
+    assert late(feed, tenant.classifier) == [
+        "connectwise:ticket:1",
+        "connectwise:ticket:2",
+        "connectwise:ticket:3",
+    ]
+
+
+def test_a_critical_service_request_after_quiet_is_not_late(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        ticket("1", at(0)),
+        ticket("2", at(30), priority="critical", nature="request", summary="New starter"),
+    )
+    assert late(feed, tenant.classifier) == []
+
+
+# -- an alert still open counts however old ----------------------------------------
+
+
+def test_an_alert_still_open_when_the_client_reports_counts_however_old(
+    feed: Feed, tenant: Tenant
+) -> None:
+    feed(
+        alert("a1", at(0), device="pc-01"),  # never reset
+        ticket("1", at(20), devices=["pc-01"]),  # 20 days later
+    )
+    [found] = late_reporting(feed.state, tenant.classifier, feed.watermark)
+    assert found.ref == "connectwise:ticket:1"
+    assert "480 h earlier" in found.note and "still open" in found.note
+
+
+def test_a_resolved_alert_counts_only_within_the_window(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        alert("a1", at(0), device="pc-01"),
+        alert("a1", at(3), device="pc-01", status="resolved"),  # resolved before the ticket
+        ticket("1", at(20), devices=["pc-01"]),
+        alert("a2", at(30), device="pc-02"),
+        alert("a2", at(51), device="pc-02", status="resolved"),  # resolved after the ticket
+        ticket("2", at(50), devices=["pc-02"]),
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:2"]
+
+
+# -- device identity across PSA and RMM ---------------------------------------------
+
+
+def test_a_psa_asset_id_never_matches_an_rmm_device_id(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        alert("a1", at(0), device="pc-07", device_id="42"),  # NinjaOne device 42
+        ticket("1", at(1), device_ids=["42"]),  # Halo asset 42: another machine
+    )
+    assert late(feed, tenant.classifier) == []
+
+
+def test_the_same_device_by_hostname_with_its_domain_suffix(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        alert("a1", at(0), device="pc-07", device_id="1017"),
+        ticket("1", at(1), device_ids=["42"], devices=["PC-07.acme.local"]),
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:1"]
+
+
+def test_the_same_device_by_serial_or_by_the_integration_link(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        alert("a1", at(0), device="desktop-8xk2j", device_id="1017", serial="5CG1234XYZ"),
+        alert("a2", at(0), device="desktop-99", device_id="2000", serial="To Be Filled By O.E.M."),
+        ticket("s", at(1), devices=[{"id": "42", "serial": " 5cg1234xyz "}]),
+        ticket("l", at(1, 1), devices=[{"id": "43", "rmm_device_id": "1017"}]),
+        # A BIOS placeholder is no identity: it does not make ticket p about desktop-99.
+        ticket("p", at(1, 2), devices=[{"id": "44", "serial": "To be filled by O.E.M."}]),
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:l", "connectwise:ticket:s"]
+    # A tenant whose serials are unreliable matches on hostname and the link only.
+    assert late(feed, with_identity(tenant.classifier, match_on=["hostname", "rmm_link"])) == [
+        "connectwise:ticket:l"
+    ]
+
+
+def test_a_tenant_can_say_a_sources_device_ids_are_the_rmms(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        alert("a1", at(0), device="pc-07", device_id="1017"),
+        ticket("1", at(1), device_ids=["1017"]),
+    )
+    assert late(feed, tenant.classifier) == []
+    policy = with_identity(tenant.classifier, ticket_device_ids={"connectwise": "rmm_device_id"})
+    assert late(feed, policy) == ["connectwise:ticket:1"]
+
+
+def test_a_technician_entered_ticket_can_be_late_too(feed: Feed, tenant: Tenant) -> None:
+    """Late reporting is about when, not who: a direct request may also be late."""
+    feed(
+        alert("a1", at(0), device="pc-01"),
+        ticket("1", at(1), devices=["pc-01"], entered_by=TECH, channel="direct_phone"),
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:1"]
+
+
+def test_words_of_time_and_quantity_make_no_topic(feed: Feed, tenant: Tenant) -> None:
+    """ "VPN drops every few minutes" is not the CPU alert "above 95% for 15 minutes"."""
+    feed(
+        alert("a1", at(0), site="HQ", message="ACME-WS032: CPU above 95% for 15 minutes"),
+        ticket("1", at(2), site="hq", summary="VPN drops every few minutes"),
+        alert("a2", at(10), site="HQ", message="QuickBooks database service stopped"),
+        ticket("2", at(12), site="hq", summary="Cannot open QuickBooks"),  # a shared name
+    )
+    found = late_reporting(feed.state, tenant.classifier, feed.watermark)
+    assert [(f.ref, "quickbooks" in f.note) for f in found] == [("connectwise:ticket:2", True)]

@@ -1,0 +1,100 @@
+"""Unannounced change: the announcing ticket must concern the change (issue 12, cause 4).
+
+A change or project ticket, or a procurement / onboarding request, that names the device,
+its type, its user or the tool; when the RMM reports nothing a ticket could have named
+(no type, user or tool), such a ticket in the window is enough. Any unrelated request in
+the 7 days before hides nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.classifier.detectors import unannounced_change
+from services.events.policy import ClassifierPolicy
+from services.events.tenant import Tenant
+
+from .conftest import Feed
+from .factory import at, device_change, ticket
+
+
+def flagged(feed: Feed, policy: ClassifierPolicy) -> list[str]:
+    return sorted(f.ref for f in unannounced_change(feed.state, policy, feed.watermark))
+
+
+def with_change(policy: ClassifierPolicy, **changes: Any) -> ClassifierPolicy:
+    p = policy.detectors.unannounced_change.model_copy(update=changes)
+    detectors = policy.detectors.model_copy(update={"unannounced_change": p})
+    return policy.model_copy(update={"detectors": detectors})
+
+
+def test_an_unrelated_request_does_not_announce_a_new_device(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        ticket("1", at(0), nature="request", summary="Reset my password"),
+        device_change("c1", at(2)),  # nothing the RMM reports could be named: still not this
+        device_change("c2", at(3), device_type="Laptop", last_user="ACME\\jane.doe"),
+    )
+    assert flagged(feed, tenant.classifier) == ["ninjaone:device:c1", "ninjaone:device:c2"]
+
+
+def test_a_procurement_request_naming_the_type_announces_it(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        ticket("1", at(0), nature="request", summary="Please order a new laptop for reception"),
+        device_change("c1", at(4), device_type="WINDOWS_WORKSTATION"),
+        device_change("c2", at(5), device_type="Printer"),  # the ticket named a laptop
+    )
+    assert flagged(feed, tenant.classifier) == ["ninjaone:device:c2"]
+
+
+def test_onboarding_naming_the_user_announces_their_device(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        ticket("1", at(0), nature="request", summary="Neuer Mitarbeiter: Jane Doe ab Montag"),
+        device_change("c1", at(3), device_type="Server", last_user="jane.doe@acme.example"),
+    )
+    assert flagged(feed, tenant.classifier) == []
+
+
+def test_a_change_ticket_about_something_else_does_not_announce(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        ticket("1", at(0), nature="change", summary="Open port 443 on the firewall for the ERP"),
+        device_change("c1", at(2), device_type="Laptop"),
+        device_change("c2", at(2), change="new_remote_tool", tool="AnyDesk"),
+    )
+    assert flagged(feed, tenant.classifier) == ["ninjaone:device:c1", "ninjaone:device:c2"]
+
+
+def test_a_change_ticket_naming_the_tool_or_the_host_announces(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        ticket("1", at(0), nature="change", summary="Install AnyDesk for the ERP vendor"),
+        device_change("c1", at(2), change="new_remote_tool", tool="AnyDesk 8.0"),
+        ticket("2", at(10), nature="project", summary="Stage PC-SALES-04 for Bob"),
+        device_change("c2", at(12), device_name="pc-sales-04.acme.local", device_type="Desktop"),
+    )
+    assert flagged(feed, tenant.classifier) == []
+
+
+def test_a_device_that_cannot_be_named_is_announced_by_a_change_in_the_window(
+    feed: Feed, tenant: Tenant
+) -> None:
+    feed(
+        ticket("1", at(0), nature="change", summary="Replace the reception PC"),
+        device_change("c1", at(5)),  # no type, no user: a change ticket in the window is enough
+        device_change("c2", at(9)),  # 9 days later: beyond the window
+    )
+    assert flagged(feed, tenant.classifier) == ["ninjaone:device:c2"]
+
+
+def test_the_tenant_says_which_words_make_a_request_a_procurement(
+    feed: Feed, tenant: Tenant
+) -> None:
+    feed(
+        ticket("1", at(0), nature="request", summary="Materialanforderung Arbeitsplatz Empfang"),
+        device_change("c1", at(2), device_type="Desktop"),
+    )
+    assert flagged(feed, tenant.classifier) == ["ninjaone:device:c1"]
+    words = [*tenant.classifier.detectors.unannounced_change.procurement_terms, "anforderung"]
+    assert flagged(feed, with_change(tenant.classifier, procurement_terms=words)) == [
+        "ninjaone:device:c1"  # whole words: "materialanforderung" is not "anforderung"
+    ]
+    words.append("materialanforderung")
+    assert flagged(feed, with_change(tenant.classifier, procurement_terms=words)) == []
