@@ -59,6 +59,8 @@ def encoded_nature(nature: Nature) -> Nature:
 
 
 def _creator(ticket: Ticket) -> str:
+    if ticket.entered_by is EnteredBy.co_managed and ticket.co_managed_by is not None:
+        return ticket.co_managed_by.psa_id
     if ticket.entered_by is EnteredBy.technician:
         return ticket.technician.autotask
     if ticket.entered_by is EnteredBy.automation:
@@ -93,8 +95,7 @@ def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
         "assignedResourceID": int(ticket.technician.autotask),
     }
     if ticket.device is not None:
-        ref = ticket.device.psa_ref
-        fields["configurationItemID"] = int(ref) if ref.isdigit() else ref
+        fields["configurationItemID"] = ticket.device.psa_asset_id
     fields["createDate"] = iso_ms_z(ticket.created_at)
     if ticket.rmm_alert_id:
         fields["rmmAlertID"] = ticket.rmm_alert_id
