@@ -105,7 +105,7 @@ class HardCases(PlayBase):
     def _followup(self, parent: Ticket, at: datetime) -> None:
         ticket = self._ticket(
             at,
-            summary=f"Follow-up: {parent.summary}",
+            summary=f"Follow-up of #{parent.id}: {parent.summary}",
             nature=Nature.incident,
             channel=DEFAULT_CHANNEL,
             initiator=Initiator.msp_scheduled,

@@ -132,7 +132,9 @@ class SkippedMeeting(PlayBase):
             self._keep(meeting)
 
     def _skip(self, meeting: Meeting) -> None:
-        ways, weights = ["no_show", "late_cancel"], [0.55, 0.45]
+        # A ConnectWise activity's status names no side unless the tenant maps "Cancelled by
+        # Client": there the persona skips by not turning up.
+        ways, weights = ["no_show"], [1.0]
         if meeting.source is Source.canonical:
             ways, weights = ["no_show", "late_cancel", "moved_twice"], [0.4, 0.35, 0.25]
         way = self.rng.choices(ways, weights)[0]
@@ -144,8 +146,6 @@ class SkippedMeeting(PlayBase):
             at = meeting.starts_at - timedelta(hours=self.rng.uniform(2, 18))
             if self._change(meeting, MeetingChange(at, MeetingStatus.cancelled, by_client=True)):
                 self._evidence(Behaviour.skipped_meeting, at, meeting.ref)
-            else:
-                self._no_show(meeting)
         else:
             first = meeting.starts_at - timedelta(days=self.rng.uniform(3, 6))
             moved = rhythm.next_workday_time(

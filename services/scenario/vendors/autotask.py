@@ -4,7 +4,9 @@ Autotask pushes only tickets (time entries and service calls are polled: see
 `canonical`). Updates carry the fields this MSP marked "display always", so
 every callout names the company, the type, the source and the creator.
 Autotask has no maintenance or project ticket type: planned work is a service
-request from the "Scheduled" source (a picklist value this tenant added).
+request from the "Scheduled" source (a picklist value this tenant added). A
+ticket names its device by the configuration item's id (never the RMM's device
+id); the client's description names the computer.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
         "id": ticket.id,
         "ticketNumber": f"T{day}.{ticket.id % 10000:04d}",
         "title": ticket.summary,
+        # What the client wrote; the portal's form asks for the computer's name.
+        "description": ticket.summary
+        + (f"\nComputer: {ticket.device.hostname}" if ticket.device is not None else ""),
         "source": CHANNELS[ticket.channel],
         "ticketType": ticket_type,
         "priority": PRIORITIES[ticket.priority],

@@ -2,9 +2,9 @@
 
 Halo pushes tickets only here (time and appointments are polled: see
 `canonical`). `dateoccurred` is when the user says the issue began: the late
-reporter's tickets carry days-old values. Maintenance (8) and review (9) are
-ticket types this tenant added, as are the "Scheduled" and "Tech Mailbox"
-sources.
+reporter's tickets carry days-old values. `source` and `tickettype_id` are Halo's
+integer lookup ids (`picklists`), which the tenant file maps; assets are Halo's own
+asset ids, with the host name as `inventory_number`.
 """
 
 from __future__ import annotations
