@@ -70,9 +70,9 @@ def test_another_seed_gives_another_scenario() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"clients": 0}, {"days": 3}, {"days": 400}, {"max_endpoints": 10}],
+    [{"clients": 0}, {"days": 3}, {"days": 400}, {"max_endpoints": 10}, {"profile": "easy"}],
 )
-def test_configuration_is_checked(change: dict[str, int]) -> None:
+def test_configuration_is_checked(change: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         SimulationConfig(**change)  # type: ignore[arg-type]
 

@@ -257,3 +257,26 @@ def test_the_ambiguous_clients_keep_the_truth_their_persona_meant(hard: Scenario
             assert not any(t.client.id == client for t in hard.records.tickets)
         if persona.severe:
             assert health[client] == Band.red
+
+
+def test_once_the_tenant_file_accepts_them_the_issue_12_settings_are_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Co-managed staff per client, and meeting statuses that say who cancelled, under the
+    names agreed with the tenant file's owners."""
+    from services.scenario import simulate as simulate_module
+    from services.scenario import world
+
+    monkeypatch.setattr(world, "tenant_accepts", lambda setting: True)
+    monkeypatch.setattr(simulate_module, "tenant_accepts", lambda setting: True)
+    s = simulate(SimulationConfig(clients=6, days=20, seed=2, profile="hard"))
+    (entry,) = [c for c in s.tenant["clients"] if c.get("co_managed_staff")]
+    client = next(c for c in s.clients if c.id == entry["id"])
+    (staff,) = client.co_managed_staff
+    assert entry["co_managed_staff"] == [
+        {"email": staff.email, "psa_ids": {str(client.psa): [staff.psa_id]}}
+    ]
+    statuses = s.tenant["mappings"]["connectwise"]["meeting_status"]
+    assert statuses["values"]["Cancelled by MSP"] == "cancelled_by_msp"
+    assert statuses["values"]["Vom Kunden abgesagt"] == "cancelled_by_client"
+    assert statuses["default"] == "scheduled"
