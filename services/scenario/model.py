@@ -35,6 +35,7 @@ class EnteredBy(StrEnum):
     intake = "intake"  # the service desk's email connector, portal or phone queue
     technician = "technician"
     automation = "automation"  # the RMM integration
+    co_managed = "co_managed"  # the client's own IT person, with a PSA login of their own
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,15 @@ class Person:
 
 
 @dataclass(frozen=True)
+class CoManagedStaff:
+    """A co-managed client's own IT person: enters tickets with a PSA login of their own."""
+
+    name: str
+    email: str
+    psa_id: str  # ConnectWise member identifier, Autotask resource id, Halo agent id
+
+
+@dataclass(frozen=True)
 class Contact:
     name: str
     email: str
@@ -66,7 +76,9 @@ class Contact:
 class Device:
     hostname: str
     rmm_id: str  # NinjaOne device id, Datto device_uid, Tactical agent_id
-    psa_ref: str  # how the PSA's tickets name it (synced by the PSA/RMM integration)
+    # The PSA's own asset id (ConnectWise configuration, Autotask configuration item, Halo
+    # asset): never the RMM's id; the host name is what both systems share (issue 12, rule 3).
+    psa_asset_id: int
     site: str
     server: bool
     added_at: datetime | None = None  # None: managed since before the scenario
@@ -97,6 +109,8 @@ class ClientWorld:
     contacts: list[Contact]
     lead_name: str
     lead_email: str
+    locale: str = "en"  # the language of the PSA picklist values its tickets carry
+    co_managed_staff: list[CoManagedStaff] = field(default_factory=list)
 
     def source_ids(self) -> dict[Source, list[str]]:
         psa = (
@@ -146,6 +160,8 @@ class Ticket:
     rmm_alert_id: str | None = None
     updates: list[TicketUpdate] = field(default_factory=list)
     known_client: bool = True
+    site: str | None = None  # the site a ticket names when it names no device
+    co_managed_by: CoManagedStaff | None = None  # entered_by co_managed: which login
 
     @property
     def ref(self) -> str:
@@ -206,7 +222,7 @@ class Visit:
     location: Location
     ticket: Ticket | None
     title: str
-    planned_hours_ahead: float = 0.0
+    planned: bool = False  # without a ticket: booked ahead for planned work (else an emergency)
 
     @property
     def ref(self) -> str:
@@ -220,8 +236,7 @@ class Visit:
     def work_class(self) -> WorkClass:
         if self.ticket is not None:
             return self.ticket.work_class
-        ahead = (self.starts_at - self.booked_at).total_seconds() / 3600
-        return WorkClass.proactive if ahead >= 24 else WorkClass.reactive
+        return WorkClass.proactive if self.planned else WorkClass.reactive
 
 
 # -- relationship: meetings, recommendations ----------------------------------------------
@@ -324,12 +339,15 @@ class RmmActivity:
 
 @dataclass(frozen=True)
 class Evidence:
-    """One record that shows a behaviour, as the persona produced it."""
+    """One record that shows a behaviour, as the persona produced it. `habit` is False for
+    an isolated slip of a client that has no such habit: an account manager would not
+    call it a pattern, so it is no true signal."""
 
     client: str
     behaviour: Behaviour
     at: datetime
     refs: tuple[str, ...]
+    habit: bool = True
 
 
 @dataclass

@@ -14,10 +14,12 @@ import random
 import re
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from services.events.models import Source
-from services.scenario.model import ClientWorld, Contact, Device, Person
+from services.events.tenant import TenantConfigError, parse_tenant
+from services.scenario.model import ClientWorld, CoManagedStaff, Contact, Device, Person
 
 TECHNICIANS = (
     Person("Sam Tech", "sam.tech@{msp}", "stech", "29682844", "4"),
@@ -41,16 +43,6 @@ AUTOMATION = {
     Source.halopsa: ["2"],
 }
 
-# Picklist values this MSP added on top of services/events/default_mappings.yaml.
-TENANT_MAPPINGS: dict[str, dict[str, dict[str, Any]]] = {
-    "autotask": {"channel": {"values": {"12": "scheduled", "13": "internal"}}},
-    "halopsa": {
-        "channel": {
-            "values": {"scheduled": "scheduled", "tech mailbox": "direct_email"},
-        },
-        "nature": {"values": {"8": "maintenance", "9": "review"}},
-    },
-}
 REMOTE_TOOLS = ["TeamViewer", "AnyDesk", "ScreenConnect", "Splashtop", "LogMeIn", "RustDesk"]
 
 _PREFIXES = (
@@ -109,6 +101,9 @@ def make_client(
     rmm: Source,
     rng: random.Random,
     ids: Ids,
+    *,
+    locale: str = "en",
+    co_managed: bool = False,
 ) -> ClientWorld:
     client_id = slug(name)
     domain = f"{client_id.replace('-', '')}.example"
@@ -148,6 +143,17 @@ def make_client(
         for i in range(endpoints)
     ]
     lead_name, lead_user = _LEADS[index % len(_LEADS)]
+    staff = []
+    if co_managed:
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        login = {
+            Source.connectwise: f"{identifier[:8].lower()}-it",
+            Source.autotask: str(29683700 + index),
+            Source.halopsa: str(200 + index),
+        }[psa]
+        staff.append(
+            CoManagedStaff(f"{first} {last}", f"{first.lower()}.{last.lower()}@{domain}", login)
+        )
     return ClientWorld(
         index=index,
         id=client_id,
@@ -167,6 +173,8 @@ def make_client(
         contacts=contacts,
         lead_name=lead_name,
         lead_email=f"{lead_user}@{{msp}}",
+        locale=locale,
+        co_managed_staff=staff,
     )
 
 
@@ -191,18 +199,16 @@ def new_device(
     server: bool,
     added_at: datetime | None = None,
 ) -> Device:
-    """A device as its RMM names it; PSA tickets name it the way the integration syncs it:
-    NinjaOne's numeric device id, else the host name (PSAs match either, any case)."""
+    """A device as its RMM names it, and its asset in the PSA: the two systems never share
+    ids (issue 12, rule 3), only the host name."""
     if rmm is Source.ninjaone:
         rmm_id = str(ids.next("ninjaone:device", 1041))
-        psa_ref = rmm_id
     elif rmm is Source.dattormm:
         rmm_id = make_uuid(rng)
-        psa_ref = hostname.lower()
     else:
         rmm_id = base64.b64encode(rng.randbytes(15)).decode().replace("/", "x").replace("+", "y")
-        psa_ref = hostname.lower()
-    return Device(hostname, rmm_id, psa_ref, site, server, added_at)
+    asset_id = ids.next("psa:asset", 70001)
+    return Device(hostname, rmm_id, asset_id, site, server, added_at)
 
 
 def secret(tenant_id: str, name: str) -> str:
@@ -214,24 +220,63 @@ def whsec(tenant_id: str) -> str:
     return "whsec_" + base64.b64encode(raw).decode()
 
 
-def tenant_document(tenant_id: str, clients: list[ClientWorld]) -> dict[str, Any]:
+_PROBE_CLIENT = {"id": "probe", "name": "Probe", "account_lead": {"name": "L", "email": "l@x.io"}}
+
+
+@cache
+def tenant_accepts(setting: str) -> bool:
+    """Whether this project's tenant file accepts a setting of issue 12 yet: `co_managed_staff`
+    (per client) or `meeting_sides` (meeting statuses mapped to cancelled_by_msp and
+    cancelled_by_client). The simulator writes them once the tenant file can hold them."""
+    document: dict[str, Any] = {"tenant": "probe", "clients": [dict(_PROBE_CLIENT)]}
+    if setting == "co_managed_staff":
+        document["clients"][0]["co_managed_staff"] = [
+            {"email": "it@x.io", "psa_ids": {"connectwise": ["x-it"]}}
+        ]
+    else:
+        document["mappings"] = {
+            "connectwise": {
+                "meeting_status": {
+                    "values": {"a": "cancelled_by_msp", "b": "cancelled_by_client"},
+                    "default": "scheduled",
+                }
+            }
+        }
+    try:
+        parse_tenant(document)
+    except (TenantConfigError, ValueError):
+        return False
+    return True
+
+
+def _client_entry(client: ClientWorld, domain: str, co_managed: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": client.id,
+        "name": client.name,
+        "account_lead": {"name": client.lead_name, "email": client.lead_email.format(msp=domain)},
+        "endpoints": client.endpoints,
+        "identities": {str(s): ids for s, ids in client.source_ids().items()},
+        "contacts": [contact.email for contact in client.contacts],
+        "email_domains": [client.domain],
+    }
+    if co_managed and client.co_managed_staff:
+        entry["co_managed_staff"] = [
+            {"email": staff.email, "psa_ids": {str(client.psa): [staff.psa_id]}}
+            for staff in client.co_managed_staff
+        ]
+    return entry
+
+
+def tenant_document(
+    tenant_id: str, clients: list[ClientWorld], mappings: dict[str, Any]
+) -> dict[str, Any]:
     """The tenant file the pipeline runs the scenario with (a plain YAML mapping)."""
     domain = msp_domain(tenant_id)
     people = technicians(tenant_id)
+    co_managed = tenant_accepts("co_managed_staff")
     return {
         "tenant": tenant_id,
-        "clients": [
-            {
-                "id": c.id,
-                "name": c.name,
-                "account_lead": {"name": c.lead_name, "email": c.lead_email.format(msp=domain)},
-                "endpoints": c.endpoints,
-                "identities": {str(s): ids for s, ids in c.source_ids().items()},
-                "contacts": [contact.email for contact in c.contacts],
-                "email_domains": [c.domain],
-            }
-            for c in clients
-        ],
+        "clients": [_client_entry(c, domain, co_managed) for c in clients],
         "technicians": [
             {
                 "name": p.name,
@@ -249,7 +294,7 @@ def tenant_document(tenant_id: str, clients: list[ClientWorld]) -> dict[str, Any
             "identities": {str(s): ids for s, ids in INTAKE.items()},
         },
         "automation": {"identities": {str(s): ids for s, ids in AUTOMATION.items()}},
-        "mappings": TENANT_MAPPINGS,
+        "mappings": mappings,
         "remote_tools": REMOTE_TOOLS,
         "webhooks": {
             # The evaluator serves ConnectWise's signing key on loopback (key_url).

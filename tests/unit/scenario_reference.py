@@ -1,9 +1,13 @@
 """A reference reading of the domain rules over canonical events, for the simulator's tests.
 
-It applies the labelling rules and the evidence rules of issue 4's brief to
-what the adapters make of a scenario's deliveries, independently of how the
-simulator decided them, so a test can check that the vendor bodies say what
-the truth claims. It is not the classifier: no windows, episodes or state.
+It applies the labelling rules and the evidence rules of issue 4's brief, as
+issue 12 corrected them, to what the adapters make of a scenario's deliveries,
+independently of how the simulator decided them, so a test can check that the
+vendor bodies say what the truth claims. It is not the classifier: no windows,
+episodes or state. Late reporting is left out of the exact comparison: PSA
+asset ids never equal RMM device ids (issue 12, rule 3), and the canonical
+ticket carries no host name yet, so a reading of canonical events cannot pair
+a ticket with its device's alert (tests/unit/simulator/ checks those records).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from services.ingest.adapters.base import Delivery
 
 SIGNING_KEY = b"reference-signing-key"
 DIRECT = (Channel.direct_email, Channel.direct_phone, Channel.direct_chat)
+# A ticket about a device: names it, its type or the starter it is for (issue 12, rule 4).
+DEVICE_WORDS = ("laptop", "workstation", "monitor", "printer", "access point", "new starter")
 
 
 def normalise_all(tenant: Tenant, deliveries: list[dict[str, Any]]) -> list[CanonicalEvent]:
@@ -66,6 +72,8 @@ def initiator(ticket: Ticket) -> Initiator:
         return Initiator.rmm
     if ticket.channel in (Channel.scheduled, Channel.internal):
         return Initiator.msp_scheduled
+    if (ticket.summary or "").startswith("Follow-up of #"):
+        return Initiator.msp_scheduled  # a technician's own follow-up (issue 12, rule 6)
     if ticket.channel in DIRECT or entered is IdentityRole.technician or ticket.addressed_to:
         return Initiator.direct_to_tech
     return Initiator.service_desk
@@ -152,7 +160,7 @@ def _late_reporting(
             if not created - timedelta(days=7) <= seen <= created - timedelta(hours=4):
                 continue
             names = {(alert.device_id or "").casefold(), (alert.device_name or "").casefold()}
-            if devices & names or (not devices and ticket.site and ticket.site == alert.site):
+            if devices & names:  # the same device; another one at the site is no lead
                 late = True
         if ticket.issue_started_at and created - ticket.issue_started_at >= timedelta(hours=24):
             late = True
@@ -208,10 +216,10 @@ def _unannounced_changes(
     tickets: dict[str, tuple[CanonicalEvent, Ticket]],
     evidence: dict[tuple[str, Behaviour], set[str]],
 ) -> None:
-    announcing: dict[str, list[datetime]] = defaultdict(list)
+    announcing: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for event, ticket in tickets.values():
         if ticket.nature in (Nature.request, Nature.change, Nature.project):
-            announcing[event.client_id].append(ticket.created_at)
+            announcing[event.client_id].append((ticket.created_at, (ticket.summary or "").lower()))
     for event in events:
         change = event.payload
         if not isinstance(change, DeviceChange) or change.change not in (
@@ -220,5 +228,10 @@ def _unannounced_changes(
         ):
             continue
         at = event.occurred_at
-        if not any(at - timedelta(days=7) <= t <= at for t in announcing[event.client_id]):
+        name = (change.device_name or "").lower()
+        if not any(
+            at - timedelta(days=7) <= t <= at
+            and ((name and name in summary) or any(w in summary for w in DEVICE_WORDS))
+            for t, summary in announcing[event.client_id]
+        ):
             evidence[(event.client_id, Behaviour.unannounced_change)].add(str(event.ref))

@@ -4,7 +4,9 @@ Autotask pushes only tickets (time entries and service calls are polled: see
 `canonical`). Updates carry the fields this MSP marked "display always", so
 every callout names the company, the type, the source and the creator.
 Autotask has no maintenance or project ticket type: planned work is a service
-request from the "Scheduled" source (a picklist value this tenant added).
+request from the "Scheduled" source (a picklist value this tenant added). A
+ticket names its device by the configuration item's id (never the RMM's device
+id); the client's description names the computer.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def encoded_nature(nature: Nature) -> Nature:
 
 
 def _creator(ticket: Ticket) -> str:
+    if ticket.entered_by is EnteredBy.co_managed and ticket.co_managed_by is not None:
+        return ticket.co_managed_by.psa_id
     if ticket.entered_by is EnteredBy.technician:
         return ticket.technician.autotask
     if ticket.entered_by is EnteredBy.automation:
@@ -78,6 +82,9 @@ def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
         "id": ticket.id,
         "ticketNumber": f"T{day}.{ticket.id % 10000:04d}",
         "title": ticket.summary,
+        # What the client wrote; the portal's form asks for the computer's name.
+        "description": ticket.summary
+        + (f"\nComputer: {ticket.device.hostname}" if ticket.device is not None else ""),
         "source": CHANNELS[ticket.channel],
         "ticketType": ticket_type,
         "priority": PRIORITIES[ticket.priority],
@@ -93,8 +100,7 @@ def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
         "assignedResourceID": int(ticket.technician.autotask),
     }
     if ticket.device is not None:
-        ref = ticket.device.psa_ref
-        fields["configurationItemID"] = int(ref) if ref.isdigit() else ref
+        fields["configurationItemID"] = ticket.device.psa_asset_id
     fields["createDate"] = iso_ms_z(ticket.created_at)
     if ticket.rmm_alert_id:
         fields["rmmAlertID"] = ticket.rmm_alert_id

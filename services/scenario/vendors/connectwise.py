@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.events.models import Channel, Location, MeetingStatus, Nature, Priority, Source
+from services.events.models import Channel, Location, Nature, Priority, Source
 from services.scenario.model import (
     ClientWorld,
     EnteredBy,
     Meeting,
+    MeetingChange,
     Person,
     Ticket,
     TimeEntry,
@@ -30,32 +31,26 @@ from services.scenario.vendors.common import (
     hours_between,
     iso_z,
 )
+from services.scenario.vendors.picklists import (
+    CW_CHANNELS,
+    CW_MEETING_STATUS_IDS,
+    CW_MEETING_STATUSES,
+    CW_TYPES,
+)
 from services.scenario.world import AUTOMATION, INTAKE, make_uuid
 
 SOURCE = Source.connectwise
 
-CHANNELS = {
-    Channel.email: "Email Connector",
-    Channel.portal: "Portal",
-    Channel.phone: "Phone",
-    Channel.chat: "Chat",
-    Channel.walk_in: "Walk In",
-    Channel.direct_email: "Direct Email",
-    Channel.direct_phone: "Direct Phone",
-    Channel.monitoring: "Monitoring",
-    Channel.scheduled: "Scheduled",
-    Channel.internal: "Internal",
-    Channel.unknown: "Teams Bot",  # a source this tenant never mapped
-}
-NATURES = {
-    Nature.incident: (14, "Incident"),
-    Nature.problem: (15, "Problem"),
-    Nature.request: (16, "Service Request"),
-    Nature.change: (17, "Change Request"),
-    Nature.maintenance: (18, "Preventive Maintenance"),
-    Nature.review: (19, "Technical Review"),
-    Nature.project: (20, "Project"),
-    Nature.unknown: (21, "How-To"),  # a type this tenant never mapped
+CHANNELS = CW_CHANNELS["en"]
+TYPE_IDS = {
+    Nature.incident: 14,
+    Nature.problem: 15,
+    Nature.request: 16,
+    Nature.change: 17,
+    Nature.maintenance: 18,
+    Nature.review: 19,
+    Nature.project: 20,
+    Nature.unknown: 21,
 }
 PRIORITIES = {
     Priority.critical: (1, "Priority 1 - Critical"),
@@ -75,12 +70,14 @@ WORK_TYPE_IDS = {
     "Change": 7,
 }
 LOCATIONS = {Location.onsite: (1, "On-Site"), Location.remote: (2, "Remote")}
-MEETING_STATUS = {
-    MeetingStatus.scheduled: (1, "Scheduled"),
-    MeetingStatus.held: (2, "Done"),
-    MeetingStatus.no_show: (7, "No Show"),
-    MeetingStatus.cancelled: (4, "Cancelled"),
-}
+
+
+def _meeting_status(locale: str, change: MeetingChange | None) -> dict[str, Any]:
+    """An activity status: who cancelled is part of the status (issue 12, rule 5)."""
+    key = "scheduled" if change is None else str(change.status)
+    if key == "cancelled":
+        key = "cancelled_by_client" if change and change.by_client else "cancelled_by_msp"
+    return {"id": CW_MEETING_STATUS_IDS[key], "name": CW_MEETING_STATUSES[locale][key]}
 
 
 def _company(client: ClientWorld) -> dict[str, Any]:
@@ -118,6 +115,8 @@ def _callback(
 
 
 def _entered_by(ticket: Ticket) -> str:
+    if ticket.entered_by is EnteredBy.co_managed and ticket.co_managed_by is not None:
+        return ticket.co_managed_by.psa_id
     if ticket.entered_by is EnteredBy.technician:
         return ticket.technician.connectwise
     if ticket.entered_by is EnteredBy.automation:
@@ -128,7 +127,8 @@ def _entered_by(ticket: Ticket) -> str:
 
 def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
     entered_by = _entered_by(ticket)
-    type_id, type_name = NATURES[ticket.nature]
+    locale = ticket.client.locale
+    type_id, type_name = TYPE_IDS[ticket.nature], CW_TYPES[locale][ticket.nature]
     priority_id, priority_name = PRIORITIES[ticket.priority]
     location_id, location_name = LOCATIONS.get(ticket.location, LOCATIONS[Location.remote])
     board = {
@@ -143,8 +143,9 @@ def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
         "status": {"id": STATUS["new"][0], "name": STATUS["new"][1]},
         "company": _company(ticket.client),
     }
-    if ticket.device is not None:
-        entity["siteName"] = ticket.device.site
+    site = ticket.device.site if ticket.device is not None else ticket.site
+    if site is not None:
+        entity["siteName"] = site
     if ticket.contact is not None:
         entity["contact"] = {"id": ticket.contact.psa_id, "name": ticket.contact.name}
         entity["contactName"] = ticket.contact.name
@@ -153,7 +154,7 @@ def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
         "type": {"id": type_id, "name": type_name},
         "priority": {"id": priority_id, "name": priority_name},
         "serviceLocation": {"id": location_id, "name": location_name},
-        "source": {"id": 3, "name": CHANNELS[ticket.channel]},
+        "source": {"id": 3, "name": CW_CHANNELS[locale][ticket.channel]},
         "severity": "Medium",
         "impact": "Medium",
         "owner": {"identifier": ticket.technician.connectwise, "name": ticket.technician.name},
@@ -161,11 +162,12 @@ def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
         "closedFlag": False,
     }
     if ticket.device is not None:
-        ref: int | str = (
-            int(ticket.device.psa_ref) if ticket.device.psa_ref.isdigit() else ticket.device.psa_ref
-        )
         entity["configurations"] = [
-            {"id": ref, "deviceIdentifier": ticket.device.hostname, "name": ticket.device.hostname}
+            {
+                "id": ticket.device.psa_asset_id,
+                "deviceIdentifier": ticket.device.hostname,
+                "name": ticket.device.hostname,
+            }
         ]
     entity["_info"] = _info(ticket.created_at, ticket.created_at, entered_by, entered_by)
     out = [
@@ -279,7 +281,7 @@ def meeting(record: Meeting, settings: WriterSettings) -> list[Emission]:
         "company": _company(record.client),
         "contact": {"id": contact.psa_id, "name": contact.name},
         "email": contact.email,
-        "status": {"id": MEETING_STATUS[MeetingStatus.scheduled][0], "name": "Scheduled"},
+        "status": _meeting_status(record.client.locale, None),
         "dateStart": iso_z(record.starts_at),
         "dateEnd": iso_z(record.starts_at + timedelta(minutes=record.minutes)),
         "assignedBy": _member(record.organiser),
@@ -298,8 +300,7 @@ def meeting(record: Meeting, settings: WriterSettings) -> list[Emission]:
         )
     ]
     for change in record.changes:
-        status_id, status_name = MEETING_STATUS[change.status]
-        entity = dict(entity, status={"id": status_id, "name": status_name})
+        entity = dict(entity, status=_meeting_status(record.client.locale, change))
         entity["_info"] = _info(
             change.at, record.booked_at, record.organiser.connectwise, record.organiser.connectwise
         )

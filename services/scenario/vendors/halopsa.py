@@ -2,9 +2,9 @@
 
 Halo pushes tickets only here (time and appointments are polled: see
 `canonical`). `dateoccurred` is when the user says the issue began: the late
-reporter's tickets carry days-old values. Maintenance (8) and review (9) are
-ticket types this tenant added, as are the "Scheduled" and "Tech Mailbox"
-sources.
+reporter's tickets carry days-old values. `source` and `tickettype_id` are Halo's
+integer lookup ids (`picklists`), which the tenant file maps; assets are Halo's own
+asset ids, with the host name as `inventory_number`.
 """
 
 from __future__ import annotations
@@ -15,30 +15,13 @@ from typing import Any
 from services.events.models import Channel, Nature, Priority, Source
 from services.scenario.model import EnteredBy, Ticket
 from services.scenario.vendors.common import Emission, WriterSettings, compact, iso_naive
+from services.scenario.vendors.picklists import HALO_SOURCES, HALO_TYPES
 from services.scenario.world import AUTOMATION
 
 SOURCE = Source.halopsa
 
-CHANNELS = {
-    Channel.email: "Email",
-    Channel.portal: "Portal",
-    Channel.phone: "Phone",
-    Channel.chat: "Chat",
-    Channel.monitoring: "Monitoring",
-    Channel.scheduled: "Scheduled",
-    Channel.direct_email: "Tech Mailbox",
-    Channel.unknown: "WhatsApp",  # a source this tenant never mapped
-}
-TICKET_TYPES = {
-    Nature.incident: 1,
-    Nature.problem: 2,
-    Nature.change: 3,
-    Nature.request: 4,
-    Nature.project: 5,
-    Nature.maintenance: 8,
-    Nature.review: 9,
-    Nature.unknown: 21,  # a type this tenant never mapped
-}
+CHANNELS = HALO_SOURCES  # lookup ids, as Halo sends them (issue 12, rule 9)
+TICKET_TYPES = HALO_TYPES
 PRIORITIES = {
     Priority.critical: 1,
     Priority.high: 2,
@@ -50,6 +33,8 @@ STATUS = {"new": 1, "in_progress": 2, "resolved": 9}
 
 
 def _taken_by(ticket: Ticket) -> str | None:
+    if ticket.entered_by is EnteredBy.co_managed and ticket.co_managed_by is not None:
+        return ticket.co_managed_by.psa_id
     if ticket.entered_by is EnteredBy.technician:
         return ticket.technician.halopsa
     if ticket.entered_by is EnteredBy.automation:
@@ -70,8 +55,9 @@ def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
         "client_id": ticket.client.psa_company_id,
         "client_name": ticket.client.name,
     }
-    if ticket.device is not None:
-        record |= {"site_id": 31, "site_name": ticket.device.site}
+    site = ticket.device.site if ticket.device is not None else ticket.site
+    if site is not None:
+        record |= {"site_id": 31 + ticket.client.sites.index(site), "site_name": site}
     if ticket.contact is not None:
         record |= {
             "user_id": ticket.contact.psa_id,
@@ -94,12 +80,12 @@ def tickets(ticket: Ticket, settings: WriterSettings) -> list[Emission]:
         "lastactiondate": iso_naive(ticket.created_at),
     }
     if ticket.device is not None:
-        ref = ticket.device.psa_ref
         record["assets"] = [
-            {"id": int(ref) if ref.isdigit() else ref, "inventory_number": ticket.device.hostname}
+            {"id": ticket.device.psa_asset_id, "inventory_number": ticket.device.hostname}
         ]
     action_id = ticket.id * 100
     who = {
+        EnteredBy.co_managed: ticket.co_managed_by.name if ticket.co_managed_by else "",
         EnteredBy.technician: ticket.technician.name,
         EnteredBy.automation: "RMM Integration",
     }.get(ticket.entered_by, ticket.contact.name if ticket.contact else "")

@@ -1,7 +1,8 @@
 """RMM webhooks: NinjaOne activities, Datto RMM and Tactical RMM alert templates.
 
-NinjaOne sends its own activity objects (with `device`, `organization` and
-`location` expanded); Datto RMM and Tactical RMM send the bodies of
+NinjaOne sends its own activity objects with `device` and `organization`
+expanded, as its documented `expand` allows (no `location` object: the device
+names only its `locationId`, issue 12 rule 9); Datto RMM and Tactical RMM send the bodies of
 docs/webhook-templates.md, filled the way each substitutes its variables.
 Only NinjaOne reports new devices and installed software.
 """
@@ -40,7 +41,6 @@ def _ninja(
         **fields,
         "device": _ninja_device(client, device),
         "organization": {"id": int(client.rmm_org), "name": client.name},
-        "location": {"id": 7 + client.sites.index(device.site), "name": device.site},
     }
     return Emission(at, Source.ninjaone, compact(body))
 
