@@ -26,6 +26,15 @@ app = typer.Typer(
     add_completion=False,
 )
 
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Classifier workers in one consumer group (each on its own port, from "
+        "PARTNERPULSE_CLASSIFIER_PORT on); at most the number of topic partitions do work.",
+    ),
+]
 TenantOption = Annotated[
     Path | None,
     typer.Option("--tenant", help="Tenant file (default: PARTNERPULSE_TENANT_FILE)."),
@@ -73,17 +82,27 @@ def _bootstrap(settings: CommonSettings) -> str:
     return bootstrap
 
 
-def _classifier_spec() -> ServiceSpec:
+def _classifier_specs(workers: int = 1) -> list[ServiceSpec]:
+    """One service per classifier worker, in one consumer group, each on its own port
+    (the configured one, then the next ones)."""
     from services.classifier.settings import ClassifierSettings
     from services.runtime.supervisor import ServiceSpec
 
     settings = ClassifierSettings()
-    base = f"http://{settings.classifier_host}:{settings.classifier_port}"
-    return ServiceSpec(
-        "classifier",
-        health_url=f"{base}/healthz",
-        describe=f"clients at {base}/v1/clients, metrics at {base}/metrics",
-    )
+    specs = []
+    for i in range(workers):
+        port = settings.classifier_port + i
+        base = f"http://{settings.classifier_host}:{port}"
+        specs.append(
+            ServiceSpec(
+                "classifier" if workers == 1 else f"classifier-{i + 1}",
+                health_url=f"{base}/healthz",
+                describe=f"clients at {base}/v1/clients, metrics at {base}/metrics",
+                command="classifier",
+                env={"PARTNERPULSE_CLASSIFIER_PORT": str(port)},
+            )
+        )
+    return specs
 
 
 def _alerts_spec() -> ServiceSpec:
@@ -111,6 +130,7 @@ def up(
             "[default: PARTNERPULSE_BROKER_PORT, else 19092]."
         ),
     ] = None,
+    classifier_workers: WorkersOption = 1,
 ) -> None:
     """Start the embedded broker (unless one is configured) and every service; Ctrl+C stops."""
     from services.ingest.settings import IngestSettings
@@ -137,7 +157,7 @@ def up(
             health_url=f"{relay_base}/healthz",
             describe=f"journal to Kafka, metrics at {relay_base}/metrics",
         ),
-        _classifier_spec(),
+        *_classifier_specs(classifier_workers),
         _alerts_spec(),
     ]
     port = broker_port or settings.broker_port
@@ -181,8 +201,11 @@ def relay() -> None:
 
 
 @app.command()
-def classifier(tenant: TenantOption = None) -> None:
-    """Run the stream classifier (events in; work, signals and health out; query API)."""
+def classifier(tenant: TenantOption = None, workers: WorkersOption = 1) -> None:
+    """Run the stream classifier (events in; work, signals and health out; query API).
+
+    With --workers N, N worker processes in one consumer group, supervised, on the
+    configured port and the next ones; any of them answers for every client."""
     from services.classifier.app import create_app
     from services.classifier.settings import ClassifierSettings
 
@@ -193,7 +216,14 @@ def classifier(tenant: TenantOption = None) -> None:
         tenant_config = load_tenant(settings.tenant_file)
     except TenantConfigError as exc:
         raise _fail(str(exc)) from None
-    service = create_app(settings, tenant_config, _bootstrap(settings))
+    bootstrap = _bootstrap(settings)
+    if workers > 1:
+        from services.runtime.supervisor import Supervisor
+
+        group = settings.model_copy(update={"kafka_bootstrap": bootstrap})
+        specs = _classifier_specs(workers)
+        raise typer.Exit(Supervisor(group, specs, who="partnerpulse classifier").run())
+    service = create_app(settings, tenant_config, bootstrap)
     service.worker().execute_from_commandline()
 
 

@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from services.classifier import layout
 from services.classifier.engine import ClientView, Engine, owner_needed, ts
+from services.classifier.health import quiet_client_view
 from services.classifier.metrics import ClassifierMetrics
 from services.classifier.offsets import OffsetGuard, Verdict
 from services.classifier.publish import Publisher, partition_of
@@ -95,7 +96,9 @@ class Classifier:
             settings.classifier_app_id,
             broker=f"kafka://{bootstrap}",
             store="memory://",
-            datadir=str(settings.data_dir / "classifier"),  # not faust's <app id>-data in cwd
+            # Not faust's <app id>-data in the working directory; one per worker (several
+            # workers of one group may share a data dir, each on its own port).
+            datadir=str(settings.data_dir / "classifier" / f"worker-{settings.classifier_port}"),
             topic_partitions=settings.topic_partitions,
             topic_replication_factor=1,
             broker_session_timeout=10,
@@ -438,6 +441,12 @@ class Classifier:
                     self._written[client_id] = layout.Written.of_head(head)
         return state
 
+    def quiet_view(self, client_id: str) -> ClientView:
+        """A tenant client with no events: green, no activity (health.quiet_client_view)."""
+        return quiet_client_view(
+            self.engine, client_id, self.tenant.tenant, self.watermark, time.time()
+        )
+
     def _write(self, state: ClientState) -> None:
         """A client's state changed: the next checkpoint writes it to the table.
 
@@ -530,8 +539,15 @@ class Classifier:
     async def _on_partitions_revoked(
         self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any
     ) -> None:
-        """Partitions may come back recovered from elsewhere: reload state from the table."""
+        """Partitions may come back recovered from elsewhere: reload state from the table.
+
+        A checkpoint under way finishes first (its positions are not recorded: the
+        generation moved on), so no state of ours reaches a changelog partition after
+        its next owner started recovering it.
+        """
         self._generation += 1
+        async with self._checkpointing:
+            pass
         self._live.clear()
         self._written.clear()
         self._ticket_owner.clear()
@@ -567,7 +583,10 @@ class Classifier:
                 continue
             try:
                 state = self.state_of(client.id)
-                if state is not None and self._judge(state, now):
+                if state is None:  # a quiet client: green, no activity, in the metrics too
+                    self._judged_at[client.id] = self.watermark
+                    self.metrics.show(self.quiet_view(client.id))
+                elif self._judge(state, now):
                     self._write(state)
             except Exception:
                 log.exception("periodic judgement of %s failed", client.id)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.classifier import peers
 from services.classifier.engine import dt
 from services.classifier.health import work_split
 from services.classifier.state import DAY
@@ -19,6 +20,8 @@ from services.events.outputs import Signal
 
 if TYPE_CHECKING:
     from services.classifier.app import Classifier
+
+STATE_TABLE = "client-state"  # services.classifier.app.STATE_TABLE: the routing key's table
 
 
 def register_views(classifier: Classifier) -> None:
@@ -38,11 +41,15 @@ def register_views(classifier: Classifier) -> None:
 
     @app.page("/v1/status")
     async def status(web: View, request: Request) -> Response:
-        return web.json(status_of(classifier))
+        answers = await peers.ask_peers(classifier, request, "/v1/status")
+        return web.json(merge_status([status_of(classifier), *answers]))
 
     @app.page("/v1/clients")
     async def clients(web: View, request: Request) -> Response:
-        return web.json(client_list(classifier))
+        rows = client_list(classifier, owned_only=peers.is_local(request))
+        for answer in await peers.ask_peers(classifier, request, "/v1/clients"):
+            rows = merge_rows(rows, answer)
+        return web.json(rows)
 
     @app.page("/v1/clients/{client_id}")
     class ClientDetail(View):
@@ -52,6 +59,9 @@ def register_views(classifier: Classifier) -> None:
                 period = float(days)
             except ValueError:
                 return self.json({"error": f"days must be a number, not {days!r}"}, status=400)
+            routed = await peers.route(classifier, STATE_TABLE, client_id.encode(), self, request)
+            if routed is not None:
+                return routed
             detail = client_detail(classifier, client_id, period)
             if detail is None:
                 return self.json(
@@ -72,8 +82,32 @@ def register_views(classifier: Classifier) -> None:
                     {"error": 'send {"event_ids": ["...", ...]}'},
                     status=400,
                 )
-            done, missing = classifier.processed_ids(str(i) for i in ids)
-            return self.json({"processed": done, "missing": missing})
+            ids = [str(i) for i in ids]
+            _, missing = classifier.processed_ids(ids)
+            if missing:  # another worker's clients?
+                answers = await peers.ask_peers(
+                    classifier, request, "/v1/processed", json={"event_ids": missing}
+                )
+                for answer in answers:
+                    missing = [i for i in missing if i in set(answer["missing"])]
+            return self.json({"processed": len(ids) - len(missing), "missing": missing})
+
+
+def merge_status(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """One status of the group from each worker's."""
+    merged = dict(answers[0])
+    for key in ("events_processed", "events_failed", "events_too_late", "clients_judged"):
+        merged[key] = sum(a[key] for a in answers)
+    marks = [a["watermark"] for a in answers if a["watermark"]]
+    merged["watermark"] = max(marks) if marks else None
+    merged["workers"] = len(answers)
+    return merged
+
+
+def merge_rows(rows: list[dict[str, Any]], others: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The client list with another worker's rows for the clients it owns."""
+    theirs = {row["client_id"]: row for row in others}
+    return [theirs.get(row["client_id"], row) if row["score"] is None else row for row in rows]
 
 
 def status_of(classifier: Classifier) -> dict[str, Any]:
@@ -86,10 +120,18 @@ def status_of(classifier: Classifier) -> dict[str, Any]:
     }
 
 
-def client_list(classifier: Classifier) -> list[dict[str, Any]]:
+def client_list(classifier: Classifier, *, owned_only: bool = False) -> list[dict[str, Any]]:
+    """Every tenant client with its health; a client this worker holds no events of is a
+    quiet one (green, no activity) when its partition is this worker's, and unjudged
+    (None) when it is another worker's. A peer asking (`owned_only`) gets this worker's
+    clients only."""
     rows = []
     for client in classifier.tenant.clients:
         view = classifier.views.get(client.id)
+        if view is None and classifier.metrics.owns(client.id):
+            view = classifier.quiet_view(client.id)
+        if view is None and owned_only:
+            continue
         window = view.windows.get("90d") if view else None
         rows.append(
             {
@@ -111,7 +153,7 @@ def client_detail(classifier: Classifier, client_id: str, days: float) -> dict[s
     client = classifier.tenant.client(client_id)
     if client is None:
         return None
-    view = classifier.views.get(client_id)
+    view = classifier.views.get(client_id) or classifier.quiet_view(client_id)
     state = classifier.state_of(client_id, keep=False)
     end = classifier.watermark
     split = (

@@ -36,6 +36,8 @@ class ServiceSpec:
     name: str
     health_url: str | None = None
     describe: str = ""
+    command: str | None = None  # the `partnerpulse` command it runs; default: its name
+    env: dict[str, str] = field(default_factory=dict)  # on top of the supervisor's
 
 
 @dataclass
@@ -68,18 +70,20 @@ class Supervisor:
         *,
         broker_port: int = 19092,
         echo: bool = True,
+        who: str = "partnerpulse up",
     ) -> None:
         self.settings = settings
         self.services = services
         self.broker_port = broker_port
         self.echo = echo
+        self.who = who  # what it says it is; only `up` publishes the stack's runtime file
         self.broker: EmbeddedBroker | None = None
         self.children = [_Child(spec) for spec in services]
         self._stopping = False
 
     def _say(self, message: str) -> None:
         if self.echo:
-            print(f"partnerpulse up: {message}", flush=True)
+            print(f"{self.who}: {message}", flush=True)
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
         if not self._stopping:
@@ -115,9 +119,11 @@ class Supervisor:
         log_dir = self.settings.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         out = open(log_dir / f"{child.spec.name}.log", "ab")
+        env = self._env(bootstrap, replay and self.broker is not None)
+        env.update(child.spec.env)
         child.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", child.spec.name],
-            env=self._env(bootstrap, replay and self.broker is not None),
+            [sys.executable, "-m", "services.cli", child.spec.command or child.spec.name],
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -168,6 +174,8 @@ class Supervisor:
             self._say(f"{child.spec.name} {'up' if healthy else 'NOT healthy'}{where}")
 
     def _publish(self, bootstrap: str) -> None:
+        if self.who != "partnerpulse up":
+            return
         info = {"kafka_bootstrap": bootstrap, "pid": str(os.getpid())}
         for spec in self.services:
             if spec.describe:
@@ -205,7 +213,8 @@ class Supervisor:
             self._stop_children()
             if self.broker is not None:
                 self.broker.stop()
-            runtime_file(self.settings).unlink(missing_ok=True)
+            if self.who == "partnerpulse up":
+                runtime_file(self.settings).unlink(missing_ok=True)
             self._say("stopped")
         return 0
 
