@@ -101,6 +101,7 @@ def merge_status(answers: list[dict[str, Any]]) -> dict[str, Any]:
     marks = [a["watermark"] for a in answers if a["watermark"]]
     merged["watermark"] = max(marks) if marks else None
     merged["workers"] = len(answers)
+    merged["partitions"] = sorted({p for a in answers for p in a["partitions"]})
     return merged
 
 
@@ -117,6 +118,7 @@ def status_of(classifier: Classifier) -> dict[str, Any]:
         "events_too_late": len(classifier.too_late),
         "watermark": _iso(classifier.watermark),
         "clients_judged": len(classifier.views),
+        "partitions": sorted(classifier.assigned),
     }
 
 

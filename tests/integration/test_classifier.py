@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -25,8 +24,6 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from services.classifier.engine import Engine
-from services.classifier.state import ClientState
 from services.events import topics
 from services.events.models import CanonicalEvent, Source
 from services.events.tenant import Tenant
@@ -34,55 +31,20 @@ from services.ingest.sender import Signer
 from services.runtime.broker import EmbeddedBroker, free_port
 
 from ..unit.classifier.streams import DIRECT, LATE, PARTNER, shuffled_within, three_clients
+from .classifier_support import (
+    Worker,
+    expected_state,
+    get_json,
+    metric,
+    wait_processed,
+    worker_env,
+)
 from .conftest import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT_FILE = REPO / "tests" / "fixtures" / "tenant.yaml"
-
-
-def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
-    env.update(PARTNERPULSE_DATA_DIR=str(data_dir), PARTNERPULSE_TENANT_FILE=str(TENANT_FILE))
-    env.update(extra)
-    return env
-
-
-def get_json(url: str) -> Any:
-    response = httpx.get(url, trust_env=False, timeout=10)
-    assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:500]}"
-    return response.json()
-
-
-def metric(url: str, name: str, **labels: str) -> float:
-    text = httpx.get(f"{url}/metrics", trust_env=False, timeout=10).text
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        m = re.match(rf"^{re.escape(name)}\{{(.*)\}} (\S+)$", line)
-        if m and ",".join(sorted(m.group(1).split(","))) == want:
-            return float(m.group(2))
-    raise AssertionError(f"{name}{{{want}}} not exported")
-
-
-def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    missing: list[str] = ids
-    while time.monotonic() < deadline:
-        try:
-            answer = httpx.post(
-                f"{url}/v1/processed", json={"event_ids": ids}, trust_env=False, timeout=30
-            ).json()
-            missing = answer["missing"]
-            if not missing:
-                return
-        except httpx.HTTPError:
-            pass  # a restarting worker
-        time.sleep(0.5)
-    status = httpx.get(f"{url}/v1/status", trust_env=False, timeout=10).text
-    raise AssertionError(
-        f"{len(missing)} of {len(ids)} events never processed ({missing[:5]}...); {status}"
-    )
 
 
 def latest(records: list[Any], key: str) -> dict[str, dict[str, Any]]:
@@ -99,7 +61,7 @@ def latest(records: list[Any], key: str) -> dict[str, dict[str, Any]]:
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[dict[str, str]]:
     ingest_port, classifier_port, broker_port = free_port(), free_port(), free_port()
-    env = _env(
+    env = worker_env(
         tmp_path / "var",
         PARTNERPULSE_INGEST_PORT=str(ingest_port),
         PARTNERPULSE_CLASSIFIER_PORT=str(classifier_port),
@@ -216,44 +178,6 @@ def test_up_flags_the_vendor_clients_with_evidence_and_not_the_partner(
 # -- worker restarts ---------------------------------------------------------------
 
 
-class Worker:
-    def __init__(self, bootstrap: str, data_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir / f"classifier-{self.port}.log"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.env = _env(
-            data_dir,
-            PARTNERPULSE_KAFKA_BOOTSTRAP=bootstrap,
-            PARTNERPULSE_CLASSIFIER_PORT=str(self.port),
-            PARTNERPULSE_CLASSIFIER_BATCH_SIZE="25",  # many batches: a stop lands mid-stream
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Worker:
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "classifier"],
-                env=self.env,
-                cwd=REPO,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    def status(self) -> dict[str, Any]:
-        try:
-            return dict(get_json(f"{self.url}/v1/status"))
-        except httpx.HTTPError:
-            return {}
-
-    def stop(self, sig: signal.Signals) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(60)
-        self.proc = None
-
-
 @pytest.fixture
 def produced(broker: EmbeddedBroker) -> list[CanonicalEvent]:
     """A backlog on the events topic, keyed by client as ingest keys it, with redeliveries."""
@@ -264,20 +188,6 @@ def produced(broker: EmbeddedBroker) -> list[CanonicalEvent]:
     producer.flush()
     producer.close()
     return events
-
-
-def expected_state(tenant: Tenant, events: list[CanonicalEvent]) -> dict[str, Any]:
-    engine = Engine(tenant)
-    states: dict[str, ClientState] = {}
-    watermark = 0.0
-    for e in events:
-        state = states.setdefault(e.client_id, ClientState(e.client_id))
-        engine.apply(state, e, watermark)
-        watermark = max(watermark, e.occurred_at.timestamp())
-    return {
-        c: engine.judge(s, tenant.tenant, watermark, 0).view.windows["90d"].model_dump(mode="json")
-        for c, s in states.items()
-    }
 
 
 @pytest.fixture

@@ -18,11 +18,15 @@ LATE = "globex"
 PARTNER = "vandelay"
 
 
-def three_clients(days: int = 60, seed: int = 1) -> list[CanonicalEvent]:
+def three_clients(
+    days: int = 60, seed: int = 1, names: tuple[str, str, str] = (DIRECT, LATE, PARTNER)
+) -> list[CanonicalEvent]:
+    """The three habits, by the clients `names` (direct-to-tech, late, partner)."""
     rng = random.Random(seed)
     events: list[CanonicalEvent] = []
+    direct, late, _ = names
     for day in range(days):
-        for client in (DIRECT, LATE, PARTNER):
+        for client in names:
             n = f"{client}-{day}"
             # Planned work every client gets: patching and monitoring.
             events += [
@@ -50,11 +54,11 @@ def three_clients(days: int = 60, seed: int = 1) -> list[CanonicalEvent]:
                 # One break/fix request in three days, through each client's habit.
                 device = f"{client}-pc-{rng.randrange(20)}"
                 created = at(day, 10 + rng.random() * 6)
-                if client == DIRECT:
+                if client == direct:
                     events.append(
                         ticket(f"i-{n}", created, client=client, channel="phone", entered_by=TECH)
                     )
-                elif client == LATE:
+                elif client == late:
                     events.append(alert(f"a-{n}", at(day - 1, 9), device=device, client=client))
                     events.append(ticket(f"i-{n}", created, client=client, devices=[device]))
                 else:

@@ -1,0 +1,135 @@
+"""Running classifier workers in tests: processes, their API, the exact counts to expect."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.classifier.engine import Engine
+from services.classifier.state import ClientState
+from services.events.models import CanonicalEvent
+from services.events.tenant import Tenant
+from services.runtime.broker import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+TENANT_FILE = REPO / "tests" / "fixtures" / "tenant.yaml"
+
+
+def worker_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
+    env.update(PARTNERPULSE_DATA_DIR=str(data_dir), PARTNERPULSE_TENANT_FILE=str(TENANT_FILE))
+    env.update(extra)
+    return env
+
+
+def series(url: str, name: str, **labels: str) -> list[str]:
+    """The exported lines of metric `name` whose labels include `labels`."""
+    text = httpx.get(f"{url}/metrics", trust_env=False, timeout=10).text
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith(name + "{") and all(w in line for w in wanted)
+    ]
+
+
+def get_json(url: str) -> Any:
+    response = httpx.get(url, trust_env=False, timeout=10)
+    assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:500]}"
+    return response.json()
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    text = httpx.get(f"{url}/metrics", trust_env=False, timeout=10).text
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        m = re.match(rf"^{re.escape(name)}\{{(.*)\}} (\S+)$", line)
+        if m and ",".join(sorted(m.group(1).split(","))) == want:
+            return float(m.group(2))
+    raise AssertionError(f"{name}{{{want}}} not exported")
+
+
+def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    missing: list[str] = ids
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.post(
+                f"{url}/v1/processed", json={"event_ids": ids}, trust_env=False, timeout=30
+            ).json()
+            missing = answer["missing"]
+            if not missing:
+                return
+        except httpx.HTTPError:
+            pass  # a restarting worker
+        time.sleep(0.5)
+    status = httpx.get(f"{url}/v1/status", trust_env=False, timeout=10).text
+    raise AssertionError(
+        f"{len(missing)} of {len(ids)} events never processed ({missing[:5]}...); {status}"
+    )
+
+
+class Worker:
+    def __init__(self, bootstrap: str, data_dir: Path, **extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / f"classifier-{self.port}.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.env = worker_env(
+            data_dir,
+            PARTNERPULSE_KAFKA_BOOTSTRAP=bootstrap,
+            PARTNERPULSE_CLASSIFIER_PORT=str(self.port),
+            PARTNERPULSE_CLASSIFIER_BATCH_SIZE="25",  # many batches: a stop lands mid-stream
+            **extra,
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "classifier"],
+                env=self.env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def status(self, *, local: bool = False) -> dict[str, Any]:
+        """The group's status, or this worker's own (`local`)."""
+        headers = {"X-Partnerpulse-Local": "1"} if local else {}
+        try:
+            response = httpx.get(
+                f"{self.url}/v1/status", headers=headers, trust_env=False, timeout=10
+            )
+            return dict(response.json()) if response.status_code == 200 else {}
+        except httpx.HTTPError:
+            return {}
+
+    def stop(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        self.proc.wait(60)
+        self.proc = None
+
+
+def expected_state(tenant: Tenant, events: list[CanonicalEvent]) -> dict[str, Any]:
+    engine = Engine(tenant)
+    states: dict[str, ClientState] = {}
+    watermark = 0.0
+    for e in events:
+        state = states.setdefault(e.client_id, ClientState(e.client_id))
+        engine.apply(state, e, watermark)
+        watermark = max(watermark, e.occurred_at.timestamp())
+    return {
+        c: engine.judge(s, tenant.tenant, watermark, 0).view.windows["90d"].model_dump(mode="json")
+        for c, s in states.items()
+    }
