@@ -2,13 +2,17 @@
 
 Apart from the agent (services/classifier/app.py), as faust's guide keeps views.py
 apart: every view reads the classifier's latest client views and states and
-changes nothing.
+changes nothing. Every route but /healthz asks for an API token with scope
+`read` (services/runtime/auth.py); /metrics only when `metrics_require_token`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
+import orjson
+from aiohttp.web import HTTPRequestEntityTooLarge
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -16,14 +20,28 @@ from services.classifier.engine import dt
 from services.classifier.health import work_split
 from services.classifier.state import DAY
 from services.events.outputs import Signal
+from services.runtime.auth import Principal, Scope, Verifier
 
 if TYPE_CHECKING:
     from services.classifier.app import Classifier
+
+MAX_DAYS = 3660  # ten years: the longest report period asked for
+MAX_PROCESSED_BODY_BYTES = 1024 * 1024  # 2,000 event ids (what `evaluate` sends) is ~150 KB
+MAX_PROCESSED_IDS = 10_000
 
 
 def register_views(classifier: Classifier) -> None:
     """Add the classifier's routes to its Faust web server."""
     app = classifier.app
+    verifier = Verifier(classifier.settings.api_tokens)
+    metrics_open = not classifier.settings.metrics_require_token
+
+    def refused(web: View, request: Request) -> Response | None:
+        """The 401/403 answer when the request's token does not allow reading, else None."""
+        outcome = verifier.authorize(request.headers.get("Authorization"), Scope.read)
+        if isinstance(outcome, Principal):
+            return None
+        return web.json({"error": outcome.message}, status=outcome.status, headers=outcome.headers)
 
     @app.page("/healthz")
     async def healthz(web: View, request: Request) -> Response:
@@ -31,6 +49,8 @@ def register_views(classifier: Classifier) -> None:
 
     @app.page("/metrics")
     async def metrics(web: View, request: Request) -> Response:
+        if not metrics_open and (refusal := refused(web, request)) is not None:
+            return refusal
         return web.bytes(
             generate_latest(classifier.metrics.registry),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
@@ -38,20 +58,24 @@ def register_views(classifier: Classifier) -> None:
 
     @app.page("/v1/status")
     async def status(web: View, request: Request) -> Response:
+        if (refusal := refused(web, request)) is not None:
+            return refusal
         return web.json(status_of(classifier))
 
     @app.page("/v1/clients")
     async def clients(web: View, request: Request) -> Response:
+        if (refusal := refused(web, request)) is not None:
+            return refusal
         return web.json(client_list(classifier))
 
     @app.page("/v1/clients/{client_id}")
     class ClientDetail(View):
         async def get(self, request: Request, client_id: str) -> Response:
-            days = request.query.get("days", "90")
-            try:
-                period = float(days)
-            except ValueError:
-                return self.json({"error": f"days must be a number, not {days!r}"}, status=400)
+            if (refusal := refused(self, request)) is not None:
+                return refusal
+            period = report_days(request.query.get("days", "90"))
+            if isinstance(period, str):
+                return self.json({"error": period}, status=400)
             detail = client_detail(classifier, client_id, period)
             if detail is None:
                 return self.json(
@@ -62,18 +86,53 @@ def register_views(classifier: Classifier) -> None:
     @app.page("/v1/processed")
     class Processed(View):
         async def post(self, request: Request) -> Response:
+            if (refusal := refused(self, request)) is not None:
+                return refusal
+            declared = request.headers.get("Content-Length", "")
+            too_large = {"error": f"body over {MAX_PROCESSED_BODY_BYTES} bytes"}
+            if declared.isdigit() and int(declared) > MAX_PROCESSED_BODY_BYTES:
+                return self.json(too_large, status=413)
             try:
-                body = await request.json()
-                ids = body["event_ids"]
-                if not isinstance(ids, list):
-                    raise TypeError
-            except (ValueError, KeyError, TypeError):
-                return self.json(
-                    {"error": 'send {"event_ids": ["...", ...]}'},
-                    status=400,
-                )
-            done, missing = classifier.processed_ids(str(i) for i in ids)
+                body = await request.read()  # aiohttp stops at client_max_size (1 MiB)
+            except HTTPRequestEntityTooLarge:
+                return self.json(too_large, status=413)
+            ids = processed_ids(body)
+            if isinstance(ids, str):
+                return self.json({"error": ids}, status=400)
+            done, missing = classifier.processed_ids(ids)
             return self.json({"processed": done, "missing": missing})
+
+
+def report_days(raw: str) -> float | str:
+    """The report period in days, or what is wrong with `raw` (a finite 1..3660)."""
+    try:
+        days = float(raw)
+    except ValueError:
+        return f"days must be a number of days from 1 to {MAX_DAYS}, not {raw[:40]!r}"
+    if not math.isfinite(days) or not 1 <= days <= MAX_DAYS:
+        return f"days must be from 1 to {MAX_DAYS}, not {raw[:40]!r}"
+    return days
+
+
+def processed_ids(body: bytes) -> list[str] | str:
+    """The event ids of a /v1/processed body, or what is wrong with it.
+
+    orjson refuses nesting deeper than 1024 and integers beyond 64 bits as errors
+    (the standard library would recurse until RecursionError)."""
+    usage = 'send {"event_ids": ["...", ...]}'
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return f"the body is not JSON ({exc}); {usage}"
+    ids = document.get("event_ids") if isinstance(document, dict) else None
+    if not isinstance(ids, list):
+        return f"event_ids: missing or not a list; {usage}"
+    if len(ids) > MAX_PROCESSED_IDS:
+        return f"event_ids: {len(ids)} ids; ask for at most {MAX_PROCESSED_IDS} at once"
+    for i, event_id in enumerate(ids):
+        if not isinstance(event_id, str):
+            return f"event_ids[{i}]: must be a string, not {type(event_id).__name__}"
+    return ids
 
 
 def status_of(classifier: Classifier) -> dict[str, Any]:
