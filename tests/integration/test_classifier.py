@@ -31,6 +31,7 @@ from services.events import topics
 from services.events.models import CanonicalEvent, Source
 from services.events.tenant import Tenant
 from services.ingest.sender import Signer
+from services.runtime.auth import bearer, new_token
 from services.runtime.broker import EmbeddedBroker, free_port
 
 from ..unit.classifier.streams import DIRECT, LATE, PARTNER, shuffled_within, three_clients
@@ -40,17 +41,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT_FILE = REPO / "tests" / "fixtures" / "tenant.yaml"
+TOKEN, TOKEN_ENTRY = new_token("tests")  # the query API's reader
+AUTH = bearer(TOKEN)
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
     env.update(PARTNERPULSE_DATA_DIR=str(data_dir), PARTNERPULSE_TENANT_FILE=str(TENANT_FILE))
+    env.update(PARTNERPULSE_API_TOKENS=TOKEN_ENTRY.line())
     env.update(extra)
     return env
 
 
 def get_json(url: str) -> Any:
-    response = httpx.get(url, trust_env=False, timeout=10)
+    response = httpx.get(url, headers=AUTH, trust_env=False, timeout=10)
     assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:500]}"
     return response.json()
 
@@ -71,7 +75,11 @@ def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
     while time.monotonic() < deadline:
         try:
             answer = httpx.post(
-                f"{url}/v1/processed", json={"event_ids": ids}, trust_env=False, timeout=30
+                f"{url}/v1/processed",
+                json={"event_ids": ids},
+                headers=AUTH,
+                trust_env=False,
+                timeout=30,
             ).json()
             missing = answer["missing"]
             if not missing:
@@ -79,7 +87,7 @@ def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
         except httpx.HTTPError:
             pass  # a restarting worker
         time.sleep(0.5)
-    status = httpx.get(f"{url}/v1/status", trust_env=False, timeout=10).text
+    status = httpx.get(f"{url}/v1/status", headers=AUTH, trust_env=False, timeout=10).text
     raise AssertionError(
         f"{len(missing)} of {len(ids)} events never processed ({missing[:5]}...); {status}"
     )
