@@ -21,6 +21,7 @@ passwords, so there is nothing to brute-force; digests are compared with
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -138,16 +139,19 @@ class Verifier:
                 "PARTNERPULSE_API_TOKENS (make it with `partnerpulse token NAME`)",
                 error=None,
             )
-        scheme, _, credentials = (authorization or "").strip().partition(" ")
         if not authorization:
             return _unauthorized("send Authorization: Bearer <API token>", error=None)
-        if scheme.lower() != "bearer" or not credentials.strip():
-            return _unauthorized("the Authorization header must be Bearer <API token>")
-        presented = hashlib.sha256(credentials.strip().encode()).digest()
+        token = _presented(authorization)
+        if not token:
+            return _unauthorized(
+                "the Authorization header must be Bearer <API token> (or Basic with the "
+                "token as the password)"
+            )
+        presented = hashlib.sha256(token.encode()).digest()
         found: ApiToken | None = None
-        for token in self.tokens:  # every entry is compared: no early exit to time
-            if hmac.compare_digest(presented, token.digest):
-                found = token
+        for entry in self.tokens:  # every entry is compared: no early exit to time
+            if hmac.compare_digest(presented, entry.digest):
+                found = entry
         if found is None:
             return _unauthorized("the API token is not valid (revoked or mistyped?)")
         return Principal(found.name, found.scope)
@@ -166,9 +170,26 @@ class Verifier:
         )
 
 
+def _presented(authorization: str) -> str:
+    """The token in `Bearer <token>`, or the password of `Basic` (what a browser sends
+    for a link such as the Client detail dashboard's; the user name is not used)."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer":
+        return credentials
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
+
+
 def _unauthorized(message: str, error: str | None = "invalid_token") -> Refusal:
     challenge = f'Bearer realm="{REALM}"' + (f', error="{error}"' if error else "")
-    return Refusal(401, message, {"WWW-Authenticate": challenge})
+    # Basic too, so that a browser asks for the token (as the password) on a plain link.
+    return Refusal(401, message, {"WWW-Authenticate": f'{challenge}, Basic realm="{REALM}"'})
 
 
 def bearer(token: str) -> dict[str, str]:

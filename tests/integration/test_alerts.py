@@ -48,7 +48,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_TENANT = REPO / "tests" / "fixtures" / "tenant.yaml"
-ALICE_TOKEN, ALICE = new_token("alice", Scope.ack)  # the API token an account lead holds
+ALICE_TOKEN, ALICE_TOKEN_ENTRY = new_token("alice", Scope.ack)  # an account lead's token
 BOB = "bob.lead@northwind-msp.example"  # globex: email and the leads' Slack channel
 ALICE = "alice.lead@northwind-msp.example"  # acme, vandelay: email
 OPS = "olivia.owner@northwind-msp.example"
@@ -208,7 +208,7 @@ class AlertsProcess:
             PARTNERPULSE_ALERTS_RETRY_MAX_SECONDS="2",
             PARTNERPULSE_ALERTS_TICK_SECONDS="0.5",
             PARTNERPULSE_ALERTS_SMTP_TIMEOUT="5",
-            PARTNERPULSE_API_TOKENS=ALICE.line(),
+            PARTNERPULSE_API_TOKENS=ALICE_TOKEN_ENTRY.line(),
         )
         self.env.update(env)
         self.proc: subprocess.Popen[bytes] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from pathlib import Path
@@ -75,8 +76,11 @@ def test_missing_wrong_and_insufficient_tokens_are_refused_with_a_challenge() ->
 
     missing = verifier.authorize(None, Scope.read)
     assert isinstance(missing, Refusal) and missing.status == 401
-    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="partnerpulse"'
-    for header in (f"Bearer {reader}x", f"Basic {reader}", "Bearer ", reader):
+    assert missing.headers["WWW-Authenticate"] == (
+        'Bearer realm="partnerpulse", Basic realm="partnerpulse"'
+    )
+    basic = base64.b64encode(f"anyone:{reader}x".encode()).decode()
+    for header in (f"Bearer {reader}x", f"Basic {reader}", f"Basic {basic}", "Bearer ", reader):
         wrong = verifier.authorize(header, Scope.read)
         assert isinstance(wrong, Refusal) and wrong.status == 401, header
         assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
@@ -91,6 +95,9 @@ def test_missing_wrong_and_insufficient_tokens_are_refused_with_a_challenge() ->
     # ack implies read; the scheme is case-insensitive (RFC 6750)
     assert verifier.authorize(f"bearer {acker}", Scope.read) == Principal("alice", Scope.ack)
     assert verifier.authorize(f"Bearer {acker}", Scope.ack) == Principal("alice", Scope.ack)
+    # a browser's Basic prompt: the token is the password, the user name is not the identity
+    browser = base64.b64encode(f"mallory:{acker}".encode()).decode()
+    assert verifier.authorize(f"Basic {browser}", Scope.ack) == Principal("alice", Scope.ack)
 
 
 def test_rotation_keeps_old_and_new_tokens_valid_until_the_old_entry_goes() -> None:
