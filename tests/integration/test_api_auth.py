@@ -180,11 +180,13 @@ def test_hostile_processed_bodies_are_refused_not_500(
 def start_alerts(tenant: Tenant, data_dir: Path, **settings: Any) -> tuple[str, Any]:
     port = free_port()
     config = AlertsSettings(
-        data_dir=data_dir,
-        alerts_port=port,
-        api_tokens=TOKENS,
-        alerts_smtp_port=free_port(),  # nobody listens: mail waits in the outbox
-        **settings,
+        **{
+            "data_dir": data_dir,
+            "alerts_port": port,
+            "api_tokens": TOKENS,
+            "alerts_smtp_port": free_port(),  # nobody listens: mail waits in the outbox
+            **settings,
+        }
     )
     server, thread = serve(create_alerts_app(config, tenant), port)
     return f"http://127.0.0.1:{port}", (server, thread)
@@ -396,3 +398,27 @@ def test_make_run_with_the_example_tenant_gives_its_tools_a_private_token(tmp_pa
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.communicate(timeout=60)
+
+
+def test_the_token_command_prints_a_token_and_the_entry_that_admits_it(
+    tmp_path: Path, tenant: Tenant
+) -> None:
+    made = subprocess.run(
+        [sys.executable, "-m", "services.cli", "token", "ops-bot", "--scope", "ack"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    token, entry = made.stdout.split()
+    assert entry.startswith("ops-bot:ack:sha256:") and token not in entry
+    url, (server, thread) = start_alerts(
+        tenant, tmp_path / "var", api_tokens=[ApiToken.model_validate(entry)]
+    )
+    try:
+        assert httpx.get(f"{url}/v1/alerts", headers=bearer(token)).status_code == 200
+        assert_unauthorized(httpx.get(f"{url}/v1/alerts", headers=bearer(READER)))
+    finally:
+        server.should_exit = True
+        thread.join(20)
