@@ -39,6 +39,7 @@ from services.events import topics
 from services.events.models import CanonicalEvent, Source
 from services.events.tenant import load_tenant
 from services.ingest.sender import Signer
+from services.runtime.auth import bearer, new_token
 from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
 from tests.unit.classifier import factory as f
@@ -129,12 +130,17 @@ def produce(bootstrap: str, events: list[CanonicalEvent]) -> None:
     producer.close()
 
 
+TOKEN, TOKEN_ENTRY = new_token("bench")  # reads the classifier's /v1/status
+AUTH = bearer(TOKEN)
+
+
 def env_for(data_dir: Path, tenant: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
     env.update(
         PARTNERPULSE_DATA_DIR=str(data_dir),
         PARTNERPULSE_TENANT_FILE=str(tenant),
         PARTNERPULSE_LOG_LEVEL="WARNING",
+        PARTNERPULSE_API_TOKENS=TOKEN_ENTRY.line(),
         **extra,
     )
     return env
@@ -192,7 +198,7 @@ def run_classifier(bootstrap: str, tenant: Path, expect: int, work: Path, round_
     try:
         first = last = 0.0
         deadline = time.monotonic() + 900
-        with httpx.Client(trust_env=False, timeout=5) as http:
+        with httpx.Client(trust_env=False, timeout=5, headers=AUTH) as http:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     raise RuntimeError("the classifier stopped before draining the backlog")
@@ -286,7 +292,9 @@ def end_to_end(
         post(ingest, signer, warm)
         deadline = time.monotonic() + 120
         while (
-            httpx.get(f"{classifier}/v1/status", trust_env=False).json()["events_processed"]
+            httpx.get(f"{classifier}/v1/status", headers=AUTH, trust_env=False).json()[
+                "events_processed"
+            ]
             < clients
         ):
             if time.monotonic() > deadline:

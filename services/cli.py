@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from services.events.models import Source, json_schema
-from services.events.tenant import TenantConfigError, load_tenant
+from services.events.tenant import Tenant, TenantConfigError, load_tenant
+from services.runtime.auth import Scope
 from services.runtime.settings import CommonSettings
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from services.ingest.settings import IngestSettings
     from services.runtime.supervisor import ServiceSpec
 
 app = typer.Typer(
@@ -82,6 +86,68 @@ def _bootstrap(settings: CommonSettings) -> str:
     return bootstrap
 
 
+def _service_tenant(settings: CommonSettings) -> Tenant:
+    """The tenant a service starts with; never the example's public secrets unless the
+    development switch (PARTNERPULSE_ALLOW_EXAMPLE_TENANT) is set."""
+    from services.runtime.auth import refuse_example_tenant
+
+    try:
+        tenant = load_tenant(settings.tenant_file)
+    except TenantConfigError as exc:
+        raise _fail(str(exc)) from None
+    refusal = refuse_example_tenant(tenant, settings.tenant_file, settings.allow_example_tenant)
+    if refusal:
+        raise _fail(refusal)
+    return tenant
+
+
+def _prepare_dev(settings: IngestSettings, tenant: Tenant, say: Callable[[str], None]) -> Path:
+    """`up` with the example tenant: development mode, on loopback only. Returns the tenant
+    file the services get (a copy allowing ConnectWise keys from 127.0.0.1)."""
+    from services.alerts.settings import AlertsSettings
+    from services.classifier.settings import ClassifierSettings
+    from services.runtime.auth import LOOPBACK, example_credentials, write_dev_tenant
+
+    if not example_credentials(tenant):
+        return settings.tenant_file
+    hosts = {
+        "PARTNERPULSE_INGEST_HOST": settings.ingest_host,
+        "PARTNERPULSE_RELAY_HOST": settings.relay_host,
+        "PARTNERPULSE_CLASSIFIER_HOST": ClassifierSettings().classifier_host,
+        "PARTNERPULSE_ALERTS_HOST": AlertsSettings().alerts_host,
+    }
+    exposed = [f"{name}={host}" for name, host in hosts.items() if host not in LOOPBACK]
+    if exposed:
+        raise _fail(
+            f"{settings.tenant_file} is the example tenant, whose secrets are public; "
+            f"`up` runs it on loopback only, not with {', '.join(exposed)}. Write a tenant "
+            "file of your own (PARTNERPULSE_TENANT_FILE) to listen beyond this machine."
+        )
+    os.environ["PARTNERPULSE_ALLOW_EXAMPLE_TENANT"] = "1"  # the services inherit it
+    dev_file = write_dev_tenant(settings.tenant_file, settings.data_dir)
+    say(
+        f"example tenant {settings.tenant_file}: development mode on loopback (public demo "
+        f"secrets; ConnectWise keys from 127.0.0.1 for `partnerpulse send`, in {dev_file})"
+    )
+    return dev_file
+
+
+def _local_token(settings: CommonSettings, say: Callable[[str], None]) -> None:
+    """Unless API tokens are configured, make (or reuse) the data dir's local token, with
+    scope ack, for `up`'s own tools, and give its entry to the services."""
+    from services.runtime.auth import ensure_local_token
+
+    if settings.api_tokens:
+        say(f"API tokens: {len(settings.api_tokens)} configured (PARTNERPULSE_API_TOKENS)")
+        return
+    path, entry = ensure_local_token(settings.data_dir)
+    os.environ["PARTNERPULSE_API_TOKENS"] = json.dumps([entry.line()])  # the services inherit
+    say(
+        f"API token (scope ack) for the query and alerts APIs in {path} (mode 0600): "
+        f'curl -H "Authorization: Bearer $(cat {path})" ...'
+    )
+
+
 def _classifier_specs(workers: int = 1) -> list[ServiceSpec]:
     """One service per classifier worker, in one consumer group, each on its own port
     (the configured one, then the next ones)."""
@@ -140,9 +206,15 @@ def up(
     settings = IngestSettings(**overrides)
     _setup_logging(settings.log_level)
     try:
-        load_tenant(settings.tenant_file)  # fail now, with the file and key, not in a child
+        config = load_tenant(settings.tenant_file)  # fail now, with the file and key
     except TenantConfigError as exc:
         raise _fail(str(exc)) from None
+
+    def say(message: str) -> None:
+        print(f"partnerpulse up: {message}", flush=True)
+
+    settings = settings.model_copy(update={"tenant_file": _prepare_dev(settings, config, say)})
+    _local_token(settings, say)
     base = f"http://{settings.ingest_host}:{settings.ingest_port}"
     relay_base = f"http://{settings.relay_host}:{settings.relay_port}"
     services = [
@@ -176,7 +248,7 @@ def ingest(tenant: TenantOption = None) -> None:
     if not settings.kafka_bootstrap:
         raise _fail("ingest needs PARTNERPULSE_KAFKA_BOOTSTRAP (or run `partnerpulse up`)")
     try:
-        application = create_app(settings)
+        application = create_app(settings, tenant=_service_tenant(settings))
     except TenantConfigError as exc:
         raise _fail(str(exc)) from None
     _serve(application, settings.ingest_host, settings.ingest_port, settings.log_level)
@@ -212,10 +284,7 @@ def classifier(tenant: TenantOption = None, workers: WorkersOption = 1) -> None:
     overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
     settings = ClassifierSettings(**overrides)
     _setup_logging(settings.log_level)
-    try:
-        tenant_config = load_tenant(settings.tenant_file)
-    except TenantConfigError as exc:
-        raise _fail(str(exc)) from None
+    tenant_config = _service_tenant(settings)
     bootstrap = _bootstrap(settings)
     if workers > 1:
         from services.runtime.supervisor import Supervisor
@@ -238,7 +307,7 @@ def alerts(tenant: TenantOption = None) -> None:
     _setup_logging(settings.log_level)
     settings = settings.model_copy(update={"kafka_bootstrap": _bootstrap(settings)})
     try:
-        application = create_app(settings, load_tenant(settings.tenant_file))
+        application = create_app(settings, _service_tenant(settings))
     except TenantConfigError as exc:
         raise _fail(str(exc)) from None
     _serve(application, settings.alerts_host, settings.alerts_port, settings.log_level)
@@ -261,6 +330,31 @@ def check_tenant(tenant: Annotated[Path, typer.Argument(help="The tenant file to
         f"{tenant}: tenant {config.tenant!r}, {len(config.clients)} client(s), "
         f"{len(config.technicians)} technician(s): OK"
     )
+
+
+@app.command()
+def token(
+    name: Annotated[str, typer.Argument(help="Who holds it (shown as the acknowledger).")],
+    scope: Annotated[
+        Scope, typer.Option(help="read: query, report and alert lists; ack: also acknowledge.")
+    ] = Scope.read,
+) -> None:
+    """Make an API token: print it (once) and the entry to configure, which holds its hash."""
+    from pydantic import ValidationError
+
+    from services.runtime.auth import new_token
+
+    try:
+        secret, entry = new_token(name, scope)
+    except (ValueError, ValidationError) as exc:
+        raise _fail(f"token: {exc}") from None
+    typer.echo(f"token for {name} (give it to them; it is not stored anywhere):", err=True)
+    typer.echo(secret)
+    typer.echo(
+        "add this entry to PARTNERPULSE_API_TOKENS (or api_tokens: in the settings file):",
+        err=True,
+    )
+    typer.echo(entry.line())
 
 
 @app.command()
@@ -472,12 +566,19 @@ def evaluate(
     keep_data: Annotated[
         bool, typer.Option("--keep-data", help="Keep its own pipeline's data dir and logs.")
     ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PARTNERPULSE_API_TOKEN",
+            help="API token (scope read) for --classifier-url; its own pipeline makes one.",
+        ),
+    ] = None,
 ) -> None:
     """Replay a scenario through the pipeline and score its outputs against the truth.
 
     Exits 1 when the scores miss the acceptance floors, 2 when it could not evaluate.
     """
-    from services.scenario.collect import CollectError
+    from services.scenario.collect import CollectError, authorize
     from services.scenario.evaluate import EvaluationError, print_report
     from services.scenario.evaluate import evaluate as run_evaluation
     from services.scenario.files import ScenarioError, load_scenario
@@ -489,6 +590,8 @@ def evaluate(
     if any(given) and not all(given):
         raise _fail("evaluate: give --ingest-url, --classifier-url and --bootstrap together")
     console = _console()
+    if classifier_url and token:
+        authorize(classifier_url, token)
     try:
         files = load_scenario(scenario_dir)
         endpoints = (

@@ -1,21 +1,24 @@
 """The alerts service (`partnerpulse alerts`): risks in, notifications out, an API.
 
 Thin handlers over `Alerting`: the Kafka consumer and the outbox sender run
-in threads beside the HTTP server.
+in threads beside the HTTP server. Every route but /healthz and /readyz asks for
+an API token (services/runtime/auth.py): scope `read` for the alert list, `ack`
+to acknowledge; /metrics only when `metrics_require_token`. /v1/grafana is
+authenticated by Grafana's HMAC signature instead, and refuses everything until
+a secret is configured.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
 
 from services.alerts import grafana
 from services.alerts.channels import Channels
@@ -27,12 +30,25 @@ from services.alerts.sender import Sender
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import Store
 from services.events.tenant import Tenant, TenantConfigError, load_tenant
+from services.runtime.auth import Principal, Scope, TokenGuard, Verifier
 
 log = logging.getLogger("partnerpulse.alerts")
 
 
-class Acknowledgement(BaseModel):
-    by: str | None = Field(None, description="Who acknowledges (shown in the alert list).")
+OPEN_ROUTES = frozenset({"/healthz", "/readyz", "/v1/grafana"})
+
+
+def needed_scope(metrics_open: bool) -> Callable[[str, str], Scope | None]:
+    """Which scope each request needs (None: open; /v1/grafana checks its own signature)."""
+
+    def needs(method: str, path: str) -> Scope | None:
+        if path in OPEN_ROUTES or (metrics_open and path == "/metrics"):
+            return None
+        if method == "POST" and path.startswith("/v1/alerts/") and path.endswith("/ack"):
+            return Scope.ack
+        return Scope.read
+
+    return needs
 
 
 class _TooLarge(Exception):
@@ -105,6 +121,11 @@ def create_app(
     )
     app.state.engine = engine
     app.state.metrics = metrics
+    app.add_middleware(
+        TokenGuard,
+        verifier=Verifier(settings.api_tokens),
+        needs=needed_scope(not settings.metrics_require_token),
+    )
 
     @app.get("/healthz", summary="Liveness")
     def healthz() -> dict[str, str]:
@@ -141,10 +162,11 @@ def create_app(
         "/v1/alerts/{alert_id}/ack",
         summary="Acknowledge an alert: no more reminders, no escalation",
     )
-    def ack(alert_id: str, payload: Acknowledgement | None = None) -> dict[str, Any]:
-        by = payload.by if payload else None
+    def ack(alert_id: str, request: Request) -> dict[str, Any]:
+        """Who acknowledges is the name of the API token (scope ack) the request carries."""
+        principal: Principal = request.state.principal
         try:
-            alert = engine.acknowledge(alert_id, by, time.time())
+            alert = engine.acknowledge(alert_id, principal.name, time.time())
         except UnknownAlert:
             raise HTTPException(404, f"no alert {alert_id!r}") from None
         if alert.state is AlertState.resolved:
@@ -153,6 +175,16 @@ def create_app(
 
     @app.post("/v1/grafana", summary="Grafana webhook contact point")
     async def grafana_webhook(request: Request) -> Response:
+        if not settings.alerts_grafana_secrets:
+            metrics.grafana.labels(outcome="rejected").inc()
+            return JSONResponse(
+                {
+                    "error": "the Grafana webhook is off: no HMAC secret is configured; set "
+                    "PARTNERPULSE_ALERTS_GRAFANA_SECRETS and the same secret in the contact "
+                    "point's HMAC settings"
+                },
+                status_code=403,
+            )
         try:
             body = await _bounded_body(request, settings.alerts_max_body_bytes)
         except _TooLarge:

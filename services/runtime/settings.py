@@ -7,16 +7,22 @@ directory, used only if it exists). Environment variables win over the file.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from services.runtime.auth import ApiToken
 
 DEFAULT_TENANT_FILE = Path("deploy/tenant.example.yaml")
 
@@ -46,6 +52,33 @@ class CommonSettings(BaseSettings):
         description="Port of the embedded broker `partnerpulse up` starts when no "
         "kafka_bootstrap is configured.",
     )
+    api_tokens: Annotated[list[ApiToken], NoDecode] = Field(
+        default_factory=list,
+        description="API tokens of the query, report and alerts APIs, as "
+        "`name:scope:sha256:<hex>` entries (scope read or ack; `partnerpulse token NAME` "
+        "makes one): a JSON list, or entries separated by commas or spaces. Several at once "
+        "for rotation. None: those APIs answer 401 to everyone.",
+    )
+    metrics_require_token: bool = Field(
+        False,
+        description="Ask for an API token (scope read) on /metrics too. Off: /metrics is open "
+        "to whoever reaches the port (keep the port internal; see docs/security.md).",
+    )
+    allow_example_tenant: bool = Field(
+        False,
+        description="Development switch: let a service start with the example tenant or its "
+        "public demo secrets. `partnerpulse up` sets it on loopback; never in production.",
+    )
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _token_entries(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [entry for entry in re.split(r"[,\s]+", text) if entry]
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -6,6 +6,10 @@
   until nothing new arrives), with kafka-python;
 - `latest_work` and `latest_signals` keep what the output contract says a
   reader keeps: the latest work item per ref, the highest version per signal.
+
+The query API asks for an API token: `authorize(url, token)` names the one to send
+to a classifier (`Stack` does it with its pipeline's local token; `evaluate
+--token` for a pipeline someone else runs).
 """
 
 from __future__ import annotations
@@ -23,8 +27,29 @@ from pydantic import ValidationError
 
 from services.events import topics
 from services.events.outputs import Signal, WorkItem
+from services.runtime.auth import bearer
 
 BATCH = 2000
+_TOKENS: dict[str, str] = {}  # classifier base URL -> API token
+
+
+def authorize(classifier_url: str, token: str) -> None:
+    """Send `token` (scope read) with every request to the classifier at `classifier_url`."""
+    _TOKENS[classifier_url.rstrip("/")] = token
+
+
+def _headers(classifier_url: str) -> dict[str, str]:
+    token = _TOKENS.get(classifier_url.rstrip("/"))
+    return bearer(token) if token else {}
+
+
+def _refused(response: httpx.Response, url: str) -> CollectError | None:
+    if response.status_code not in (401, 403):
+        return None
+    return CollectError(
+        f"the classifier refused {url} ({response.status_code}: {response.text[:200]}); "
+        "give an API token with scope read (evaluate --token, or PARTNERPULSE_API_TOKEN)"
+    )
 
 
 class CollectError(RuntimeError):
@@ -56,13 +81,15 @@ def wait_processed(
     url = f"{classifier_url.rstrip('/')}/v1/processed"
     answered = False
     problem = ""
-    with httpx.Client(timeout=30.0, trust_env=False) as http:
+    with httpx.Client(timeout=30.0, trust_env=False, headers=_headers(classifier_url)) as http:
         while True:
             still: list[str] = []
             for first in range(0, len(pending), BATCH):
                 chunk = pending[first : first + BATCH]
                 try:
                     response = http.post(url, json={"event_ids": chunk})
+                    if (refusal := _refused(response, url)) is not None:
+                        raise refusal
                     response.raise_for_status()
                     answer = response.json()
                     still += [str(i) for i in answer["missing"]]
@@ -206,9 +233,10 @@ def classifier_dead_letters(records: list[Record]) -> set[str]:
 
 def fetch_clients(classifier_url: str) -> list[dict[str, Any]]:
     try:
-        response = httpx.get(
-            f"{classifier_url.rstrip('/')}/v1/clients", timeout=30.0, trust_env=False
-        )
+        url = f"{classifier_url.rstrip('/')}/v1/clients"
+        response = httpx.get(url, timeout=30.0, trust_env=False, headers=_headers(classifier_url))
+        if (refusal := _refused(response, url)) is not None:
+            raise refusal
         response.raise_for_status()
         clients = response.json()
     except (httpx.HTTPError, ValueError) as exc:

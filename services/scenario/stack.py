@@ -21,7 +21,9 @@ from types import TracebackType
 
 import httpx
 
+from services.runtime.auth import read_local_token
 from services.runtime.broker import free_port
+from services.scenario import collect
 
 # Settings `up` passes on to its services; ours replace whatever the caller's shell holds.
 _OURS = (
@@ -38,6 +40,7 @@ _OURS = (
     "PARTNERPULSE_CLASSIFIER_PORT",
     "PARTNERPULSE_ALERTS_HOST",
     "PARTNERPULSE_ALERTS_PORT",
+    "PARTNERPULSE_API_TOKENS",  # `up` makes its own local token, which `collect` sends
 )
 
 
@@ -135,6 +138,8 @@ class Stack:
                 except (ValueError, KeyError):
                     bootstrap = ""
                 if bootstrap and self._healthy(endpoints):
+                    token = read_local_token(self.data_dir) or ""  # `up` made it (0600)
+                    collect.authorize(endpoints.classifier_url, token)
                     return Endpoints(
                         endpoints.ingest_url,
                         endpoints.classifier_url,

@@ -17,15 +17,19 @@ from services.classifier.engine import Engine
 from services.classifier.state import ClientState
 from services.events.models import CanonicalEvent
 from services.events.tenant import Tenant
+from services.runtime.auth import bearer, new_token
 from services.runtime.broker import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT_FILE = REPO / "tests" / "fixtures" / "tenant.yaml"
+TOKEN, TOKEN_ENTRY = new_token("tests")  # the query API's reader
+AUTH = bearer(TOKEN)
 
 
 def worker_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
     env.update(PARTNERPULSE_DATA_DIR=str(data_dir), PARTNERPULSE_TENANT_FILE=str(TENANT_FILE))
+    env.update(PARTNERPULSE_API_TOKENS=TOKEN_ENTRY.line())
     env.update(extra)
     return env
 
@@ -42,7 +46,7 @@ def series(url: str, name: str, **labels: str) -> list[str]:
 
 
 def get_json(url: str) -> Any:
-    response = httpx.get(url, trust_env=False, timeout=10)
+    response = httpx.get(url, headers=AUTH, trust_env=False, timeout=10)
     assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:500]}"
     return response.json()
 
@@ -63,7 +67,11 @@ def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
     while time.monotonic() < deadline:
         try:
             answer = httpx.post(
-                f"{url}/v1/processed", json={"event_ids": ids}, trust_env=False, timeout=30
+                f"{url}/v1/processed",
+                json={"event_ids": ids},
+                headers=AUTH,
+                trust_env=False,
+                timeout=30,
             ).json()
             missing = answer["missing"]
             if not missing:
@@ -71,7 +79,7 @@ def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
         except httpx.HTTPError:
             pass  # a restarting worker
         time.sleep(0.5)
-    status = httpx.get(f"{url}/v1/status", trust_env=False, timeout=10).text
+    status = httpx.get(f"{url}/v1/status", headers=AUTH, trust_env=False, timeout=10).text
     raise AssertionError(
         f"{len(missing)} of {len(ids)} events never processed ({missing[:5]}...); {status}"
     )
@@ -105,7 +113,7 @@ class Worker:
 
     def status(self, *, local: bool = False) -> dict[str, Any]:
         """The group's status, or this worker's own (`local`)."""
-        headers = {"X-Partnerpulse-Local": "1"} if local else {}
+        headers = {**AUTH, "X-Partnerpulse-Local": "1"} if local else AUTH
         try:
             response = httpx.get(
                 f"{self.url}/v1/status", headers=headers, trust_env=False, timeout=10

@@ -38,6 +38,7 @@ from kafka import KafkaProducer
 
 from services.events import topics
 from services.events.outputs import Band, Behaviour, HealthSnapshot, Signal
+from services.runtime.auth import Scope, bearer, new_token
 from services.runtime.broker import EmbeddedBroker, free_port
 
 from ..unit.alerts.records import health
@@ -47,6 +48,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_TENANT = REPO / "tests" / "fixtures" / "tenant.yaml"
+ALICE_TOKEN, ALICE_TOKEN_ENTRY = new_token("alice", Scope.ack)  # an account lead's token
 BOB = "bob.lead@northwind-msp.example"  # globex: email and the leads' Slack channel
 ALICE = "alice.lead@northwind-msp.example"  # acme, vandelay: email
 OPS = "olivia.owner@northwind-msp.example"
@@ -206,6 +208,7 @@ class AlertsProcess:
             PARTNERPULSE_ALERTS_RETRY_MAX_SECONDS="2",
             PARTNERPULSE_ALERTS_TICK_SECONDS="0.5",
             PARTNERPULSE_ALERTS_SMTP_TIMEOUT="5",
+            PARTNERPULSE_API_TOKENS=ALICE_TOKEN_ENTRY.line(),
         )
         self.env.update(env)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -257,7 +260,9 @@ class AlertsProcess:
         raise AssertionError(f"{name}{{{want}}} not exported")
 
     def alerts(self, **params: str) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.url}/v1/alerts", params=params, trust_env=False)
+        response = httpx.get(
+            f"{self.url}/v1/alerts", params=params, headers=bearer(ALICE_TOKEN), trust_env=False
+        )
         assert response.status_code == 200, response.text
         return list(response.json())
 
@@ -451,7 +456,7 @@ def test_acknowledging_stops_reminders_and_escalation(
     wait_for("a reminder", lambda: smtp.to(ALICE, " - reminder"), timeout=20)
     [alert] = service.alerts()
     response = httpx.post(
-        f"{service.url}/v1/alerts/{alert['id']}/ack", json={"by": "alice"}, trust_env=False
+        f"{service.url}/v1/alerts/{alert['id']}/ack", headers=bearer(ALICE_TOKEN), trust_env=False
     )
     assert response.status_code == 200, response.text
     acked = response.json()
@@ -476,7 +481,10 @@ def test_acknowledging_stops_reminders_and_escalation(
     assert escalation.subject.endswith(" - escalated")
     assert "Escalated to you because nobody acknowledged it" in escalation.text
     assert "account lead: Bob Lead" in escalation.text
-    assert httpx.post(f"{service.url}/v1/alerts/al-nope/ack", trust_env=False).status_code == 404
+    unknown = httpx.post(
+        f"{service.url}/v1/alerts/al-nope/ack", headers=bearer(ALICE_TOKEN), trust_env=False
+    )
+    assert unknown.status_code == 404
 
 
 def test_red_band_through_the_broker_and_health_back_resolves(

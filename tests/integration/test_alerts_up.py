@@ -19,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from services.runtime.auth import bearer, read_local_token
 from services.runtime.broker import free_port
 from services.scenario.files import load_scenario
 from services.scenario.replay import replay
@@ -77,6 +78,7 @@ def stack(tmp_path: Path, smtp: SmtpSink, alert_policy: dict[str, Any]) -> Itera
             "ingest": up.url,
             "alerts": f"http://127.0.0.1:{alerts_port}",
             "logs": str(tmp_path / "var" / "logs"),
+            "token": read_local_token(tmp_path / "var") or "",  # what `up` made for its tools
         }
     finally:
         up.stop()
@@ -123,7 +125,9 @@ def test_a_client_turning_red_emails_its_lead_once_with_evidence_within_60s(
     assert len(red_mail()) == 1
     ids = [m.message["Message-ID"] for m in smtp.mails]
     assert len(ids) == len(set(ids)), "an email was sent twice"
-    alerts = httpx.get(f"{stack['alerts']}/v1/alerts", trust_env=False).json()
+    alerts = httpx.get(
+        f"{stack['alerts']}/v1/alerts", headers=bearer(stack["token"]), trust_env=False
+    ).json()
     band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == "pied-piper-realty"]
     assert [a["state"] for a in band] == ["open"]
 
@@ -145,7 +149,9 @@ def test_a_minute_without_smtp_delays_the_red_email_and_acknowledging_stops_remi
     down_since = time.time()
 
     def band_alert() -> dict[str, Any] | None:
-        alerts = httpx.get(f"{stack['alerts']}/v1/alerts", trust_env=False).json()
+        alerts = httpx.get(
+            f"{stack['alerts']}/v1/alerts", headers=bearer(stack["token"]), trust_env=False
+        ).json()
         band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == "pied-piper-realty"]
         return band[0] if band else None
 
@@ -164,8 +170,13 @@ def test_a_minute_without_smtp_delays_the_red_email_and_acknowledging_stops_remi
         lambda: red_mail(reminder=True),
         timeout=4 * REMINDER_SECONDS,
     )
-    acked = httpx.post(f"{stack['alerts']}/v1/alerts/{alert['id']}/ack", trust_env=False)
+    acked = httpx.post(
+        f"{stack['alerts']}/v1/alerts/{alert['id']}/ack",
+        headers=bearer(stack["token"]),
+        trust_env=False,
+    )
     assert acked.status_code == 200, acked.text
+    assert acked.json()["acknowledged_by"] == "local"  # the name of `up`'s own token
     time.sleep(1)  # a reminder already handed to the mail server may still arrive
     after_ack = len(red_mail(reminder=True))
     time.sleep(3 * REMINDER_SECONDS)

@@ -141,3 +141,40 @@ def test_the_env_example_names_every_variable_compose_requires() -> None:
     example = (DEPLOY / ".env.example").read_text()
     defined = set(re.findall(r"^(\w+)=", example, flags=re.MULTILINE))
     assert required <= defined, required - defined
+
+
+def published(name: str) -> list[tuple[str, str]]:
+    """(host address, host port) of each port a service publishes; "" is every interface."""
+    out = []
+    for port in SERVICES[name].get("ports", []):
+        parts = str(port).split(":")
+        out.append((parts[0], parts[1]) if len(parts) == 3 else ("", parts[0]))
+    return out
+
+
+def test_only_ingest_and_grafana_are_published_beyond_the_host() -> None:
+    everywhere = {
+        name for name in SERVICES for address, _ in published(name) if address != "127.0.0.1"
+    }
+    assert everywhere == {"ingest", "grafana"}
+    assert published("ingest") == [("", "8480")]
+    assert published("relay") == [] and published("kafka") == []
+    for name in ("classifier", "alerts", "prometheus"):  # for the host's operator only
+        assert all(address == "127.0.0.1" for address, _ in published(name)), name
+    assert "--web.enable-lifecycle" not in SERVICES["prometheus"]["command"]
+
+
+def test_the_services_need_api_tokens_and_never_take_the_example_tenant() -> None:
+    text = (DEPLOY / "compose.yaml").read_text()
+    assert (
+        "ALLOW_EXAMPLE_TENANT" not in text
+        and "ALLOW_EXAMPLE_TENANT" not in (DEPLOY / ".env.example").read_text()
+    )
+    for name in PIPELINE:
+        tokens = SERVICES[name]["environment"]["PARTNERPULSE_API_TOKENS"]
+        assert tokens.startswith("${PARTNERPULSE_API_TOKENS:?"), name  # required, no default
+    example = yaml.safe_load((DEPLOY / "tenant.example.yaml").read_text())
+    hosts = example["webhooks"]["connectwise"]["key_url_hosts"]
+    assert not any("127.0.0.1" in h or "localhost" in h for h in hosts), "dev copy only"
+    env = dict(re.findall(r"^(\w+)=(.*)$", (DEPLOY / ".env.example").read_text(), re.M))
+    assert env["PARTNERPULSE_TENANT"] != "./tenant.example.yaml"
