@@ -248,6 +248,7 @@ def evaluate(
     timeout: float = 600.0,
     keep: bool = False,
     ports: Ports | None = None,
+    data_dir: Path | None = None,
     policy: WatchPolicy | None = None,
     serve_keys: bool = True,
 ) -> scoring.Report:
@@ -255,7 +256,13 @@ def evaluate(
         result = run(files, endpoints, console, concurrency=concurrency, timeout=timeout)
         return score_run(files, endpoints, result)
     with own_stack(
-        files, console, keep=keep, ports=ports, policy=policy, serve_keys=serve_keys
+        files,
+        console,
+        keep=keep,
+        ports=ports,
+        data_dir=data_dir,
+        policy=policy,
+        serve_keys=serve_keys,
     ) as own:
         result = run(
             files,

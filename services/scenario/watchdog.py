@@ -166,4 +166,5 @@ def last_errors(log_file: Path, lines: int = 3) -> list[str]:
     if size > TAIL_BYTES and rows:
         rows = rows[1:]  # most likely cut in the middle
     errors = [r for r in rows if _ERROR.search(r) and not r.startswith("Traceback")]
-    return [r[:500] for r in (errors or rows)[-lines:]]
+    latest = list(reversed(dict.fromkeys(reversed(errors or rows))))  # a repeat once, last
+    return [r[:500] for r in latest[-lines:]]

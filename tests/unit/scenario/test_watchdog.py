@@ -122,6 +122,11 @@ def test_the_last_error_lines_include_a_tracebacks_exception(tmp_path: Path) -> 
         "[2026-11-30 09:00:01] ERROR checkpoint failed",
         "kafka.errors.MessageSizeTooLargeError: [Error 10] the message is 2060000 bytes",
     ]
+    repeated = tmp_path / "relay.log"
+    repeated.write_text(
+        "ERROR: address in use\nINFO retry\nERROR: no broker\nERROR: address in use\n"
+    )
+    assert last_errors(repeated) == ["ERROR: no broker", "ERROR: address in use"]
     quiet = tmp_path / "quiet.log"
     quiet.write_text("one\ntwo\nthree\nfour\n")
     assert last_errors(quiet) == ["two", "three", "four"]  # no error: its last lines
