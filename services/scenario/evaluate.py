@@ -12,7 +12,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,11 +20,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
 from services.events import topics
-from services.scenario import collect, scoring
+from services.scenario import ambiguity, collect, scoring
 from services.scenario.files import ScenarioFiles
 from services.scenario.replay import (
     KEY_FILE_ENV,
@@ -205,7 +206,7 @@ def score_run(files: ScenarioFiles, endpoints: Endpoints, result: Run) -> scorin
         work_refs_published=work_refs & set(truth.work),
         labelled_refs=work_items,
     )
-    return scoring.score(
+    report = scoring.score(
         truth,
         work={
             ref: scoring.PredictedWork(ref, item.work_class.value, item.rule)
@@ -227,6 +228,45 @@ def score_run(files: ScenarioFiles, endpoints: Endpoints, result: Run) -> scorin
         band_scores={c: _score(clients.get(c)) for c in truth.health},
         accounting=accounting,
     )
+    report.ambiguity = ambiguity.analyse(
+        truth,
+        [
+            ambiguity.Seen(
+                client=s.client_id,
+                behaviour=s.behaviour.value,
+                signal_id=s.signal_id,
+                evidence=tuple(
+                    ambiguity.Evidence(e.ref, e.at.timestamp(), e.note) for e in s.evidence
+                ),
+                evidence_count=s.evidence_count,
+            )
+            for s in signals
+            if s.client_id in scenario_clients
+        ],
+        files.tenant.classifier,
+        ambiguity.facts_from_events((r.value for r in read[topics.EVENTS]), ours),
+        _views(endpoints.classifier_url, clients, truth.health),
+    )
+    return report
+
+
+def _views(
+    classifier_url: str, rows: dict[Any, dict[str, Any]], judged: Iterable[str]
+) -> dict[str, ambiguity.ClientView]:
+    """Each judged client's band, score and score components (the query API's detail)."""
+    out = {}
+    with httpx.Client(timeout=10.0, trust_env=False) as http:
+        for client in judged:
+            components: dict[str, float] = {}
+            try:
+                detail = http.get(f"{classifier_url.rstrip('/')}/v1/clients/{client}").json()
+                raw = (detail.get("health") or {}).get("components") or {}
+                components = {str(k): float(v) for k, v in raw.items()}
+            except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+                pass  # the band and score are still worth showing
+            row = rows.get(client)
+            out[client] = ambiguity.ClientView(_band(row), _score(row), components)
+    return out
 
 
 def _band(row: dict[str, Any] | None) -> str | None:
@@ -320,6 +360,8 @@ def print_report(report: scoring.Report, console: Console, scenario: Path) -> No
     _examples(console, "lost", acc.lost_examples)
     _examples(console, "duplicated", acc.duplicated_examples)
     _examples(console, "deliveries refused", acc.rejected)
+    if report.ambiguity is not None and (report.ambiguity.decisions or report.ambiguity.bands):
+        console.print(ambiguity.table(report.ambiguity))
     failures = report.failures()
     if failures:
         console.print("[red]below the floors:[/red] " + "; ".join(failures))
