@@ -293,6 +293,13 @@ def evaluate(
     serve_keys: bool = True,
 ) -> scoring.Report:
     if endpoints is not None:
+        if vendor_key_urls(files.deliveries):
+            folder = Path(tempfile.mkdtemp(prefix="partnerpulse-keys-"))
+            keys = write_key_file(files.deliveries, folder / "connectwise-keys.json")
+            console.print(
+                "[yellow]the scenario's ConnectWise key_urls name vendor hosts: the pipeline "
+                f"must run with {KEY_FILE_ENV}={keys} (evaluation only)[/yellow]"
+            )
         result = run(files, endpoints, console, concurrency=concurrency, timeout=timeout)
         return score_run(files, endpoints, result)
     with own_stack(
