@@ -108,6 +108,7 @@ class Stack:
         """Start `up` and wait until ingest and the classifier answer. `give_up`, asked
         while waiting, says why not to wait any longer (a service crash-looping)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "services.json").unlink(missing_ok=True)  # exits of an earlier run
         env = {k: v for k, v in os.environ.items() if k not in _OURS}
         env |= {
             "PARTNERPULSE_TENANT_FILE": str(self.tenant_file),
