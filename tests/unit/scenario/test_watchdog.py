@@ -159,3 +159,14 @@ def test_the_verdict_names_the_service_its_log_errors_and_the_counts(tmp_path: P
     assert "events processed: 13/793" in verdict  # 12 + the one delivery finished
     clock.now = 5_000.0
     assert monitor.why_stop() is None  # long ago: the service recovered
+
+
+def test_a_missing_or_half_written_status_file_holds_no_exits(tmp_path: Path) -> None:
+    from services.runtime.supervisor import read_status
+
+    path = tmp_path / "services.json"
+    assert read_status(path) == {}
+    path.write_text('{"services": {"relay": {"exits": [{"at": 1')
+    assert read_status(path) == {}
+    path.write_text('{"services": {"relay": {"exits": [{"at": 1.5, "code": 3}, 7]}}}')
+    assert read_status(path) == {"relay": [{"at": 1.5, "code": 3}]}
