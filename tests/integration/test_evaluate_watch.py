@@ -2,8 +2,9 @@
 
 Issue 10: the classifier crash-looped and `evaluate` printed nothing for six
 minutes. Here a service cannot bind its port (the test holds it): it exits at
-each start, `up` restarts it for ever, and the run must end within a minute,
-naming the service, its last log error and the counts.
+each start, `up` restarts it for ever, and the run must end within a minute of
+its first exit (however long the machine takes to start the pipeline), naming
+the service, its last log error and the counts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from services.runtime.supervisor import read_status
 from services.scenario.evaluate import EvaluationError, evaluate
 from services.scenario.files import load_scenario
 from services.scenario.stack import Ports, StackError
@@ -38,6 +40,12 @@ def held_port() -> Iterator[int]:
         yield held.getsockname()[1]
 
 
+def first_exit(data_dir: Path, service: str) -> float:
+    """When `up` saw the service exit first (its record, `services.json`)."""
+    exits = read_status(data_dir / "services.json")[service]
+    return min(float(e["at"]) for e in exits)
+
+
 def long_scenario(folder: Path) -> Path:
     """The committed scenario sent three times over (the repeats are vendor retries),
     so that the replay outlasts a service's first three exits on any machine."""
@@ -54,12 +62,12 @@ def test_a_service_crash_looping_mid_run_ends_the_run_within_a_minute(tmp_path: 
     out = io.StringIO()
     with held_port() as port:
         ports = dataclasses.replace(Ports.free(), relay=port)
-        started = time.monotonic()
         with pytest.raises(EvaluationError) as raised:
             evaluate(files, Console(file=out, width=120), ports=ports, data_dir=tmp_path / "p")
-        took = time.monotonic() - started
+        ended = time.time()
     message = str(raised.value)
-    assert took < 60, f"took {took:.0f}s\n{out.getvalue()}"
+    took = ended - first_exit(tmp_path / "p", "relay")
+    assert took < 60, f"took {took:.0f}s from its first exit\n{out.getvalue()}"
     assert "relay exited 3 times within 60 s" in message, message
     assert "address already in use" in message, message  # its log's last error line
     assert str(tmp_path / "p" / "logs" / "relay.log") in message
@@ -74,11 +82,11 @@ def test_a_service_crash_looping_at_start_ends_the_wait_within_a_minute(tmp_path
     files = load_scenario(SCENARIO)
     with held_port() as port:
         ports = dataclasses.replace(Ports.free(), classifier=port)
-        started = time.monotonic()
         with pytest.raises(StackError) as raised:
             evaluate(files, Console(file=io.StringIO()), ports=ports, data_dir=tmp_path / "p")
-        took = time.monotonic() - started
+        ended = time.time()
     message = str(raised.value)
-    assert took < 60, f"took {took:.0f}s: {message}"
+    took = ended - first_exit(tmp_path / "p", "classifier")
+    assert took < 60, f"took {took:.0f}s from its first exit: {message}"
     assert "classifier exited 3 times within 60 s" in message, message
     assert str(tmp_path / "p" / "logs" / "classifier.log") in message
