@@ -80,6 +80,7 @@ class Monitor:
         """A new stretch of work (`total` steps); `advance` counts them."""
         with self._lock:
             self._phase, self._done, self._total = description, 0, total
+            self.watchdog.progressed()
             if self._bar is not None:
                 self._task = self._bar.add_task(description, total=total)
         self._line()
@@ -87,6 +88,8 @@ class Monitor:
     def advance(self, steps: int) -> None:
         with self._lock:
             self._done += steps
+            if steps:
+                self.watchdog.progressed()
             if self._bar is not None and self._task is not None:
                 self._bar.advance(self._task, steps)
 

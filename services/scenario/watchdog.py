@@ -5,6 +5,8 @@ Two things make a wait hopeless, and each ends the run with the reason:
 - a service that exits again and again (`restarts` exits within
   `restart_window` seconds): `partnerpulse up` restarts it with back-off for
   ever, and what it should do is never done;
+- a service that exits while the run makes no progress for `stall` seconds (a
+  crash loop slower than the first rule: a worker that dies at each checkpoint);
 - deliveries one source keeps refusing: for `refusal_span` seconds every answer
   to that source's deliveries (retries included) was a refusal, at least
   `refusals` of them (for example every ConnectWise delivery answered 429 because
@@ -31,6 +33,7 @@ class WatchPolicy:
     restart_window: float = 60.0  # ... within this many seconds end the run
     refusals: int = 5  # at least this many refusals in a row from one source ...
     refusal_span: float = 30.0  # ... and nothing but refusals for this long end the run
+    stall: float = 60.0  # no progress this long, with a service exiting meanwhile, ends it
     progress_every: float = 5.0  # seconds between progress lines when not on a terminal
 
 
@@ -78,6 +81,7 @@ class Watchdog:
         self.clock = clock
         self.exits: dict[str, list[Exit]] = {}
         self.sources: dict[str, SourceCounts] = {}
+        self.progressed_at: float | None = None  # when the run last moved on
 
     # -- feeds -------------------------------------------------------------------------
 
@@ -97,6 +101,10 @@ class Watchdog:
         else:
             counts.streak, counts.streak_since = 0, None
 
+    def progressed(self) -> None:
+        """The run moved on (a delivery done, an event processed, a new phase)."""
+        self.progressed_at = self.clock()
+
     def finished(self, source: str) -> None:
         """One delivery is done with (its last answer was given to `answered`)."""
         self.sources.setdefault(source, SourceCounts()).sent += 1
@@ -114,6 +122,16 @@ class Watchdog:
                     f"{service} exited {len(recent)} times within {p.restart_window:.0f} s "
                     f"(exit codes {codes}); `partnerpulse up` keeps restarting it",
                 )
+        since = self.progressed_at
+        if since is not None and now - since >= p.stall:
+            for service, exits in sorted(self.exits.items()):
+                during = [e for e in exits if e.at >= since]
+                if during:
+                    return Trip(
+                        service,
+                        f"{service} exited {len(during)} time(s) (last exit code "
+                        f"{during[-1].code}) and the run has not moved on for {now - since:.0f} s",
+                    )
         for source, counts in sorted(self.sources.items()):
             since = counts.streak_since
             if since is None or counts.streak < p.refusals or now - since < p.refusal_span:

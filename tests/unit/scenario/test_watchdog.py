@@ -170,3 +170,27 @@ def test_a_missing_or_half_written_status_file_holds_no_exits(tmp_path: Path) ->
     assert read_status(path) == {}
     path.write_text('{"services": {"relay": {"exits": [{"at": 1.5, "code": 3}, 7]}}}')
     assert read_status(path) == {"relay": [{"at": 1.5, "code": 3}]}
+
+
+def test_a_slow_crash_loop_ends_the_run_once_nothing_moves_for_a_minute() -> None:
+    """Issue 10: a classifier that dies at each checkpoint, 40 s apart, never makes 3
+    exits in a minute; but it exits while not one event is processed for 60 s."""
+    clock = Clock()
+    dog = Watchdog(WatchPolicy(), clock)
+    dog.progressed()  # the last event processed
+    dog.service_exits("classifier", [Exit(clock.now + 20, 1)])
+    clock.now += 59
+    assert dog.check() is None
+    clock.now += 1
+    trip = dog.check()
+    assert trip is not None and trip.service == "classifier"
+    assert "has not moved on for 60 s" in trip.reason
+
+
+def test_a_long_quiet_wait_with_every_service_up_is_not_ended() -> None:
+    clock = Clock()
+    dog = Watchdog(WatchPolicy(), clock)
+    dog.service_exits("alerts", [Exit(clock.now - 5, 0)])  # before the stall began
+    dog.progressed()
+    clock.now += 300
+    assert dog.check() is None  # slow is not broken: progress lines say it is waiting
