@@ -47,6 +47,31 @@ class _Child:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default_factory=time.monotonic)
+    exits: list[dict[str, float | int]] = field(default_factory=list)  # the latest, wall time
+
+
+EXITS_KEPT = 20
+
+
+def status_file(settings: CommonSettings) -> Path:
+    """Each service's exits, for whoever watches the stack (`evaluate`, `demo`)."""
+    return settings.data_dir / "services.json"
+
+
+def read_status(path: Path) -> dict[str, list[dict[str, float | int]]]:
+    """service -> its latest exits, `{"at": unix time, "code": exit code}` oldest first."""
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    services = data.get("services") if isinstance(data, dict) else None
+    if not isinstance(services, dict):
+        return {}
+    return {
+        str(name): [e for e in entry.get("exits", []) if isinstance(e, dict)]
+        for name, entry in services.items()
+        if isinstance(entry, dict)
+    }
 
 
 def runtime_file(settings: CommonSettings) -> Path:
@@ -184,12 +209,23 @@ class Supervisor:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(info, indent=2))
 
+    def _write_status(self) -> None:
+        services = {c.spec.name: {"exits": c.exits} for c in self.children}
+        path = status_file(self.settings)
+        temporary = path.with_suffix(".tmp")
+        try:
+            temporary.write_text(json.dumps({"services": services}))
+            temporary.replace(path)  # a reader never sees half a file
+        except OSError as exc:
+            log.warning("could not write %s: %s", path, exc)
+
     # -- main loop ------------------------------------------------------------
 
     def run(self) -> int:
         signal.signal(signal.SIGINT, self._request_stop)
         signal.signal(signal.SIGTERM, self._request_stop)
         bootstrap = self._start_broker()
+        status_file(self.settings).unlink(missing_ok=True)
         try:
             self._start_all(bootstrap, replay=True)
             self._publish(bootstrap)
@@ -231,6 +267,8 @@ class Supervisor:
                 delay = min(30.0, 0.5 * 2**child.restarts)
                 child.next_start = now + delay
                 self._say(f"{child.spec.name} exited with {code}; restarting in {delay:.1f}s")
+                child.exits = [*child.exits, {"at": time.time(), "code": code}][-EXITS_KEPT:]
+                self._write_status()
             elif now >= child.next_start:
                 child.next_start = 0.0
                 self._spawn(child, bootstrap, replay=False)

@@ -44,11 +44,9 @@ def demo(console: Console, *, folder: Path, config: SimulationConfig, wait: bool
     console.print(f"scenario: {len(files.deliveries)} webhook deliveries in {scenario_dir}")
     with own_stack(
         files, console, ports=Ports.defaults_if_free(), data_dir=folder / "pipeline"
-    ) as (
-        endpoints,
-        _,
-    ):
-        result = run(files, endpoints, console)
+    ) as own:
+        endpoints = own.endpoints
+        result = run(files, endpoints, console, stack=own.stack)  # watched: never silent
         report = score_run(files, endpoints, result)
         clients = collect.fetch_clients(endpoints.classifier_url)
         console.print(client_table(clients, files.truth.personas))

@@ -12,7 +12,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,15 +20,26 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from services.events import topics
-from services.scenario import collect, scoring
+from services.scenario import ambiguity, collect, scoring
 from services.scenario.files import ScenarioFiles
-from services.scenario.replay import Outcome, replay
+from services.scenario.replay import (
+    KEY_FILE_ENV,
+    Hooks,
+    Outcome,
+    ReplayStopped,
+    key_urls,
+    replay,
+    vendor_key_urls,
+    write_key_file,
+)
 from services.scenario.stack import Endpoints, Ports, Stack
+from services.scenario.watch import Monitor
+from services.scenario.watchdog import WatchPolicy
 
 WORK_KINDS = ("ticket", "time_entry", "visit")
 
@@ -46,19 +57,15 @@ class Run:
     accepted: list[str]
 
 
-def progress_bar(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description:<28}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-
-
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+@dataclass(frozen=True)
+class OwnStack:
+    endpoints: Endpoints
+    folder: Path
+    stack: Stack
 
 
 @contextmanager
@@ -69,25 +76,34 @@ def own_stack(
     ports: Ports | None = None,
     data_dir: Path | None = None,
     keep: bool = False,
-) -> Iterator[tuple[Endpoints, Path]]:
+    policy: WatchPolicy | None = None,
+    serve_keys: bool = True,
+) -> Iterator[OwnStack]:
     """Start `partnerpulse up` with the scenario's tenant file; stop it afterwards.
 
     The stack runs in its own session (Ctrl+C reaches it through us): a SIGTERM to
     this process stops it too, as Ctrl+C does, rather than leaving it running.
+    Its ingest answers every ConnectWise key_url of the scenario (vendor hosts too)
+    with the scenario's signing key, from a key file (`serve_keys`). A service that
+    crash-loops while it starts ends the wait with its last errors.
     """
     folder = data_dir or Path(tempfile.mkdtemp(prefix="partnerpulse-evaluate-"))
-    stack = Stack(files.tenant_file, folder, ports)
+    env = {}
+    if serve_keys and key_urls(files.deliveries):
+        env[KEY_FILE_ENV] = str(write_key_file(files.deliveries, folder / "connectwise-keys.json"))
+    stack = Stack(files.tenant_file, folder, ports, env=env)
     console.print(f"starting the pipeline (data and logs in {folder}) ...")
     failed = True
     main = threading.current_thread() is threading.main_thread()  # where handlers go
     previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
-        endpoints = stack.start()
+        watcher = Monitor(console, policy=policy, data_dir=stack.data_dir)
+        endpoints = stack.start(give_up=watcher.why_stop)
         console.print(
             f"pipeline up: ingest {endpoints.ingest_url}, classifier {endpoints.classifier_url}, "
             f"broker {endpoints.bootstrap}"
         )
-        yield endpoints, folder
+        yield OwnStack(endpoints, folder, stack)
         failed = False
     finally:
         stack.stop()
@@ -106,25 +122,47 @@ def run(
     *,
     concurrency: int = 8,
     timeout: float = 600.0,
+    stack: Stack | None = None,
+    policy: WatchPolicy | None = None,
 ) -> Run:
-    """Replay every delivery, then wait until the classifier processed every accepted event."""
-    with progress_bar(console) as bar:
-        task = bar.add_task("replaying deliveries", total=len(files.deliveries))
-        outcomes = replay(
-            files.deliveries,
-            files.tenant,
-            endpoints.ingest_url,
-            concurrency=concurrency,
-            progress=lambda n: bar.advance(task, n),
+    """Replay every delivery, then wait until the classifier processed every accepted event.
+
+    Watched all along (`watch.Monitor`): progress at least every few seconds, and a
+    service of `stack` crash-looping or a source refused persistently ends the run
+    with an `EvaluationError` that says which, its last errors and the counts."""
+    monitor = Monitor(
+        console,
+        policy=policy,
+        data_dir=stack.data_dir if stack is not None else None,
+        up_exit_code=stack.exit_code if stack is not None else None,
+    )
+    vendor = vendor_key_urls(files.deliveries)
+    if vendor:
+        monitor.hint = (
+            f"the scenario's ConnectWise key_urls name vendor hosts (e.g. {vendor[0]}): the "
+            f"pipeline must answer them with the scenario's key ({KEY_FILE_ENV}, which "
+            "evaluate sets for a pipeline of its own)"
         )
-        accepted = list(dict.fromkeys(i for o in outcomes if o.answered for i in o.event_ids))
-        task = bar.add_task("waiting for the classifier", total=len(accepted))
-        processed = collect.wait_processed(
-            endpoints.classifier_url,
-            accepted,
-            timeout=timeout,
-            progress=lambda n: bar.advance(task, n),
-        )
+    hooks = Hooks(answered=monitor.answered, finished=monitor.finished, abort=monitor.abort)
+    try:
+        with monitor:
+            monitor.phase("deliveries sent", len(files.deliveries))
+            outcomes = replay(
+                files.deliveries,
+                files.tenant,
+                endpoints.ingest_url,
+                concurrency=concurrency,
+                hooks=hooks,
+            )
+            accepted = list(dict.fromkeys(i for o in outcomes if o.answered for i in o.event_ids))
+            monitor.phase("events processed", len(accepted))
+            processed = collect.wait_processed(
+                endpoints.classifier_url, accepted, timeout=timeout, progress=monitor.advance
+            )
+    except (KeyboardInterrupt, ReplayStopped):
+        if monitor.verdict is not None:
+            raise EvaluationError(monitor.verdict) from None
+        raise
     refused = [o for o in outcomes if o.status == 401]
     if refused:
         first = refused[0]
@@ -168,7 +206,7 @@ def score_run(files: ScenarioFiles, endpoints: Endpoints, result: Run) -> scorin
         work_refs_published=work_refs & set(truth.work),
         labelled_refs=work_items,
     )
-    return scoring.score(
+    report = scoring.score(
         truth,
         work={
             ref: scoring.PredictedWork(ref, item.work_class.value, item.rule)
@@ -190,6 +228,45 @@ def score_run(files: ScenarioFiles, endpoints: Endpoints, result: Run) -> scorin
         band_scores={c: _score(clients.get(c)) for c in truth.health},
         accounting=accounting,
     )
+    report.ambiguity = ambiguity.analyse(
+        truth,
+        [
+            ambiguity.Seen(
+                client=s.client_id,
+                behaviour=s.behaviour.value,
+                signal_id=s.signal_id,
+                evidence=tuple(
+                    ambiguity.Evidence(e.ref, e.at.timestamp(), e.note) for e in s.evidence
+                ),
+                evidence_count=s.evidence_count,
+            )
+            for s in signals
+            if s.client_id in scenario_clients
+        ],
+        files.tenant.classifier,
+        ambiguity.facts_from_events((r.value for r in read[topics.EVENTS]), ours),
+        _views(endpoints.classifier_url, clients, truth.health),
+    )
+    return report
+
+
+def _views(
+    classifier_url: str, rows: dict[Any, dict[str, Any]], judged: Iterable[str]
+) -> dict[str, ambiguity.ClientView]:
+    """Each judged client's band, score and score components (the query API's detail)."""
+    out = {}
+    with httpx.Client(timeout=10.0, trust_env=False) as http:
+        for client in judged:
+            components: dict[str, float] = {}
+            try:
+                detail = http.get(f"{classifier_url.rstrip('/')}/v1/clients/{client}").json()
+                raw = (detail.get("health") or {}).get("components") or {}
+                components = {str(k): float(v) for k, v in raw.items()}
+            except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+                pass  # the band and score are still worth showing
+            row = rows.get(client)
+            out[client] = ambiguity.ClientView(_band(row), _score(row), components)
+    return out
 
 
 def _band(row: dict[str, Any] | None) -> str | None:
@@ -210,13 +287,40 @@ def evaluate(
     concurrency: int = 8,
     timeout: float = 600.0,
     keep: bool = False,
+    ports: Ports | None = None,
+    data_dir: Path | None = None,
+    policy: WatchPolicy | None = None,
+    serve_keys: bool = True,
 ) -> scoring.Report:
     if endpoints is not None:
+        if vendor_key_urls(files.deliveries):
+            folder = Path(tempfile.mkdtemp(prefix="partnerpulse-keys-"))
+            keys = write_key_file(files.deliveries, folder / "connectwise-keys.json")
+            console.print(
+                "[yellow]the scenario's ConnectWise key_urls name vendor hosts: the pipeline "
+                f"must run with {KEY_FILE_ENV}={keys} (evaluation only)[/yellow]"
+            )
         result = run(files, endpoints, console, concurrency=concurrency, timeout=timeout)
         return score_run(files, endpoints, result)
-    with own_stack(files, console, keep=keep) as (own, _):
-        result = run(files, own, console, concurrency=concurrency, timeout=timeout)
-        return score_run(files, own, result)
+    with own_stack(
+        files,
+        console,
+        keep=keep,
+        ports=ports,
+        data_dir=data_dir,
+        policy=policy,
+        serve_keys=serve_keys,
+    ) as own:
+        result = run(
+            files,
+            own.endpoints,
+            console,
+            concurrency=concurrency,
+            timeout=timeout,
+            stack=own.stack,
+            policy=policy,
+        )
+        return score_run(files, own.endpoints, result)
 
 
 # -- the report on a terminal --------------------------------------------------------------
@@ -263,6 +367,8 @@ def print_report(report: scoring.Report, console: Console, scenario: Path) -> No
     _examples(console, "lost", acc.lost_examples)
     _examples(console, "duplicated", acc.duplicated_examples)
     _examples(console, "deliveries refused", acc.rejected)
+    if report.ambiguity is not None and (report.ambiguity.decisions or report.ambiguity.bands):
+        console.print(ambiguity.table(report.ambiguity))
     failures = report.failures()
     if failures:
         console.print("[red]below the floors:[/red] " + "; ".join(failures))

@@ -18,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -34,6 +37,23 @@ RETRIES = 8
 
 class ReplayError(RuntimeError):
     """The replay cannot go on (e.g. the key server's port is taken)."""
+
+
+class ReplayStopped(ReplayError):
+    """Someone watching the replay (`Hooks.abort`) ended it."""
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What a watcher of the replay is told, and how it ends it.
+
+    `answered(source, status, error)`: each answer to each attempt (status 0: none);
+    `finished(source)`: a delivery is done with; `abort`: set it to stop sending.
+    """
+
+    answered: Callable[[str, int, str | None], None] | None = None
+    finished: Callable[[str], None] | None = None
+    abort: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -88,8 +108,11 @@ def replay(
     *,
     concurrency: int = 8,
     progress: Callable[[int], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> list[Outcome]:
-    return asyncio.run(_replay(deliveries, tenant, ingest_url.rstrip("/"), concurrency, progress))
+    return asyncio.run(
+        _replay(deliveries, tenant, ingest_url.rstrip("/"), concurrency, progress, hooks or Hooks())
+    )
 
 
 async def _replay(
@@ -98,6 +121,7 @@ async def _replay(
     ingest_url: str,
     concurrency: int,
     progress: Callable[[int], None] | None,
+    hooks: Hooks,
 ) -> list[Outcome]:
     signer = Signer(tenant, connectwise_key=signing_key(deliveries))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -108,16 +132,20 @@ async def _replay(
 
             async def send(index: int, delivery: RecordedDelivery) -> None:
                 try:
-                    outcomes[index] = await _send(http, signer, ingest_url, delivery)
+                    outcomes[index] = await _send(http, signer, ingest_url, delivery, hooks)
                 finally:
                     gate.release()
                     if progress is not None:
                         progress(1)
+                    if hooks.finished is not None:
+                        hooks.finished(delivery.source.value)
 
             tasks: list[asyncio.Task[None]] = []
             try:
                 for index, delivery in enumerate(deliveries):
                     await gate.acquire()
+                    if hooks.abort.is_set():
+                        raise ReplayStopped("the replay was stopped")
                     tasks.append(asyncio.create_task(send(index, delivery)))
                 await asyncio.gather(*tasks)
             except BaseException:
@@ -145,20 +173,31 @@ def _headers(signer: Signer, delivery: RecordedDelivery) -> dict[str, str]:
 
 
 async def _send(
-    http: httpx.AsyncClient, signer: Signer, ingest_url: str, delivery: RecordedDelivery
+    http: httpx.AsyncClient,
+    signer: Signer,
+    ingest_url: str,
+    delivery: RecordedDelivery,
+    hooks: Hooks | None = None,
 ) -> Outcome:
     url = f"{ingest_url}/v1/webhooks/{delivery.source.value}"
     digest = hashlib.sha256(delivery.body).hexdigest()
     error = "not sent"
+    told = hooks.answered if hooks is not None else None
     for attempt in range(RETRIES):
+        if hooks is not None and hooks.abort.is_set():
+            break
         try:
             response = await http.post(
                 url, content=delivery.body, headers=_headers(signer, delivery)
             )
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
+            if told is not None:
+                told(delivery.source.value, 0, error)
             await asyncio.sleep(min(8.0, 0.25 * 2**attempt))
             continue
+        if told is not None:
+            told(delivery.source.value, response.status_code, _answer_text(response))
         if response.status_code == 429 or response.status_code >= 500:
             error = f"{response.status_code} {response.text[:200]}"
             wait = response.headers.get("retry-after", "")
@@ -168,6 +207,12 @@ async def _send(
             continue
         return _outcome(delivery, digest, response)
     return Outcome(delivery.seq, delivery.source.value, 0, (), 0, digest, error)
+
+
+def _answer_text(response: httpx.Response) -> str | None:
+    if response.is_success:
+        return None
+    return f"{response.status_code} {response.text[:300]}"
 
 
 def _outcome(delivery: RecordedDelivery, digest: str, response: httpx.Response) -> Outcome:
@@ -188,3 +233,31 @@ def _outcome(delivery: RecordedDelivery, digest: str, response: httpx.Response) 
         body_sha256=digest,
         error=error,
     )
+
+
+# -- ConnectWise key_urls that name a vendor host --------------------------------------------
+
+KEY_FILE_ENV = "PARTNERPULSE_INGEST_CONNECTWISE_KEY_FILE"
+
+
+def key_urls(deliveries: Sequence[RecordedDelivery]) -> list[str]:
+    """Every distinct `Metadata.key_url` of the scenario's ConnectWise deliveries."""
+    return list(dict.fromkeys(u for d in deliveries if (u := _key_url(d)) is not None))
+
+
+def vendor_key_urls(deliveries: Sequence[RecordedDelivery]) -> list[str]:
+    """The key_urls no replay can serve: on a host other than loopback (a real ConnectWise)."""
+    loopback = ("127.0.0.1", "localhost", "::1")
+    return [u for u in key_urls(deliveries) if urlsplit(u).hostname not in loopback]
+
+
+def write_key_file(deliveries: Sequence[RecordedDelivery], path: Path) -> Path:
+    """The scenario's signing key for each of its key_urls, as ingest reads it when
+    `PARTNERPULSE_INGEST_CONNECTWISE_KEY_FILE` names the file (evaluation only): the
+    pipeline an evaluation starts is answered every key_url without fetching it."""
+    key = signing_key(deliveries).decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)  # a signing key: only for its owner
+    path.write_text(json.dumps({url: key for url in key_urls(deliveries)}, indent=1))
+    return path

@@ -19,11 +19,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.events.outputs import Behaviour
 from services.scenario.files import Truth
 from services.scenario.replay import Outcome
+
+if TYPE_CHECKING:
+    from services.scenario.ambiguity import Ambiguity
 
 EXAMPLES = 10  # disagreements listed per section
 
@@ -105,6 +108,7 @@ class Report:
     bands: BandScore
     accounting: Accounting
     floors: Floors = field(default_factory=Floors)
+    ambiguity: Ambiguity | None = None  # the borderline decisions (ambiguity.py)
 
     def failures(self) -> list[str]:
         """Why the scores miss the acceptance floors (empty: they meet them)."""
@@ -131,6 +135,7 @@ class Report:
             "bands": asdict(self.bands),
             "accounting": asdict(self.accounting),
             "floors": asdict(self.floors),
+            "ambiguity": self.ambiguity.to_dict() if self.ambiguity is not None else None,
             "passed": not self.failures(),
             "failures": self.failures(),
         }

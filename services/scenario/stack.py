@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -86,18 +87,31 @@ class Endpoints:
 
 
 class Stack:
-    def __init__(self, tenant_file: Path, data_dir: Path, ports: Ports | None = None) -> None:
+    def __init__(
+        self,
+        tenant_file: Path,
+        data_dir: Path,
+        ports: Ports | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.tenant_file = tenant_file.resolve()
         self.data_dir = data_dir.resolve()
         self.ports = ports or Ports.free()
+        self.extra_env = dict(env or {})  # settings of this run only (e.g. the key file)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def log_file(self) -> Path:
         return self.data_dir / "up.log"
 
-    def start(self, timeout: float = 180.0) -> Endpoints:
+    def start(
+        self, timeout: float = 180.0, *, give_up: Callable[[], str | None] | None = None
+    ) -> Endpoints:
+        """Start `up` and wait until ingest and the classifier answer. `give_up`, asked
+        while waiting, says why not to wait any longer (a service crash-looping)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "services.json").unlink(missing_ok=True)  # exits of an earlier run
         env = {k: v for k, v in os.environ.items() if k not in _OURS}
         env |= {
             "PARTNERPULSE_TENANT_FILE": str(self.tenant_file),
@@ -109,6 +123,7 @@ class Stack:
             "PARTNERPULSE_CLASSIFIER_PORT": str(self.ports.classifier),
             "PARTNERPULSE_ALERTS_PORT": str(self.ports.alerts),
         }
+        env |= self.extra_env
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "up"],
@@ -132,6 +147,9 @@ class Stack:
                     f"`partnerpulse up` exited with {self.proc.returncode} while starting; "
                     f"its output ({self.log_file}):\n{self._tail()}"
                 )
+            if give_up is not None and (why := give_up()) is not None:
+                self.stop()
+                raise StackError(f"the pipeline did not come up: {why}")
             if runtime.is_file():
                 try:
                     bootstrap = json.loads(runtime.read_text())["kafka_bootstrap"]
@@ -168,6 +186,10 @@ class Stack:
         except FileNotFoundError:
             return "(no output)"
         return "\n".join(text.splitlines()[-lines:])
+
+    def exit_code(self) -> int | None:
+        """`partnerpulse up`'s exit code once it has exited on its own; None while it runs."""
+        return None if self.proc is None else self.proc.poll()
 
     def stop(self, timeout: float = 60.0) -> None:
         proc, self.proc = self.proc, None
