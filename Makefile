@@ -13,7 +13,10 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "partnerpulse needs Python >= 3.11 (found: $$($(PYTHON) --version))"; exit 1; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): on Debian, apt-get install python3-venv"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    rm -rf $(VENV); apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); \
+	  else echo "could not create $(VENV): on Debian, sudo apt-get install python3-venv"; exit 1; fi; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
@@ -26,7 +29,22 @@ run: $(STAMP) ## Start the whole stack on the embedded broker (Ctrl+C stops)
 demo: $(STAMP) ## Simulate a small MSP, replay it through the whole pipeline, show who behaves like a partner
 	$(VENV)/bin/partnerpulse demo
 
-test: $(STAMP) lint check-rules ## Lint, type-check, check the Prometheus rules and run every test
+# Debian packages the tests use: prometheus (promtool and a real Prometheus). Installed
+# here when run as root; otherwise the target says what to install.
+DEBIAN_PACKAGES ?= prometheus
+
+system-packages: ## Install the Debian packages the tests need (as root; else says what to install)
+	@missing=""; \
+	for pkg in $(DEBIAN_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "the tests need these Debian packages: sudo apt-get install$$missing"; exit 1; \
+	fi
+
+test: $(STAMP) system-packages lint check-rules ## Lint, type-check, check the Prometheus rules and run every test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Unit tests only (no broker)
@@ -40,7 +58,7 @@ lint: $(STAMP) ## ruff and mypy --strict
 PROMTOOL ?= promtool
 
 check-rules: ## promtool: Prometheus config and rules valid, alert rule unit tests pass
-	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: apt-get install prometheus"; exit 1; }
+	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: make system-packages (as root), or apt-get install prometheus"; exit 1; }
 	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
 	$(PROMTOOL) test rules deploy/prometheus/tests/*.yml
 
@@ -56,7 +74,12 @@ bench-ingest: $(STAMP) ## Ingest throughput and latency vs a bare handler; write
 bench-classifier: $(STAMP) ## Classifier vs a trivial Faust agent, and end-to-end latency; writes docs/benchmarks.md
 	$(PY) -m bench.classifier --write docs/benchmarks.md
 
+bench-scale: $(STAMP) ## 500 clients x 90 days (5 large) drained by 1 and 3 workers, kill and restart recovery; writes docs/benchmarks.md
+	$(PY) -m bench.scale --write docs/benchmarks.md
+
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier clean
+
+.PHONY: system-packages
+.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier bench-scale clean

@@ -52,7 +52,8 @@ def say(message: str) -> None:
     print(f"[bench-classifier] {message}", flush=True)
 
 
-def write_tenant(path: Path, clients: int) -> Path:
+def write_tenant(path: Path, clients: int, large: int = 0) -> Path:
+    """The test tenant with `clients` clients; the first `large` of 2,500 endpoints."""
     base = yaml.safe_load((REPO / "tests" / "fixtures" / "tenant.yaml").read_text())
     base.pop("alerts", None)  # it names the fixture's clients, replaced here
     base["clients"] = [
@@ -60,7 +61,7 @@ def write_tenant(path: Path, clients: int) -> Path:
             "id": f"c{i:03d}",
             "name": f"Client {i:03d}",
             "account_lead": {"name": "Lead", "email": "lead@msp.example"},
-            "endpoints": 20 + i % 80,
+            "endpoints": 2500 if i < large else 20 + i % 80,
             "identities": {"connectwise": [str(1000 + i)]},
         }
         for i in range(clients)

@@ -82,6 +82,7 @@ class Classifier:
         self._written: dict[str, layout.Written] = {}  # what the table holds of them
         self._collect_orphans = True  # after an assignment: parts of crashed checkpoints
         self._assigned: set[int] = set()  # events partitions assigned to this worker
+        self._largest_record = 0
         self._tickets_indexed = False  # _ticket_owner holds every ticket of the tables
         self._inflight: list[Any] = []  # futures of records sent since the last checkpoint
         self._publishing = asyncio.Lock()  # a checkpoint waits for a flush under way
@@ -283,6 +284,8 @@ class Classifier:
             self._written[client_id] = planned.written
             for _, value in [*planned.parts, planned.head]:
                 self.metrics.state_record_bytes.observe(len(value))
+                self._largest_record = max(self._largest_record, len(value))
+            self.metrics.state_record_max_bytes.set(self._largest_record)
         await self._delivered()
         self._saved_at = time.monotonic()
         if generation != self._generation:

@@ -172,6 +172,11 @@ class ClassifierMetrics:
             buckets=(1, 10, 50, 100, 250, 500, 1000),
             registry=r,
         )
+        self.state_record_max_bytes = Gauge(
+            "partnerpulse_classifier_state_record_max_bytes",
+            "The largest client-state record (head or part) this worker has written.",
+            registry=r,
+        )
         self.state_record_bytes = Histogram(
             "partnerpulse_classifier_state_record_bytes",
             "Size of each client-state record (head or part) a checkpoint writes.",

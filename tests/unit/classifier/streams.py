@@ -11,7 +11,7 @@ import random
 
 from services.events.models import CanonicalEvent
 
-from .factory import DESK, RMM, TECH, alert, at, ticket, time_entry, visit
+from .factory import DESK, RMM, TECH, alert, at, device_change, meeting, ticket, time_entry, visit
 
 DIRECT = "acme"
 LATE = "globex"
@@ -82,3 +82,28 @@ def shuffled_within(
         rng.shuffle(chunk)
         out[i : i + window] = chunk
     return out
+
+
+def large_client_day(
+    client: str, day: int, per_day: int, endpoints: int, start_day: float = 0
+) -> list[CanonicalEvent]:
+    """A large client's ordinary day: mostly monitoring alerts over its endpoints, tickets
+    with their time, a few visits and new devices, a weekly meeting; `per_day` events."""
+    d = start_day + day
+    events: list[CanonicalEvent] = []
+    for i in range(per_day // 6):
+        tid = f"{client}-{day}-{i}"
+        events.append(ticket(tid, at(d, 8 + i % 9), client=client, channel="email"))
+        events.append(time_entry(f"t{tid}", at(d, 9 + i % 8), 0.5, ticket_id=tid, client=client))
+    for i in range(per_day // 60):
+        tid = f"{client}-{day}-{i}"
+        events.append(visit(f"v{tid}", at(d, 10), booked=at(d - 7), ticket_id=tid, client=client))
+        events.append(device_change(f"c{tid}", at(d, 11), client=client))
+    if day % 7 == 0:
+        events.append(meeting(f"m{client}-{day}", at(d, 15), client=client))
+    n = 0
+    while len(events) < per_day:
+        device = f"{client}-ws-{(day * per_day + n) % endpoints:05d}"
+        events.append(alert(f"a{client}-{day}-{n}", at(d, n % 24), device=device, client=client))
+        n += 1
+    return events

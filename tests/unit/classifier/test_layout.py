@@ -10,10 +10,10 @@ import pytest
 from services.classifier import layout
 from services.classifier.engine import Engine
 from services.classifier.state import ClientState
-from services.events.models import CanonicalEvent
 
 from .conftest import Feed
-from .factory import alert, at, device_change, meeting, ticket, time_entry, visit
+from .factory import alert, at, ticket
+from .streams import large_client_day
 
 KIB = 1024
 
@@ -50,28 +50,6 @@ def snapshot(state: ClientState) -> dict[str, Any]:
     return state.to_json()
 
 
-def one_day(day: int, per_day: int, endpoints: int) -> list[CanonicalEvent]:
-    """A large client's ordinary day: mostly monitoring alerts, tickets with their time,
-    a few visits and new devices; `per_day` events in all."""
-    events: list[CanonicalEvent] = []
-    tickets = per_day // 6
-    for i in range(tickets):
-        tid = f"{day}-{i}"
-        events.append(ticket(tid, at(day, 8 + i % 9), channel="email"))
-        events.append(time_entry(f"t{tid}", at(day, 9 + i % 8), 0.5, ticket_id=tid))
-    for i in range(per_day // 60):
-        events.append(visit(f"v{day}-{i}", at(day, 10), booked=at(day - 7), ticket_id=f"{day}-{i}"))
-        events.append(device_change(f"c{day}-{i}", at(day, 11)))
-    if day % 7 == 0:
-        events.append(meeting(f"m{day}", at(day, 15)))
-    n = 0
-    while len(events) < per_day:
-        device = f"ws-{(day * per_day + n) % endpoints:05d}"
-        events.append(alert(f"a{day}-{n}", at(day, n % 24), device=device))
-        n += 1
-    return events
-
-
 def test_a_year_of_a_large_client_never_makes_a_record_over_256_kib(engine: Engine) -> None:
     """300 events a day for a year, 2,500 endpoints, checkpoints weekly: every record the
     table receives stays small, and the table holds about the retention, not the year."""
@@ -80,7 +58,7 @@ def test_a_year_of_a_large_client_never_makes_a_record_over_256_kib(engine: Engi
     written = layout.Written()
     largest = 0
     for day in range(365):
-        feed(*one_day(day, 300, 2500))
+        feed(*large_client_day("acme", day, 300, 2500))
         if day % 7 == 6 or day == 364:
             if day in (181, 364):  # signals and health too
                 engine.judge(feed.state, engine.tenant.tenant, feed.watermark, time.time())
