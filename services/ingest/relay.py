@@ -14,6 +14,13 @@ which everything sent is marked. At start, or after a failure, the relay reads
 the partitions from those offsets to their end and marks the rows it finds
 there instead of sending them again: a relay killed mid-batch (even by kill
 -9) duplicates nothing.
+
+No record can stop the relay: one the producer or the broker refuses for good
+(too large, or any error Kafka does not call retriable) is sent once more on its
+own, and if refused again its journal row becomes a dead letter (the body cut to
+`ingest_dead_letter_max_bytes`, reason, original size and SHA-256 in headers),
+sent in its place; a dead letter refused too is dropped, logged and counted. The
+relay also prunes relayed rows older than the retention and measures the journal.
 """
 
 from __future__ import annotations
@@ -23,21 +30,41 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.ingest.journal import Offsets, RelayJournal
+from services.events import topics
+from services.ingest.journal import Offsets, PendingRow
 from services.ingest.metrics import RelayMetrics
+from services.ingest.records import dead_letter_headers
+from services.ingest.relay_journal import RelayJournal
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
 H_JOURNAL_RECORD = "partnerpulse.journal_record"  # "<journal uid>:<seq>"
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """Journal retention and measurement: what the relay does besides relaying."""
+
+    retention_days: int = 35  # 0: keep every row
+    interval: float = 60.0  # seconds between two prunes and measurements
+    dead_letter_max_bytes: int = 65_536
+
+
+def refused_for_good(exc: BaseException) -> bool:
+    """An error no retry will cure: the record must leave the queue."""
+    if isinstance(exc, MessageSizeTooLargeError):
+        return True
+    return isinstance(exc, KafkaError) and not exc.retriable
 
 
 class Relay:
@@ -52,6 +79,7 @@ class Relay:
         count_interval: float = 0.5,
         backoff_max: float = 5.0,
         reconcile_timeout: float = 60.0,
+        housekeeping: Housekeeping | None = None,
     ) -> None:
         self.journal = journal
         self.bootstrap = bootstrap
@@ -61,8 +89,12 @@ class Relay:
         self.count_interval = count_interval
         self.backoff_max = backoff_max
         self.reconcile_timeout = reconcile_timeout
+        self.housekeeping = housekeeping or Housekeeping()
         self.connected = False
         self.pending = 0
+        self.last_error: str | None = None
+        self.dead_lettered = 0
+        self._kept_at = 0.0
         self._producer: Any = None
         self._offsets: Offsets = {}
         self._reconciled = False
@@ -98,20 +130,25 @@ class Relay:
         backoff = 0.2
         while not self._stop.is_set():
             try:
+                self._keep_house()
                 if not self._reconciled:
                     self._reconcile()
                 relayed = self._relay_batch()
-                self._count_pending()
             except _Stopped:
                 return
             except Exception as exc:  # broker unreachable, records not acknowledged
                 self.connected = False
                 self._reconciled = False  # what reached the broker is unknown: look first
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 self.metrics.broker_errors.inc()
                 log.warning("relay: %s; retrying in %.1fs", exc, backoff)
+                self._count_pending(force=True)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.backoff_max)
                 continue
+            finally:
+                self._count_pending()
+            self.last_error = None
             backoff = 0.2
             if relayed < self.batch_size:
                 # Let a burst gather: fewer, larger batches cost less per event.
@@ -162,6 +199,7 @@ class Relay:
         reached: Offsets = {}
         per_topic: dict[str, int] = {}
         failures = []
+        refused: list[tuple[PendingRow, BaseException]] = []
         for row, future in sent:
             if future.succeeded():
                 meta = future.value
@@ -169,8 +207,20 @@ class Relay:
                 partition = (meta.topic, meta.partition)
                 reached[partition] = max(reached.get(partition, 0), meta.offset + 1)
                 per_topic[meta.topic] = per_topic.get(meta.topic, 0) + 1
+            elif refused_for_good(future.exception):
+                refused.append((row, future.exception))
             else:
                 failures.append(future.exception)
+        for row, exc in refused:
+            # Refused for good: what the broker never took cannot be below the offsets.
+            meta = self._send_alone(row)
+            if meta is None:
+                self._dead_letter(row, exc)
+                continue
+            ok.append(row.seq)
+            partition = (meta.topic, meta.partition)
+            reached[partition] = max(reached.get(partition, 0), meta.offset + 1)
+            per_topic[meta.topic] = per_topic.get(meta.topic, 0) + 1
         for topic, count in per_topic.items():
             self.metrics.relayed.labels(topic=topic).inc(count)
         if failures:
@@ -185,12 +235,101 @@ class Relay:
     def _observe_ack(self, source: str, started: float, _metadata: Any) -> None:
         self.metrics.produce_latency_by_source[source].observe(time.perf_counter() - started)
 
-    def _count_pending(self) -> None:
+    def _send_alone(self, row: PendingRow) -> Any:
+        """Send one refused record on its own (its batch may have been what was refused):
+        its metadata, or None if it is refused again."""
+        future = self._producer.send(
+            row.record.topic,
+            key=row.record.key,
+            value=row.record.value,
+            headers=[
+                *row.record.headers,
+                (H_JOURNAL_RECORD, f"{self.journal.uid}:{row.seq}".encode()),
+            ],
+        )
+        try:
+            return future.get(timeout=30)
+        except KafkaError as exc:
+            if refused_for_good(exc):
+                return None
+            raise
+
+    def _dead_letter(self, row: PendingRow, exc: BaseException) -> None:
+        """Turn row `row` into a dead letter in place (sent with the next batch); a dead
+        letter refused as well is dropped."""
+        reason = type(exc).__name__
+        record = row.record
+        self.dead_lettered += 1
+        self.last_error = f"record {row.seq} refused by Kafka: {reason}: {exc}"[:500]
+        if record.topic == topics.DLQ:
+            self.journal.mark_dropped(row.seq)
+            self.metrics.dead_lettered.labels(reason="dropped").inc()
+            log.error(
+                "relay: dead letter in journal row %d refused too (%s): dropped", row.seq, exc
+            )
+            return
+        kept = record.value[: self.housekeeping.dead_letter_max_bytes]
+        source = dict(record.headers).get(topics.H_SOURCE, record.source.encode()).decode()
+        headers = dead_letter_headers(
+            record.value,
+            len(kept),
+            source=source,
+            stage="relay",
+            reason=reason,
+            message=f"Kafka refused the record for {record.topic}: {exc}",
+            extra=[
+                (name, value)
+                for name, value in record.headers
+                if name in (topics.H_EVENT_ID, topics.H_KIND)
+            ],
+        )
+        self.journal.replace_pending(
+            row.seq,
+            type(record)(
+                topic=topics.DLQ,
+                key=record.key,
+                value=kept,
+                headers=headers,
+                source=record.source,
+                event_id=record.event_id,
+            ),
+        )
+        self.metrics.dead_lettered.labels(reason=reason).inc()
+        log.error(
+            "relay: Kafka refused journal row %d for %s (%s, %d bytes): sent to %s instead",
+            row.seq,
+            record.topic,
+            reason,
+            len(record.value),
+            topics.DLQ,
+        )
+
+    def _count_pending(self, *, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self._counted_at >= self.count_interval:
-            self.pending = self.journal.count_pending()
+        if force or now - self._counted_at >= self.count_interval:
+            try:
+                self.pending = self.journal.count_pending()
+            except Exception as exc:  # the journal is busy or broken: keep the last count
+                log.warning("relay: could not count pending records: %s", exc)
+                return
             self.metrics.pending.set(self.pending)
             self._counted_at = now
+
+    def _keep_house(self) -> None:
+        """Prune relayed rows past the retention and measure the journal, every interval."""
+        now = time.monotonic()
+        if now - self._kept_at < self.housekeeping.interval:
+            return
+        self._kept_at = now
+        days = self.housekeeping.retention_days
+        if days > 0:
+            pruned = self.journal.prune(time.time() - days * 86_400)
+            if pruned:
+                self.metrics.pruned.inc(pruned)
+                log.info("relay: pruned %d relayed row(s) older than %d days", pruned, days)
+        rows, size = self.journal.size()
+        self.metrics.journal_rows.set(rows)
+        self.metrics.journal_bytes.set(size)
 
     # -- what is already on the broker ----------------------------------------
 
@@ -305,7 +444,12 @@ def create_relay_app(
     settings = settings or IngestSettings()
     bootstrap = settings.bootstrap()
     journal = RelayJournal(settings.journal_path, synchronous=settings.ingest_journal_sync)
-    relay = Relay(journal.open(), bootstrap, metrics or RelayMetrics())
+    housekeeping = Housekeeping(
+        retention_days=settings.ingest_journal_retention_days,
+        interval=settings.relay_housekeeping_interval_seconds,
+        dead_letter_max_bytes=settings.ingest_dead_letter_max_bytes,
+    )
+    relay = Relay(journal.open(), bootstrap, metrics or RelayMetrics(), housekeeping=housekeeping)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -336,6 +480,8 @@ def create_relay_app(
             "relay_running": relay.alive(),
             "broker_connected": relay.connected,
             "journal_pending": relay.pending,
+            "dead_lettered_by_relay": relay.dead_lettered,
+            "last_error": relay.last_error,
         }
         ready = relay.alive() and relay.connected
         return JSONResponse(

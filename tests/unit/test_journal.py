@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.journal import Journal, JournalFull, JournalLocked, Record, RelayJournal
+from services.ingest.journal import Journal, JournalFull, JournalLocked, Record
+from services.ingest.relay_journal import RelayJournal
 
 
 def rec(event_id: str | None, value: bytes = b"{}", topic: str = "t") -> Record:
