@@ -95,6 +95,30 @@ def dead_letter_headers(
     ]
 
 
+def relay_dead_letter(record: Record, error: BaseException, max_bytes: int) -> Record:
+    """What the relay sends instead of a record Kafka refused for good: its value cut to
+    `max_bytes`, the Kafka error as the reason; it keeps its event id and place."""
+    kept = record.value[:max_bytes]
+    source = dict(record.headers).get(topics.H_SOURCE, record.source.encode()).decode()
+    headers = dead_letter_headers(
+        record.value,
+        len(kept),
+        source=source,
+        stage="relay",
+        reason=type(error).__name__,
+        message=f"Kafka refused the record for {record.topic}: {error}",
+        extra=[(k, v) for k, v in record.headers if k in (topics.H_EVENT_ID, topics.H_KIND)],
+    )
+    return Record(
+        topic=topics.DLQ,
+        key=record.key,
+        value=kept,
+        headers=headers,
+        source=record.source,
+        event_id=record.event_id,
+    )
+
+
 def dead_letter_record(
     *,
     source: str,

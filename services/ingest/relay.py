@@ -30,41 +30,25 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
+from kafka.errors import KafkaError, KafkaTimeoutError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.events import topics
 from services.ingest.journal import Offsets, PendingRow
 from services.ingest.metrics import RelayMetrics
-from services.ingest.records import dead_letter_headers
+from services.ingest.records import relay_dead_letter
 from services.ingest.relay_journal import RelayJournal
+from services.ingest.relay_keep import Housekeeping, keep_house, refused_for_good, topic_partitions
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
 H_JOURNAL_RECORD = "partnerpulse.journal_record"  # "<journal uid>:<seq>"
-
-
-@dataclass(frozen=True)
-class Housekeeping:
-    """Journal retention and measurement: what the relay does besides relaying."""
-
-    retention_days: int = 35  # 0: keep every row
-    interval: float = 60.0  # seconds between two prunes and measurements
-    dead_letter_max_bytes: int = 65_536
-
-
-def refused_for_good(exc: BaseException) -> bool:
-    """An error no retry will cure: the record must leave the queue."""
-    if isinstance(exc, MessageSizeTooLargeError):
-        return True
-    return isinstance(exc, KafkaError) and not exc.retriable
 
 
 class Relay:
@@ -176,13 +160,25 @@ class Relay:
         producer = self._producer
         prefix = f"{self.journal.uid}:"
         sent = []
+        refused: list[tuple[PendingRow, BaseException]] = []
+        refused_here: set[int] = set()  # by the producer itself: it would refuse it alone too
         for row in rows:
-            future = producer.send(
-                row.record.topic,
-                key=row.record.key,
-                value=row.record.value,
-                headers=[*row.record.headers, (H_JOURNAL_RECORD, f"{prefix}{row.seq}".encode())],
-            )
+            try:
+                future = producer.send(
+                    row.record.topic,
+                    key=row.record.key,
+                    value=row.record.value,
+                    headers=[
+                        *row.record.headers,
+                        (H_JOURNAL_RECORD, f"{prefix}{row.seq}".encode()),
+                    ],
+                )
+            except KafkaError as exc:  # the producer's own checks (the record's size) raise
+                if not refused_for_good(exc):
+                    raise
+                refused.append((row, exc))
+                refused_here.add(row.seq)
+                continue
             future.add_callback(self._observe_ack, row.record.source, time.perf_counter())
             sent.append((row, future))
         # Wait for every acknowledgement; the producer retries on its own meanwhile.
@@ -199,7 +195,6 @@ class Relay:
         reached: Offsets = {}
         per_topic: dict[str, int] = {}
         failures = []
-        refused: list[tuple[PendingRow, BaseException]] = []
         for row, future in sent:
             if future.succeeded():
                 meta = future.value
@@ -211,11 +206,12 @@ class Relay:
                 refused.append((row, future.exception))
             else:
                 failures.append(future.exception)
-        for row, exc in refused:
+        for row, error in refused:
             # Refused for good: what the broker never took cannot be below the offsets.
-            meta = self._send_alone(row)
+            # The broker may have refused the batch for one of its records: try each alone.
+            meta = None if row.seq in refused_here else self._send_alone(row)
             if meta is None:
-                self._dead_letter(row, exc)
+                self._dead_letter(row, error)
                 continue
             ok.append(row.seq)
             partition = (meta.topic, meta.partition)
@@ -238,16 +234,16 @@ class Relay:
     def _send_alone(self, row: PendingRow) -> Any:
         """Send one refused record on its own (its batch may have been what was refused):
         its metadata, or None if it is refused again."""
-        future = self._producer.send(
-            row.record.topic,
-            key=row.record.key,
-            value=row.record.value,
-            headers=[
-                *row.record.headers,
-                (H_JOURNAL_RECORD, f"{self.journal.uid}:{row.seq}".encode()),
-            ],
-        )
         try:
+            future = self._producer.send(
+                row.record.topic,
+                key=row.record.key,
+                value=row.record.value,
+                headers=[
+                    *row.record.headers,
+                    (H_JOURNAL_RECORD, f"{self.journal.uid}:{row.seq}".encode()),
+                ],
+            )
             return future.get(timeout=30)
         except KafkaError as exc:
             if refused_for_good(exc):
@@ -258,49 +254,22 @@ class Relay:
         """Turn row `row` into a dead letter in place (sent with the next batch); a dead
         letter refused as well is dropped."""
         reason = type(exc).__name__
-        record = row.record
         self.dead_lettered += 1
         self.last_error = f"record {row.seq} refused by Kafka: {reason}: {exc}"[:500]
-        if record.topic == topics.DLQ:
+        if row.record.topic == topics.DLQ:
             self.journal.mark_dropped(row.seq)
             self.metrics.dead_lettered.labels(reason="dropped").inc()
-            log.error(
-                "relay: dead letter in journal row %d refused too (%s): dropped", row.seq, exc
-            )
+            log.error("relay: dead letter in row %d refused too (%s): dropped", row.seq, exc)
             return
-        kept = record.value[: self.housekeeping.dead_letter_max_bytes]
-        source = dict(record.headers).get(topics.H_SOURCE, record.source.encode()).decode()
-        headers = dead_letter_headers(
-            record.value,
-            len(kept),
-            source=source,
-            stage="relay",
-            reason=reason,
-            message=f"Kafka refused the record for {record.topic}: {exc}",
-            extra=[
-                (name, value)
-                for name, value in record.headers
-                if name in (topics.H_EVENT_ID, topics.H_KIND)
-            ],
-        )
-        self.journal.replace_pending(
-            row.seq,
-            type(record)(
-                topic=topics.DLQ,
-                key=record.key,
-                value=kept,
-                headers=headers,
-                source=record.source,
-                event_id=record.event_id,
-            ),
-        )
+        letter = relay_dead_letter(row.record, exc, self.housekeeping.dead_letter_max_bytes)
+        self.journal.replace_pending(row.seq, letter)
         self.metrics.dead_lettered.labels(reason=reason).inc()
         log.error(
             "relay: Kafka refused journal row %d for %s (%s, %d bytes): sent to %s instead",
             row.seq,
-            record.topic,
+            row.record.topic,
             reason,
-            len(record.value),
+            len(row.record.value),
             topics.DLQ,
         )
 
@@ -316,20 +285,10 @@ class Relay:
             self._counted_at = now
 
     def _keep_house(self) -> None:
-        """Prune relayed rows past the retention and measure the journal, every interval."""
         now = time.monotonic()
-        if now - self._kept_at < self.housekeeping.interval:
-            return
-        self._kept_at = now
-        days = self.housekeeping.retention_days
-        if days > 0:
-            pruned = self.journal.prune(time.time() - days * 86_400)
-            if pruned:
-                self.metrics.pruned.inc(pruned)
-                log.info("relay: pruned %d relayed row(s) older than %d days", pruned, days)
-        rows, size = self.journal.size()
-        self.metrics.journal_rows.set(rows)
-        self.metrics.journal_bytes.set(size)
+        if now - self._kept_at >= self.housekeeping.interval:
+            self._kept_at = now
+            keep_house(self.journal, self.metrics, self.housekeeping)
 
     # -- what is already on the broker ----------------------------------------
 
@@ -349,7 +308,7 @@ class Relay:
             return
         consumer = self._consumer()
         try:
-            partitions = _partitions(consumer, new)
+            partitions = topic_partitions(consumer, new)
             ends = consumer.end_offsets(partitions, timeout_ms=10_000)
         finally:
             consumer.close()
@@ -381,7 +340,7 @@ class Relay:
     def _scan(
         self, consumer: KafkaConsumer, topics: list[str], offsets: Offsets
     ) -> tuple[set[int], Offsets]:
-        partitions = _partitions(consumer, topics, missing_ok=True) if topics else []
+        partitions = topic_partitions(consumer, topics, missing_ok=True) if topics else []
         if not partitions:
             return set(), {}
         ends = consumer.end_offsets(partitions, timeout_ms=10_000)
@@ -418,20 +377,6 @@ class Relay:
 
 class _Stopped(Exception):
     """The relay was asked to stop in the middle of a step."""
-
-
-def _partitions(
-    consumer: KafkaConsumer, topics: Iterable[str], *, missing_ok: bool = False
-) -> list[TopicPartition]:
-    out = []
-    for topic in topics:
-        ids = consumer.partitions_for_topic(topic)
-        if not ids and not missing_ok:
-            raise RuntimeError(
-                f"topic {topic!r} does not exist on the broker: create it (`partnerpulse topics`)"
-            )
-        out += [TopicPartition(topic, p) for p in sorted(ids or ())]
-    return out
 
 
 def create_relay_app(
