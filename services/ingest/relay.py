@@ -78,6 +78,7 @@ class Relay:
         self.pending = 0
         self.last_error: str | None = None
         self.dead_lettered = 0
+        self.last_dead_letter: str | None = None  # the last record Kafka refused, and why
         self._kept_at = 0.0
         self._producer: Any = None
         self._offsets: Offsets = {}
@@ -255,7 +256,7 @@ class Relay:
         letter refused as well is dropped."""
         reason = type(exc).__name__
         self.dead_lettered += 1
-        self.last_error = f"record {row.seq} refused by Kafka: {reason}: {exc}"[:500]
+        self.last_dead_letter = f"journal row {row.seq} refused by Kafka: {reason}: {exc}"[:500]
         if row.record.topic == topics.DLQ:
             self.journal.mark_dropped(row.seq)
             self.metrics.dead_lettered.labels(reason="dropped").inc()
@@ -426,6 +427,7 @@ def create_relay_app(
             "broker_connected": relay.connected,
             "journal_pending": relay.pending,
             "dead_lettered_by_relay": relay.dead_lettered,
+            "last_dead_letter": relay.last_dead_letter,
             "last_error": relay.last_error,
         }
         ready = relay.alive() and relay.connected

@@ -185,6 +185,7 @@ def test_a_record_kafka_refuses_is_dead_lettered_by_the_relay_which_moves_on(
     ready = httpx.get(f"{relay.url}/readyz", trust_env=False)
     assert ready.status_code == 200
     assert ready.json()["dead_lettered_by_relay"] == 1
+    assert "MessageSizeTooLargeError" in ready.json()["last_dead_letter"]
 
 
 def test_relayed_rows_past_the_retention_are_pruned_pending_rows_never(
