@@ -58,10 +58,11 @@ def autotask_bodies(count: int) -> list[tuple[str, str]]:
     """Unique Autotask ticket webhooks (documented format), signed as Autotask does."""
     tenant = load_tenant(TENANT)
     secret = tenant.webhooks.autotask.secrets[-1].get_secret_value().encode()
-    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    # Recent: ingest refuses deliveries older than the tenant's webhooks.max_event_age_hours.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=count // 3600 + 1)
     out = []
     for i in range(count):
-        created = start + timedelta(seconds=i * 7)
+        created = start + timedelta(seconds=i)
         body = json.dumps(
             {
                 "Action": "Create",

@@ -59,14 +59,21 @@ def _setup_logging(level: str) -> None:
 def _serve(application: Any, host: str, port: int, log_level: str) -> None:
     import uvicorn
 
-    uvicorn.run(
+    from services.ingest.server import DEFAULT_READ_TIMEOUT, server_config
+
+    # Every service reads requests under a deadline; an app may set its own
+    # (ingest: PARTNERPULSE_INGEST_READ_TIMEOUT_SECONDS).
+    state = getattr(application, "state", None)
+    read_timeout = getattr(state, "read_timeout", DEFAULT_READ_TIMEOUT)
+    config = server_config(
         application,
-        host=host,
-        port=port,
+        host,
+        port,
         log_level=log_level.lower(),
-        access_log=False,
+        read_timeout=read_timeout,
         timeout_graceful_shutdown=10,
     )
+    uvicorn.Server(config).run()
 
 
 def _fail(message: str) -> typer.Exit:

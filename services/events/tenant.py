@@ -154,6 +154,19 @@ class Webhooks(_Strict):
     dattormm: HeaderSecret = HeaderSecret()
     tacticalrmm: HeaderSecret = HeaderSecret()
     canonical: HmacSecret = HmacSecret()
+    max_event_age_hours: float | None = Field(
+        168.0,
+        gt=0,
+        description="Freshness (replay) check: a vendor delivery whose own time (Autotask "
+        "EventTime, ConnectWise _info.lastUpdated, NinjaOne activityTime, ...) is older than "
+        "this is refused (422). null turns the check off (backfills).",
+    )
+    max_event_ahead_hours: float | None = Field(
+        6.0,
+        gt=0,
+        description="An event dated more than this ahead of its receive time is refused "
+        "(422, dead-lettered as future_event_time). null turns the check off.",
+    )
 
 
 class Tenant(_Strict):

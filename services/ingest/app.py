@@ -1,7 +1,10 @@
 """The ingest HTTP service: vendor webhooks in, canonical events durably journaled.
 
 The handler is thin: read the body (bounded), authenticate with the vendor's
-adapter, normalise, journal, answer. This process never talks to Kafka: the
+adapter, normalise, check event times and sizes, journal, answer. Bad input is a
+4xx naming what is wrong; a journal with no room (full, or unable to write) is
+429/503 with Retry-After (always 429 to ConnectWise, which retries nothing else);
+never a 500. This process never talks to Kafka: the
 relay (`partnerpulse relay`, its own process) sends the journal on, so a slow
 or absent broker never blocks a webhook and the producer never takes this
 process's GIL.
@@ -21,10 +24,11 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import ClientDisconnect
 
-from services.events import topics
-from services.events.models import CanonicalEvent, Source
+from services.events.models import Source
 from services.events.tenant import Tenant, load_tenant
+from services.ingest import freshness
 from services.ingest.adapters import ADAPTERS
 from services.ingest.adapters.base import (
     AuthenticationError,
@@ -32,9 +36,15 @@ from services.ingest.adapters.base import (
     PayloadError,
     VendorAdapter,
 )
-from services.ingest.journal import Journal, JournalFull, Record
+from services.ingest.journal import Journal, JournalFull, JournalUnwritable
 from services.ingest.keys import KeyRefused, KeyUnavailable, SigningKeyCache
 from services.ingest.metrics import IngestMetrics
+from services.ingest.records import (
+    EventTooLarge,
+    cap_free_text,
+    dead_letter_record,
+    event_record,
+)
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger("partnerpulse.ingest")
@@ -58,38 +68,6 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def event_record(event: CanonicalEvent) -> Record:
-    return Record(
-        topic=topics.EVENTS,
-        key=event.client_id.encode(),
-        value=event.model_dump_json().encode(),
-        headers=[
-            (topics.H_EVENT_ID, event.event_id.encode()),
-            (topics.H_SOURCE, event.source.value.encode()),
-            (topics.H_KIND, event.payload.kind.encode()),
-        ],
-        event_id=event.event_id,
-        source=event.source.value,
-    )
-
-
-def dead_letter_record(delivery: Delivery, error: PayloadError) -> Record:
-    return Record(
-        topic=topics.DLQ,
-        key=delivery.source.value.encode(),
-        value=delivery.body,
-        headers=[
-            (topics.H_SOURCE, delivery.source.value.encode()),
-            (topics.H_ERROR_STAGE, b"ingest"),
-            (topics.H_ERROR_REASON, error.reason.encode()),
-            (topics.H_ERROR_MESSAGE, str(error).encode()),
-            (topics.H_RECEIVED_AT, delivery.received_at.isoformat().encode()),
-            ("content-type", delivery.headers.get("content-type", "").encode()),
-        ],
-        source=delivery.source.value,
-    )
-
-
 class Ingest:
     """The state one ingest app holds: tenant, journal, key cache, metrics."""
 
@@ -100,6 +78,8 @@ class Ingest:
         self.journal = Journal(
             settings.journal_path,
             max_pending=settings.ingest_journal_max_pending,
+            max_pending_bytes=settings.ingest_journal_max_pending_bytes,
+            max_bytes=settings.ingest_journal_max_bytes,
             synchronous=settings.ingest_journal_sync,
         )
         self.http = httpx.AsyncClient(
@@ -107,7 +87,9 @@ class Ingest:
             limits=httpx.Limits(max_connections=10),
             trust_env=False,
         )
-        self.keys = SigningKeyCache(self.http)
+        self.keys = SigningKeyCache(
+            self.http, failure_ttl=settings.ingest_key_failure_cache_seconds
+        )
 
     def start(self) -> None:
         self.journal.open()
@@ -162,6 +144,11 @@ class Ingest:
             return _error(
                 413, f"body exceeds the limit of {self.settings.ingest_max_body_bytes} bytes"
             )
+        except ClientDisconnect:
+            # Gone before its body was all here (or cut by the read timeout): nobody
+            # hears this answer, and it is no error of ours worth a traceback.
+            m.rejected["client_disconnected"].inc()
+            return _error(400, "the client disconnected before its body was received")
         delivery = Delivery(
             source=source,
             body=body,
@@ -184,19 +171,26 @@ class Ingest:
         try:
             normalised = adapter.normalise(delivery, self.tenant)
         except PayloadError as exc:
-            m.rejected["invalid_payload"].inc()
-            try:
-                await self.journal.append([dead_letter_record(delivery, exc)], check_capacity=False)
-            except Exception:
-                log.exception("could not journal a dead letter")
-                return _error(503, "could not store the rejected payload; retry later")
-            m.dead_lettered.inc()
-            return JSONResponse(
-                {"error": f"invalid payload: {exc}", "field": exc.field, "problem": exc.problem},
-                status_code=422,
+            return await self._refuse(
+                delivery, "invalid_payload", 422, f"invalid payload: {exc}", exc.field, exc.problem
             )
 
         events = normalised.events
+        sent_at = freshness.sent_time(source, normalised.sent_at, events)
+        refusal = freshness.check(
+            self.tenant.webhooks, source, delivery.received_at, sent_at, events
+        )
+        if refusal is not None:
+            dedupe = f"dlq:{refusal.reason}:{refusal.event_id}" if refusal.event_id else None
+            return await self._refuse(
+                delivery,
+                refusal.reason,
+                422,
+                refusal.message,
+                refusal.field,
+                refusal.reason,
+                dedupe_id=dedupe,
+            )
         if not events:
             m.ignored.inc()
             return JSONResponse(
@@ -204,10 +198,21 @@ class Ingest:
                 status_code=200,
             )
         try:
-            stored = await self.journal.append([event_record(e) for e in events])
-        except JournalFull as exc:
-            m.rejected["journal_full"].inc()
-            return _error(429, f"journal full: {exc}", retry=True, ingest=self)
+            records = [
+                event_record(
+                    cap_free_text(e, self.settings.ingest_max_text_chars),
+                    self.settings.ingest_max_event_bytes,
+                )
+                for e in events
+            ]
+        except EventTooLarge as exc:
+            return await self._refuse(
+                delivery, "event_too_large", 413, str(exc), "body", "event too large"
+            )
+        try:
+            stored = await self.journal.append(records)
+        except (JournalFull, JournalUnwritable) as exc:
+            return self._no_room(source, exc)
 
         new = sum(stored)
         m.accepted.inc(new)
@@ -231,6 +236,49 @@ class Ingest:
         if unknown:
             result["unknown_clients"] = unknown
         return JSONResponse(result, status_code=202 if new else 200)
+
+    async def _refuse(
+        self,
+        delivery: Delivery,
+        reason: str,
+        status: int,
+        message: str,
+        field: str,
+        problem: str,
+        *,
+        dedupe_id: str | None = None,
+    ) -> Response:
+        """Answer `status` for an authentic delivery ingest will not take, its raw body
+        (cut to size) journaled for the dead-letter topic first; counted by `reason`."""
+        m = self.metrics.by_source[delivery.source]
+        record = dead_letter_record(
+            source=delivery.source.value,
+            body=delivery.body,
+            reason=reason,
+            message=message,
+            max_bytes=self.settings.ingest_dead_letter_max_bytes,
+            received_at=delivery.received_at,
+            content_type=delivery.headers.get("content-type", ""),
+            dedupe_id=dedupe_id,
+        )
+        try:
+            await self.journal.append([record])
+        except (JournalFull, JournalUnwritable) as exc:
+            return self._no_room(delivery.source, exc)
+        m.rejected[reason].inc()
+        m.dead_lettered.inc()
+        return JSONResponse(
+            {"error": message, "field": field, "problem": problem}, status_code=status
+        )
+
+    def _no_room(self, source: Source, exc: JournalFull | JournalUnwritable) -> Response:
+        if isinstance(exc, JournalFull):
+            self.metrics.by_source[source].rejected["journal_full"].inc()
+            return _error(429, f"journal full: {exc}", retry=True, ingest=self)
+        self.metrics.by_source[source].rejected["journal_unwritable"].inc()
+        # ConnectWise retries only 429; everyone else hears the truth: unavailable.
+        status = 429 if source is Source.connectwise else 503
+        return _error(status, f"cannot store the delivery now: {exc}", retry=True, ingest=self)
 
 
 def _error(
@@ -290,6 +338,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ingest = ingest
+    app.state.read_timeout = settings.ingest_read_timeout_seconds  # `partnerpulse ingest`
 
     @app.post(
         "/v1/webhooks/{source}",
@@ -299,9 +348,14 @@ def create_app(
             202: {"description": "Accepted: durably journaled, on its way to Kafka"},
             401: {"description": "Signature or secret missing or wrong"},
             404: {"description": "Unknown source"},
-            413: {"description": "Body over the size limit"},
-            422: {"description": "Invalid payload; the raw body went to the dead-letter topic"},
+            400: {"description": "The client went away before its body was received"},
+            413: {"description": "Body, or an event it carries, over the size limit"},
+            422: {
+                "description": "Invalid payload, or an event time out of bounds (stale or "
+                "from the future); the raw body went to the dead-letter topic"
+            },
             429: {"description": "Journal full or signing key unavailable: retry after"},
+            503: {"description": "The journal cannot write (disk full): retry after"},
         },
     )
     async def webhook(source: str, request: Request) -> Response:
@@ -323,10 +377,19 @@ def create_app(
         journal = ingest.journal
         checks = {
             "journal_open": journal.is_open,
+            "journal_writable": journal.writable,
+            "journal_error": journal.write_error,
             "journal_pending": journal.pending,
             "journal_capacity": journal.max_pending,
+            "journal_pending_bytes": journal.pending_bytes,
+            "journal_capacity_bytes": journal.max_pending_bytes,
         }
-        ready = journal.is_open and journal.pending < journal.max_pending
+        ready = (
+            journal.is_open
+            and journal.writable
+            and journal.pending < journal.max_pending
+            and journal.pending_bytes < journal.max_pending_bytes
+        )
         return JSONResponse(
             {"status": "ready" if ready else "not ready", **checks},
             status_code=200 if ready else 503,

@@ -5,30 +5,32 @@ SQLite in WAL mode, shared by two processes:
 - ingest appends (`Journal`). Appends from concurrent requests are committed
   together by one writer thread (group commit), so each HTTP request waits for
   one fsync shared with its neighbours rather than paying for its own.
-- the relay (`RelayJournal`, `partnerpulse relay`) reads pending rows in order
-  and marks them relayed once Kafka acknowledged them. One relay per journal:
-  it holds an exclusive lock on `<journal>.relay.lock` while it runs.
+- the relay (`RelayJournal` in `relay_journal`, `partnerpulse relay`) reads
+  pending rows in order and marks them relayed once Kafka acknowledged them. One
+  relay per journal: it holds an exclusive lock on `<journal>.relay.lock` while it
+  runs. It also prunes relayed rows older than the retention.
 
-Rows are kept after relaying: the event ids are the deduplication index, and
-`requeue_all()` replays everything into a fresh (embedded) broker. Ingest knows
-how many rows wait for the broker by counting them again every
-`refresh_interval` seconds (the partial index makes that cheap), plus what it
-appended since.
+Rows are kept after relaying, for the retention: the event ids are the
+deduplication index, and `requeue_all()` replays what is kept into a fresh
+(embedded) broker. Ingest knows how many rows (and bytes) wait for the broker by
+counting them again every `refresh_interval` seconds (the partial index makes that
+cheap), plus what it appended since. Every row counts, dead letters included.
+
+A write that fails (disk full, I/O error, the file at `max_bytes`) makes the
+journal unwritable: appends raise `JournalUnwritable` at once, and the writer
+probes with a real write every `refresh_interval` until one succeeds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
-import os
 import queue
 import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,12 +65,21 @@ CREATE TABLE IF NOT EXISTS relay_offsets (
 );
 """
 
-_COUNT_PENDING = "SELECT COUNT(*) FROM journal WHERE relayed = 0"
+COUNT_PENDING = "SELECT COUNT(*) FROM journal WHERE relayed = 0"
+_MEASURE_PENDING = (
+    "SELECT COUNT(*), COALESCE(SUM(length(value) + length(headers)), 0)"
+    " FROM journal WHERE relayed = 0"
+)
+_PROBE_BYTES = 64 * 1024
 _ROWS_PER_STATEMENT = 500  # 7 parameters a row: well under SQLite's 32766
 
 
 class JournalFull(Exception):
     """More events are waiting for the broker than the journal may hold."""
+
+
+class JournalUnwritable(Exception):
+    """The journal cannot write now (disk full, I/O error): the sender must retry later."""
 
 
 class JournalLocked(Exception):
@@ -92,7 +103,7 @@ class PendingRow:
     received_at: float
 
 
-def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+def connect(path: Path, synchronous: str) -> sqlite3.Connection:
     if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
         raise ValueError("synchronous must be FULL, EXTRA or NORMAL")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,21 +123,30 @@ class Journal:
         path: Path,
         *,
         max_pending: int = 100_000,
+        max_pending_bytes: int = 512 * 1024 * 1024,
+        max_bytes: int = 0,
         synchronous: str = "FULL",
         refresh_interval: float = 0.5,
     ):
         self.path = path
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
+        self.max_bytes = max_bytes
         self.refresh_interval = refresh_interval
         self._synchronous = synchronous
         self._queue: queue.Queue[_Append | None] = queue.Queue()
         self._pending = 0
+        self._pending_bytes = 0
+        self.write_error: str | None = None  # why the last write failed, until one succeeds
         self._last_seq = 0  # the highest row this journal held when the last batch was in
         self._writer: threading.Thread | None = None
 
     def open(self) -> Journal:
-        conn = _connect(self.path, self._synchronous)
-        (self._pending,) = conn.execute(_COUNT_PENDING).fetchone()
+        conn = connect(self.path, self._synchronous)
+        if self.max_bytes:
+            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count={max(self.max_bytes // page_size, 1)}")
+        self._pending, self._pending_bytes = conn.execute(_MEASURE_PENDING).fetchone()
         (self._last_seq,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="journal-writer", daemon=True
@@ -150,13 +170,28 @@ class Journal:
         """Records waiting for the broker: the last count plus what was appended since."""
         return self._pending
 
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
+    @property
+    def writable(self) -> bool:
+        return self.write_error is None
+
     async def append(self, records: Sequence[Record], *, check_capacity: bool = True) -> list[bool]:
         """Durably store `records`; True for each stored, False for each duplicate.
 
-        Raises JournalFull (when `check_capacity`) if the backlog is at its limit.
+        Raises JournalFull (when `check_capacity`) if the backlog is at its limit, and
+        JournalUnwritable if the journal cannot write (now, or when it tried).
         """
-        if check_capacity and self._pending + len(records) > self.max_pending:
-            raise JournalFull(f"{self._pending} records are waiting for the broker")
+        if self.write_error is not None:
+            raise JournalUnwritable(self.write_error)
+        if check_capacity:
+            size = sum(len(r.value) for r in records)
+            if self._pending + len(records) > self.max_pending:
+                raise JournalFull(f"{self._pending} records are waiting for the broker")
+            if self._pending_bytes + size > self.max_pending_bytes:
+                raise JournalFull(f"{self._pending_bytes} bytes are waiting for the broker")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[bool]] = loop.create_future()
         self._queue.put(_Append(list(records), future, loop))
@@ -197,10 +232,26 @@ class Journal:
         return None
 
     def _count(self, conn: sqlite3.Connection) -> None:
+        if self.write_error is not None:
+            self._probe(conn)
         try:
-            (self._pending,) = conn.execute(_COUNT_PENDING).fetchone()
-        except sqlite3.Error:
-            log.exception("could not count the journal's pending records")
+            self._pending, self._pending_bytes = conn.execute(_MEASURE_PENDING).fetchone()
+        except sqlite3.Error as exc:
+            log.warning("could not count the journal's pending records: %s", exc)
+
+    def _probe(self, conn: sqlite3.Connection) -> None:
+        """Write (and remove) a row of a typical size: writable again when both commit."""
+        try:
+            conn.execute(
+                "INSERT OR REPLACE INTO journal_meta (name, value) VALUES ('probe', ?)",
+                ("x" * _PROBE_BYTES,),
+            )
+            conn.execute("DELETE FROM journal_meta WHERE name = 'probe'")
+        except sqlite3.Error as exc:
+            self.write_error = f"journal cannot write: {exc}"
+            return
+        log.warning("journal %s writable again", self.path)
+        self.write_error = None
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Append]) -> None:
         # As few SQLite calls per batch as can be: at each one this thread gives the GIL
@@ -239,10 +290,14 @@ class Journal:
         except Exception as exc:  # disk full, I/O error: every waiter must hear of it
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            log.exception("journal commit failed")
-            _answer(batch, [exc] * len(batch))
+            self.write_error = f"journal cannot write: {exc}"
+            log.error("journal commit failed: %s", exc)
+            error = JournalUnwritable(self.write_error)
+            _answer(batch, [error] * len(batch))
             return
+        self.write_error = None
         self._pending += inserted
+        self._pending_bytes += sum(len(rec.value) + len(rec.headers) for rec in records)
         flags = iter(fresh)
         _answer(batch, [[next(flags) for _ in item.records] for item in batch])
 
@@ -281,151 +336,6 @@ def _journaled_up_to(conn: sqlite3.Connection, event_ids: list[str], seq: int) -
             )
         )
     return known
-
-
-class RelayJournal:
-    """The relay's side: pending rows in order, marked relayed with the offsets they reached.
-
-    Opening takes an exclusive lock (flock) next to the journal, released when
-    the relay closes it or its process dies, even by kill -9.
-    """
-
-    def __init__(self, path: Path, *, synchronous: str = "FULL"):
-        self.path = path
-        self.lock_path = path.with_name(path.name + ".relay.lock")
-        self._synchronous = synchronous
-        self._lock_fd: int | None = None
-        self._conn: sqlite3.Connection | None = None
-        self.uid = ""
-
-    def open(self) -> RelayJournal:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise JournalLocked(
-                f"another relay (pid {holder}) is relaying the journal {self.path}: only one "
-                f"relay may run per journal; stop that one first (lock: {self.lock_path})"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
-        try:
-            conn = _connect(self.path, self._synchronous)
-            conn.execute(
-                "INSERT OR IGNORE INTO journal_meta (name, value) VALUES ('uid', ?)",
-                (uuid.uuid4().hex,),
-            )
-            (self.uid,) = conn.execute(
-                "SELECT value FROM journal_meta WHERE name = 'uid'"
-            ).fetchone()
-        except BaseException:
-            self._unlock()
-            raise
-        self._conn = conn
-        return self
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        self._unlock()
-
-    def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError(f"the relay journal {self.path} is not open")
-        return self._conn
-
-    def count_pending(self) -> int:
-        (count,) = self.conn.execute(_COUNT_PENDING).fetchone()
-        return int(count)
-
-    def fetch_pending(self, limit: int) -> list[PendingRow]:
-        rows = self.conn.execute(
-            "SELECT seq, topic, key, value, headers, event_id, source, received_at"
-            " FROM journal WHERE relayed = 0 ORDER BY seq LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return [
-            PendingRow(
-                seq=seq,
-                record=Record(
-                    topic=topic,
-                    key=key,
-                    value=value,
-                    headers=[(k, v.encode("latin-1")) for k, v in json.loads(headers)],
-                    event_id=event_id,
-                    source=source,
-                ),
-                received_at=received_at,
-            )
-            for seq, topic, key, value, headers, event_id, source, received_at in rows
-        ]
-
-    def mark_relayed(self, seqs: Collection[int], offsets: Mapping[tuple[str, int], int]) -> int:
-        """Mark `seqs` relayed and record the `offsets` they reached, in one transaction.
-
-        Returns how many rows were pending before.
-        """
-        ordered = sorted(seqs)
-        conn = self.conn
-        changed = 0
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if ordered and ordered[-1] - ordered[0] + 1 == len(ordered):  # one contiguous run
-                changed = conn.execute(
-                    "UPDATE journal SET relayed = 1 WHERE relayed = 0 AND seq BETWEEN ? AND ?",
-                    (ordered[0], ordered[-1]),
-                ).rowcount
-            else:
-                for start in range(0, len(ordered), 500):
-                    chunk = ordered[start : start + 500]
-                    changed += conn.execute(
-                        "UPDATE journal SET relayed = 1 WHERE relayed = 0 AND seq IN"
-                        f" ({','.join('?' * len(chunk))})",
-                        chunk,
-                    ).rowcount
-            conn.executemany(
-                "INSERT INTO relay_offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
-                " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
-                [(topic, partition, offset) for (topic, partition), offset in offsets.items()],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return changed
-
-    def offsets(self) -> Offsets:
-        return {
-            (topic, partition): offset
-            for topic, partition, offset in self.conn.execute(
-                "SELECT topic, partition, next_offset FROM relay_offsets"
-            )
-        }
-
-    def requeue_all(self) -> int:
-        """Mark every record pending again: the broker is new and holds nothing."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            requeued = conn.execute("UPDATE journal SET relayed = 0 WHERE relayed = 1").rowcount
-            conn.execute("DELETE FROM relay_offsets")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return int(requeued)
 
 
 @dataclass

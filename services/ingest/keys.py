@@ -3,6 +3,11 @@
 The URL comes from an unauthenticated request body, so the adapter checks it
 against the tenant's allow-list before this module is ever asked to fetch it.
 The key rotates: on a signature mismatch with a cached key, fetch it once more.
+
+A key host that cannot be reached (or answers 429/5xx) is not asked again for
+`failure_ttl` seconds (a negative cache): a forged request naming a host that is
+down would otherwise make ingest fetch, and wait, every time. Meanwhile every
+delivery naming it is answered 429, which ConnectWise retries.
 """
 
 from __future__ import annotations
@@ -24,12 +29,22 @@ class KeyRefused(Exception):
 
 class SigningKeyCache:
     def __init__(
-        self, client: httpx.AsyncClient, *, ttl: float = 3600.0, max_bytes: int = 16_384
+        self,
+        client: httpx.AsyncClient,
+        *,
+        ttl: float = 3600.0,
+        failure_ttl: float = 30.0,
+        max_bytes: int = 16_384,
+        max_failures: int = 10_000,
     ) -> None:
         self._client = client
         self._ttl = ttl
+        self._failure_ttl = failure_ttl
         self._max_bytes = max_bytes
+        self._max_failures = max_failures
         self._keys: dict[str, tuple[float, bytes]] = {}
+        self._failures: dict[str, tuple[float, str]] = {}  # url -> (until, why)
+        self.fetches = 0
         self._locks: dict[str, asyncio.Lock] = {}
 
     def cached(self, url: str) -> bytes | None:
@@ -38,18 +53,38 @@ class SigningKeyCache:
             return None
         return entry[1]
 
+    def _failed(self, url: str) -> None:
+        failure = self._failures.get(url)
+        if failure is None:
+            return
+        until, why = failure
+        if until < time.monotonic():
+            del self._failures[url]
+            return
+        raise KeyUnavailable(f"{why} (not asked again for {self._failure_ttl:g}s)")
+
     async def get(self, url: str, *, refresh: bool = False) -> bytes:
         if not refresh and (key := self.cached(url)) is not None:
             return key
+        self._failed(url)
         lock = self._locks.setdefault(url, asyncio.Lock())
         async with lock:
             if not refresh and (key := self.cached(url)) is not None:
                 return key
-            key = await self._fetch(url)
+            self._failed(url)
+            try:
+                key = await self._fetch(url)
+            except KeyUnavailable as exc:
+                if self._failure_ttl > 0:
+                    if len(self._failures) >= self._max_failures:
+                        self._failures.clear()  # bounded: forged URLs cannot grow it for ever
+                    self._failures[url] = (time.monotonic() + self._failure_ttl, str(exc))
+                raise
             self._keys[url] = (time.monotonic() + self._ttl, key)
             return key
 
     async def _fetch(self, url: str) -> bytes:
+        self.fetches += 1
         try:
             response = await self._client.get(url, follow_redirects=False)
         except httpx.HTTPError as exc:

@@ -16,10 +16,15 @@ from services.events.models import Source
 
 REJECT_REASONS = (
     "authentication",
-    "too_large",
-    "invalid_payload",
+    "too_large",  # the body over PARTNERPULSE_INGEST_MAX_BODY_BYTES
+    "event_too_large",  # an event over PARTNERPULSE_INGEST_MAX_EVENT_BYTES
+    "invalid_payload",  # not JSON, too deep, an integer too long, a field wrong
+    "stale_event_time",  # older than webhooks.max_event_age_hours (a replay?)
+    "future_event_time",  # ahead of webhooks.max_event_ahead_hours
     "journal_full",
+    "journal_unwritable",  # disk full, I/O error
     "key_unavailable",
+    "client_disconnected",  # gone (or cut by the read timeout) before the body was in
     "unknown_source",
 )
 
@@ -144,6 +149,32 @@ class RelayMetrics:
         self.broker_errors = Counter(
             "partnerpulse_ingest_relay_broker_errors_total",
             "Relay attempts that failed on the broker (unreachable, records not acknowledged).",
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            "partnerpulse_ingest_relay_dead_lettered_records_total",
+            "Journal records Kafka refused for good (too large, not retriable), sent to the "
+            "dead-letter topic instead, by reason (the Kafka error; dropped: a dead letter "
+            "refused too).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("MessageSizeTooLargeError", "dropped"):
+            self.dead_lettered.labels(reason=reason)
+        self.pruned = Counter(
+            "partnerpulse_ingest_journal_pruned_rows_total",
+            "Relayed journal rows deleted past the retention "
+            "(PARTNERPULSE_INGEST_JOURNAL_RETENTION_DAYS).",
+            registry=r,
+        )
+        self.journal_rows = Gauge(
+            "partnerpulse_ingest_journal_rows",
+            "Rows in the ingest journal (pending and relayed), as the relay last measured.",
+            registry=r,
+        )
+        self.journal_bytes = Gauge(
+            "partnerpulse_ingest_journal_bytes",
+            "Size of the ingest journal on disk (database and write-ahead log), in bytes.",
             registry=r,
         )
         self.reconciled = Counter(

@@ -14,6 +14,13 @@ which everything sent is marked. At start, or after a failure, the relay reads
 the partitions from those offsets to their end and marks the rows it finds
 there instead of sending them again: a relay killed mid-batch (even by kill
 -9) duplicates nothing.
+
+No record can stop the relay: one the producer or the broker refuses for good
+(too large, or any error Kafka does not call retriable) is sent once more on its
+own, and if refused again its journal row becomes a dead letter (the body cut to
+`ingest_dead_letter_max_bytes`, reason, original size and SHA-256 in headers),
+sent in its place; a dead letter refused too is dropped, logged and counted. The
+relay also prunes relayed rows older than the retention and measures the journal.
 """
 
 from __future__ import annotations
@@ -31,8 +38,12 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.ingest.journal import Offsets, RelayJournal
+from services.events import topics
+from services.ingest.journal import Offsets, PendingRow
 from services.ingest.metrics import RelayMetrics
+from services.ingest.records import relay_dead_letter
+from services.ingest.relay_journal import RelayJournal
+from services.ingest.relay_keep import Housekeeping, keep_house, refused_for_good, topic_partitions
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -52,6 +63,7 @@ class Relay:
         count_interval: float = 0.5,
         backoff_max: float = 5.0,
         reconcile_timeout: float = 60.0,
+        housekeeping: Housekeeping | None = None,
     ) -> None:
         self.journal = journal
         self.bootstrap = bootstrap
@@ -61,8 +73,13 @@ class Relay:
         self.count_interval = count_interval
         self.backoff_max = backoff_max
         self.reconcile_timeout = reconcile_timeout
+        self.housekeeping = housekeeping or Housekeeping()
         self.connected = False
         self.pending = 0
+        self.last_error: str | None = None
+        self.dead_lettered = 0
+        self.last_dead_letter: str | None = None  # the last record Kafka refused, and why
+        self._kept_at = 0.0
         self._producer: Any = None
         self._offsets: Offsets = {}
         self._reconciled = False
@@ -98,20 +115,25 @@ class Relay:
         backoff = 0.2
         while not self._stop.is_set():
             try:
+                self._keep_house()
                 if not self._reconciled:
                     self._reconcile()
                 relayed = self._relay_batch()
-                self._count_pending()
             except _Stopped:
                 return
             except Exception as exc:  # broker unreachable, records not acknowledged
                 self.connected = False
                 self._reconciled = False  # what reached the broker is unknown: look first
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 self.metrics.broker_errors.inc()
                 log.warning("relay: %s; retrying in %.1fs", exc, backoff)
+                self._count_pending(force=True)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.backoff_max)
                 continue
+            finally:
+                self._count_pending()
+            self.last_error = None
             backoff = 0.2
             if relayed < self.batch_size:
                 # Let a burst gather: fewer, larger batches cost less per event.
@@ -139,13 +161,25 @@ class Relay:
         producer = self._producer
         prefix = f"{self.journal.uid}:"
         sent = []
+        refused: list[tuple[PendingRow, BaseException]] = []
+        refused_here: set[int] = set()  # by the producer itself: it would refuse it alone too
         for row in rows:
-            future = producer.send(
-                row.record.topic,
-                key=row.record.key,
-                value=row.record.value,
-                headers=[*row.record.headers, (H_JOURNAL_RECORD, f"{prefix}{row.seq}".encode())],
-            )
+            try:
+                future = producer.send(
+                    row.record.topic,
+                    key=row.record.key,
+                    value=row.record.value,
+                    headers=[
+                        *row.record.headers,
+                        (H_JOURNAL_RECORD, f"{prefix}{row.seq}".encode()),
+                    ],
+                )
+            except KafkaError as exc:  # the producer's own checks (the record's size) raise
+                if not refused_for_good(exc):
+                    raise
+                refused.append((row, exc))
+                refused_here.add(row.seq)
+                continue
             future.add_callback(self._observe_ack, row.record.source, time.perf_counter())
             sent.append((row, future))
         # Wait for every acknowledgement; the producer retries on its own meanwhile.
@@ -169,8 +203,21 @@ class Relay:
                 partition = (meta.topic, meta.partition)
                 reached[partition] = max(reached.get(partition, 0), meta.offset + 1)
                 per_topic[meta.topic] = per_topic.get(meta.topic, 0) + 1
+            elif refused_for_good(future.exception):
+                refused.append((row, future.exception))
             else:
                 failures.append(future.exception)
+        for row, error in refused:
+            # Refused for good: what the broker never took cannot be below the offsets.
+            # The broker may have refused the batch for one of its records: try each alone.
+            meta = None if row.seq in refused_here else self._send_alone(row)
+            if meta is None:
+                self._dead_letter(row, error)
+                continue
+            ok.append(row.seq)
+            partition = (meta.topic, meta.partition)
+            reached[partition] = max(reached.get(partition, 0), meta.offset + 1)
+            per_topic[meta.topic] = per_topic.get(meta.topic, 0) + 1
         for topic, count in per_topic.items():
             self.metrics.relayed.labels(topic=topic).inc(count)
         if failures:
@@ -185,12 +232,64 @@ class Relay:
     def _observe_ack(self, source: str, started: float, _metadata: Any) -> None:
         self.metrics.produce_latency_by_source[source].observe(time.perf_counter() - started)
 
-    def _count_pending(self) -> None:
+    def _send_alone(self, row: PendingRow) -> Any:
+        """Send one refused record on its own (its batch may have been what was refused):
+        its metadata, or None if it is refused again."""
+        try:
+            future = self._producer.send(
+                row.record.topic,
+                key=row.record.key,
+                value=row.record.value,
+                headers=[
+                    *row.record.headers,
+                    (H_JOURNAL_RECORD, f"{self.journal.uid}:{row.seq}".encode()),
+                ],
+            )
+            return future.get(timeout=30)
+        except KafkaError as exc:
+            if refused_for_good(exc):
+                return None
+            raise
+
+    def _dead_letter(self, row: PendingRow, exc: BaseException) -> None:
+        """Turn row `row` into a dead letter in place (sent with the next batch); a dead
+        letter refused as well is dropped."""
+        reason = type(exc).__name__
+        self.dead_lettered += 1
+        self.last_dead_letter = f"journal row {row.seq} refused by Kafka: {reason}: {exc}"[:500]
+        if row.record.topic == topics.DLQ:
+            self.journal.mark_dropped(row.seq)
+            self.metrics.dead_lettered.labels(reason="dropped").inc()
+            log.error("relay: dead letter in row %d refused too (%s): dropped", row.seq, exc)
+            return
+        letter = relay_dead_letter(row.record, exc, self.housekeeping.dead_letter_max_bytes)
+        self.journal.replace_pending(row.seq, letter)
+        self.metrics.dead_lettered.labels(reason=reason).inc()
+        log.error(
+            "relay: Kafka refused journal row %d for %s (%s, %d bytes): sent to %s instead",
+            row.seq,
+            row.record.topic,
+            reason,
+            len(row.record.value),
+            topics.DLQ,
+        )
+
+    def _count_pending(self, *, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self._counted_at >= self.count_interval:
-            self.pending = self.journal.count_pending()
+        if force or now - self._counted_at >= self.count_interval:
+            try:
+                self.pending = self.journal.count_pending()
+            except Exception as exc:  # the journal is busy or broken: keep the last count
+                log.warning("relay: could not count pending records: %s", exc)
+                return
             self.metrics.pending.set(self.pending)
             self._counted_at = now
+
+    def _keep_house(self) -> None:
+        now = time.monotonic()
+        if now - self._kept_at >= self.housekeeping.interval:
+            self._kept_at = now
+            keep_house(self.journal, self.metrics, self.housekeeping)
 
     # -- what is already on the broker ----------------------------------------
 
@@ -210,7 +309,7 @@ class Relay:
             return
         consumer = self._consumer()
         try:
-            partitions = _partitions(consumer, new)
+            partitions = topic_partitions(consumer, new)
             ends = consumer.end_offsets(partitions, timeout_ms=10_000)
         finally:
             consumer.close()
@@ -242,7 +341,7 @@ class Relay:
     def _scan(
         self, consumer: KafkaConsumer, topics: list[str], offsets: Offsets
     ) -> tuple[set[int], Offsets]:
-        partitions = _partitions(consumer, topics, missing_ok=True) if topics else []
+        partitions = topic_partitions(consumer, topics, missing_ok=True) if topics else []
         if not partitions:
             return set(), {}
         ends = consumer.end_offsets(partitions, timeout_ms=10_000)
@@ -281,20 +380,6 @@ class _Stopped(Exception):
     """The relay was asked to stop in the middle of a step."""
 
 
-def _partitions(
-    consumer: KafkaConsumer, topics: Iterable[str], *, missing_ok: bool = False
-) -> list[TopicPartition]:
-    out = []
-    for topic in topics:
-        ids = consumer.partitions_for_topic(topic)
-        if not ids and not missing_ok:
-            raise RuntimeError(
-                f"topic {topic!r} does not exist on the broker: create it (`partnerpulse topics`)"
-            )
-        out += [TopicPartition(topic, p) for p in sorted(ids or ())]
-    return out
-
-
 def create_relay_app(
     settings: IngestSettings | None = None, *, metrics: RelayMetrics | None = None
 ) -> FastAPI:
@@ -305,7 +390,12 @@ def create_relay_app(
     settings = settings or IngestSettings()
     bootstrap = settings.bootstrap()
     journal = RelayJournal(settings.journal_path, synchronous=settings.ingest_journal_sync)
-    relay = Relay(journal.open(), bootstrap, metrics or RelayMetrics())
+    housekeeping = Housekeeping(
+        retention_days=settings.ingest_journal_retention_days,
+        interval=settings.relay_housekeeping_interval_seconds,
+        dead_letter_max_bytes=settings.ingest_dead_letter_max_bytes,
+    )
+    relay = Relay(journal.open(), bootstrap, metrics or RelayMetrics(), housekeeping=housekeeping)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -336,6 +426,9 @@ def create_relay_app(
             "relay_running": relay.alive(),
             "broker_connected": relay.connected,
             "journal_pending": relay.pending,
+            "dead_lettered_by_relay": relay.dead_lettered,
+            "last_dead_letter": relay.last_dead_letter,
+            "last_error": relay.last_error,
         }
         ready = relay.alive() and relay.connected
         return JSONResponse(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.journal import Journal, JournalFull, JournalLocked, Record, RelayJournal
+from services.ingest.journal import Journal, JournalFull, JournalLocked, JournalUnwritable, Record
+from services.ingest.relay_journal import RelayJournal
 
 
 def rec(event_id: str | None, value: bytes = b"{}", topic: str = "t") -> Record:
@@ -180,3 +181,50 @@ def test_one_relay_per_journal(tmp_path: Path) -> None:
     finally:
         first.close()
     RelayJournal(tmp_path / "j.db").open().close()  # released on close
+
+
+def test_retention_prunes_old_relayed_rows_never_pending_ones(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db").open()
+    relay = RelayJournal(tmp_path / "j.db").open()
+    try:
+        run(journal.append([rec("old-relayed"), rec("old-pending"), rec("new-relayed")]))
+        seqs = {r.record.event_id: r.seq for r in relay.fetch_pending(10)}
+        relay.mark_relayed([seqs["old-relayed"], seqs["new-relayed"]], {})
+        day = 86_400
+        relay.conn.execute(
+            "UPDATE journal SET received_at = received_at - ? WHERE event_id LIKE 'old-%'",
+            (40 * day,),
+        )
+        assert relay.prune(time.time() - 35 * day) == 1
+        left = {e for (e,) in relay.conn.execute("SELECT event_id FROM journal")}
+        assert left == {"old-pending", "new-relayed"}
+        assert relay.size()[0] == 2 and relay.size()[1] > 0
+        assert relay.prune(time.time() - 35 * day) == 0  # nothing more to do
+        # pruned: the event id is free again, a re-delivery is new (window = retention)
+        assert run(journal.append([rec("old-relayed")])) == [True]
+    finally:
+        relay.close()
+        journal.close()
+
+
+def test_dead_letters_count_against_capacity_in_rows_and_bytes(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db", max_pending=10, max_pending_bytes=2048).open()
+    try:
+        assert run(journal.append([rec(None, b"x" * 1000)])) == [True]
+        with pytest.raises(JournalFull, match="bytes"):
+            run(journal.append([rec(None, b"x" * 1100)]))
+    finally:
+        journal.close()
+
+
+def test_a_journal_that_cannot_write_says_so_until_a_write_succeeds(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db", max_bytes=64 * 1024, refresh_interval=0.05).open()
+    try:
+        with pytest.raises(JournalUnwritable, match="full"):
+            for n in range(100):
+                run(journal.append([rec(f"e{n}", b"x" * 8000)]))
+        assert not journal.writable
+        with pytest.raises(JournalUnwritable):  # refused at once, no write tried
+            run(journal.append([rec("next")]))
+    finally:
+        journal.close()

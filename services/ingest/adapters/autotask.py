@@ -137,7 +137,9 @@ def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
             delivery_id=delivery_id,
         )
 
-    return Normalised(events=[build_event("Fields", event)], delivery_id=delivery_id)
+    return Normalised(
+        events=[build_event("Fields", event)], delivery_id=delivery_id, sent_at=event_time
+    )
 
 
 class _Fields:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +82,9 @@ class Normalised:
 
     events: list[CanonicalEvent]
     delivery_id: str | None = None
+    # When the vendor says it sent (or last changed) what this delivery carries: the
+    # time the freshness (replay) check judges. None where the body carries no such time.
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -114,9 +118,70 @@ class VendorAdapter:
 # -- parsing helpers -----------------------------------------------------------
 
 
+# Limits every JSON document is held to before it is parsed (docs/security.md). Python's
+# parser recurses once per level (1,000 levels: RecursionError) and refuses integers of
+# more than 4,300 digits with a ValueError; these are far below both, and far above
+# anything a vendor sends.
+MAX_JSON_DEPTH = 64
+MAX_INTEGER_DIGITS = 64
+# A string (skipped whole, escapes included), or one bracket.
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|([\[\]{}])')
+
+
+def check_json_limits(raw: bytes | str, where: str = "body") -> None:
+    """Refuse (PayloadError) a document nested deeper than MAX_JSON_DEPTH, before parsing.
+
+    The common case costs two C-speed counts: a body with no more brackets than the
+    limit cannot be nested deeper. Only a larger one is walked, string by string.
+    """
+    data = raw.encode() if isinstance(raw, str) else raw
+    if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    depth = 0
+    for token in _TOKENS.findall(data):  # b"" for a string, else the bracket
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise PayloadError(
+                    where, f"JSON nested deeper than {MAX_JSON_DEPTH} levels (refused unparsed)"
+                )
+        elif token in (b"]", b"}"):
+            depth -= 1
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _IntegerTooLong
+    return int(digits)
+
+
+class _IntegerTooLong(ValueError):
+    pass
+
+
+# One decoder (json.loads with arguments builds one per call): it hands every integer's
+# digits to _bounded_int before converting them.
+_DECODER = json.JSONDecoder(parse_int=_bounded_int)
+
+
+def loads_json(raw: bytes | str, where: str = "body") -> Any:
+    """`json.loads` within the limits above; json.JSONDecodeError for what is not JSON.
+
+    Every adapter parses through here (or `decode_json`): one place for the limits.
+    """
+    check_json_limits(raw, where)
+    text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
+    try:
+        return _DECODER.decode(text)
+    except _IntegerTooLong:
+        raise PayloadError(
+            where, f"JSON integer of more than {MAX_INTEGER_DIGITS} digits (refused)"
+        ) from None
+
+
 def decode_json(raw: bytes | str, where: str = "body") -> Any:
     try:
-        return json.loads(raw)
+        return loads_json(raw, where)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(where, f"not valid JSON ({exc})") from None
 

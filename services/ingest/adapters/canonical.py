@@ -34,6 +34,7 @@ from services.ingest.adapters.base import (
     Normalised,
     PayloadError,
     VendorAdapter,
+    loads_json,
 )
 
 SOURCE = Source.canonical
@@ -132,7 +133,7 @@ def _objects(body: bytes) -> list[tuple[str, dict[str, Any]]]:
     if not content.strip():
         raise PayloadError("body", "empty: expected one JSON object or NDJSON, one per line")
     try:
-        return [("", _object(json.loads(content), "body"))]
+        return [("", _object(loads_json(content), "body"))]
     except json.JSONDecodeError:
         pass  # not one JSON document: read it as NDJSON
     objects = []
@@ -140,7 +141,7 @@ def _objects(body: bytes) -> list[tuple[str, dict[str, Any]]]:
         if not line.strip():
             continue
         try:
-            parsed = json.loads(line)
+            parsed = loads_json(line, f"line {number}")
         except json.JSONDecodeError as exc:
             raise PayloadError(f"line {number}", f"not valid JSON ({exc})") from None
         objects.append((f"line {number}: ", _object(parsed, f"line {number}")))

@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from services.events.models import (
     Action,
@@ -77,6 +78,10 @@ def key_url(delivery: Delivery, tenant: Tenant) -> str:
     if not isinstance(url, str) or not url.strip():
         raise AuthenticationError("Metadata.key_url is missing or not a string")
     url = url.strip()
+    try:
+        urlsplit(url).port  # noqa: B018 (a port that is not a number, or out of range, raises)
+    except ValueError as exc:
+        raise AuthenticationError(f"Metadata.key_url is not a usable URL: {exc}") from None
     if not tenant.webhooks.connectwise.allows(url):
         raise AuthenticationError(
             f"Metadata.key_url {url!r} is not on webhooks.connectwise.key_url_hosts"
@@ -148,7 +153,11 @@ def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
 
     record = _Record(tenant, delivery, body, entity, entity_type, action, delivery_id)
     event = build(record)
-    return Normalised(events=[] if event is None else [event], delivery_id=delivery_id)
+    return Normalised(
+        events=[] if event is None else [event],
+        delivery_id=delivery_id,
+        sent_at=record.last_updated or record.date_entered,
+    )
 
 
 class _Record:

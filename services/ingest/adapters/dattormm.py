@@ -70,7 +70,7 @@ def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
         payload=payload,
         delivery_id=None,  # Datto sends no delivery id; the event id dedupes retries
     )
-    return Normalised(events=[event], delivery_id=None)
+    return Normalised(events=[event], delivery_id=None, sent_at=occurred_at)
 
 
 authenticate, sign = header_secret_functions(SOURCE, lambda tenant: tenant.webhooks.dattormm)
