@@ -37,7 +37,7 @@ from services.ingest.adapters.base import (
     VendorAdapter,
 )
 from services.ingest.journal import Journal, JournalFull, JournalUnwritable
-from services.ingest.keys import KeyRefused, KeyUnavailable, SigningKeyCache
+from services.ingest.keys import KeyRefused, KeyUnavailable, SigningKeyCache, load_key_file
 from services.ingest.metrics import IngestMetrics
 from services.ingest.records import (
     EventTooLarge,
@@ -87,8 +87,19 @@ class Ingest:
             limits=httpx.Limits(max_connections=10),
             trust_env=False,
         )
+        overrides: dict[str, bytes] = {}
+        if settings.ingest_connectwise_key_file is not None:
+            overrides = load_key_file(settings.ingest_connectwise_key_file)
+            log.warning(
+                "ConnectWise signing keys of %d key_url(s) come from %s, not from their hosts "
+                "(PARTNERPULSE_INGEST_CONNECTWISE_KEY_FILE: evaluation only)",
+                len(overrides),
+                settings.ingest_connectwise_key_file,
+            )
         self.keys = SigningKeyCache(
-            self.http, failure_ttl=settings.ingest_key_failure_cache_seconds
+            self.http,
+            failure_ttl=settings.ingest_key_failure_cache_seconds,
+            overrides=overrides,
         )
 
     def start(self) -> None:

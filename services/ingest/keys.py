@@ -8,6 +8,10 @@ A key host that cannot be reached (or answers 429/5xx) is not asked again for
 `failure_ttl` seconds (a negative cache): a forged request naming a host that is
 down would otherwise make ingest fetch, and wait, every time. Meanwhile every
 delivery naming it is answered 429, which ConnectWise retries.
+
+For evaluation only, `overrides` answers listed key_urls without a fetch
+(`PARTNERPULSE_INGEST_CONNECTWISE_KEY_FILE`): a scenario recorded from a real
+ConnectWise names vendor key_urls that no test may call.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 
@@ -27,6 +33,19 @@ class KeyRefused(Exception):
     """The key server answered, but with no usable key for this URL."""
 
 
+def load_key_file(path: Path) -> dict[str, bytes]:
+    """`{"<key_url>": "<signing key>", ...}`; ValueError naming the file when it is not that."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the ConnectWise key file {path}: {exc}") from None
+    if not isinstance(document, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in document.items()
+    ):
+        raise ValueError(f'{path} must hold {{"<key_url>": "<signing key>", ...}}')
+    return {url: key.encode() for url, key in document.items()}
+
+
 class SigningKeyCache:
     def __init__(
         self,
@@ -36,8 +55,10 @@ class SigningKeyCache:
         failure_ttl: float = 30.0,
         max_bytes: int = 16_384,
         max_failures: int = 10_000,
+        overrides: Mapping[str, bytes] | None = None,
     ) -> None:
         self._client = client
+        self._overrides = dict(overrides or {})
         self._ttl = ttl
         self._failure_ttl = failure_ttl
         self._max_bytes = max_bytes
@@ -64,6 +85,8 @@ class SigningKeyCache:
         raise KeyUnavailable(f"{why} (not asked again for {self._failure_ttl:g}s)")
 
     async def get(self, url: str, *, refresh: bool = False) -> bytes:
+        if (key := self._overrides.get(url)) is not None:
+            return key
         if not refresh and (key := self.cached(url)) is not None:
             return key
         self._failed(url)

@@ -84,6 +84,13 @@ class IngestSettings(CommonSettings):
     ingest_key_fetch_timeout: float = Field(
         3.0, gt=0, description="Timeout of a ConnectWise signing-key fetch, in seconds."
     )
+    ingest_connectwise_key_file: Path | None = Field(
+        None,
+        description="Evaluation and tests only, never in production: a JSON file "
+        '{"<key_url>": "<signing key>"}; a ConnectWise key_url listed there is answered from '
+        "it instead of being fetched (the tenant's key_url_hosts allow-list still applies). "
+        "`partnerpulse evaluate` sets it for the pipeline it starts.",
+    )
 
     relay_host: str = Field(
         "127.0.0.1", description="Address of the relay's metrics and health endpoints."
