@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn, cast
 
 import faust
+import orjson
 from pydantic import ValidationError
 
 from services.classifier import layout
@@ -41,7 +42,13 @@ from services.classifier.offsets import OffsetGuard, Verdict
 from services.classifier.publish import Publisher, partition_of
 from services.classifier.settings import ClassifierSettings
 from services.classifier.state import ClientState
-from services.classifier.transport import ClassifierFaust, forget, start_offset
+from services.classifier.transport import (
+    ClassifierFaust,
+    forget,
+    open_partitions,
+    start_offset,
+    table_write,
+)
 from services.classifier.views import register_views
 from services.events import topics
 from services.events.models import CanonicalEvent, Ticket
@@ -96,7 +103,7 @@ class Classifier:
         app = ClassifierFaust(
             settings.classifier_app_id,
             broker=f"kafka://{bootstrap}",
-            store="memory://",
+            store=settings.classifier_store,
             # Not faust's <app id>-data in the working directory; one per worker (several
             # workers of one group may share a data dir, each on its own port).
             datadir=str(settings.data_dir / "classifier" / f"worker-{settings.classifier_port}"),
@@ -239,8 +246,12 @@ class Classifier:
         return True
 
     def _recorded_position(self, tp: Any) -> int | None:
+        """The next offset to process, as recorded in this broker's incarnation (a new
+        embedded broker replays the journal at offsets of its own)."""
         value = self.positions.get(_position_key(tp))
-        return None if value is None else int(value)
+        if not isinstance(value, list) or value[0] != self.settings.broker_incarnation:
+            return None
+        return int(value[1])
 
     async def _checkpoint(self) -> bool:
         """Record what the events handled so far did, in an order a crash cannot undo:
@@ -276,11 +287,9 @@ class Classifier:
             # in one partition, so in that order on the changelog.
             partition = self._state_partition(client_id)
             for key, value in [*planned.parts, planned.head]:
-                self._inflight.append(self.states.send_changelog(partition, key, value))
-                self.states.data[key] = value
+                self._inflight.append(table_write(self.states, partition, key, value))
             for key in planned.tombstones:
-                self._inflight.append(self.states.send_changelog(partition, key, None))
-                self.states.data.pop(key, None)
+                self._inflight.append(table_write(self.states, partition, key, None))
             self._written[client_id] = planned.written
             for _, value in [*planned.parts, planned.head]:
                 self.metrics.state_record_bytes.observe(len(value))
@@ -310,8 +319,7 @@ class Classifier:
         for key in layout.orphans(keys, self._heads()):
             partition = self._state_partition(layout.client_of(key))
             if partition in self._assigned:
-                self._inflight.append(self.states.send_changelog(partition, key, None))
-                self.states.data.pop(key, None)
+                self._inflight.append(table_write(self.states, partition, key, None))
 
     async def _publish(self) -> None:
         """Send the outputs queued by handle() and the tick."""
@@ -334,8 +342,8 @@ class Classifier:
         """
         for tp, offset in positions.items():
             key = _position_key(tp)
-            self._inflight.append(self.positions.send_changelog(tp.partition, key, offset))
-            self.positions.data[key] = offset
+            value = [self.settings.broker_incarnation, offset]
+            self._inflight.append(table_write(self.positions, tp.partition, key, value))
 
     async def _seek_back(self) -> None:
         for tp, offset in self.offsets.seeks_due(time.monotonic()):
@@ -369,6 +377,9 @@ class Classifier:
         size = 0
         for raw in batch:
             size += 1
+            if self._seen_before(raw):
+                self.metrics.duplicates.inc()
+                continue
             try:
                 event = CanonicalEvent.model_validate_json(raw)
             except ValidationError as exc:
@@ -409,6 +420,19 @@ class Classifier:
         if self.watermark:
             self.metrics.watermark.set(self.watermark)
             self.metrics.event_time_lag.set(max(0.0, now - self.watermark))
+
+    def _seen_before(self, raw: bytes) -> bool:
+        """An event its client's state already holds (a redelivery, or the journal replayed
+        into a new broker), found without validating the whole event."""
+        try:
+            head = orjson.loads(raw)
+            client_id, event_id = head["client_id"], head["event_id"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return False  # the full parse says what is wrong
+        if not isinstance(client_id, str) or not isinstance(event_id, str):
+            return False
+        state = self.state_of(client_id)
+        return state is not None and event_id in state.seen
 
     def _judge_dirty(self, now: float, written: Mapping[str, ClientState] = {}) -> None:
         """Judge every client changed since the last pass; record ingest-to-health latency.
@@ -539,6 +563,8 @@ class Classifier:
 
     def own(self, partitions: set[int]) -> None:
         self._assigned = set(partitions)
+        for table in (self.states, self.positions, self.parked):
+            open_partitions(table, partitions)
         self._collect_orphans = True
         self._tickets_indexed = False
         try:
@@ -630,13 +656,15 @@ class Classifier:
     def _park(self, ticket_ref: str, event: CanonicalEvent) -> None:
         waiting = list(self.parked.get(ticket_ref.encode()) or [])
         waiting.append(event.model_dump_json())
-        self.parked[ticket_ref.encode()] = waiting
+        key = ticket_ref.encode()
+        table_write(self.parked, partition_of(key, self.settings.topic_partitions), key, waiting)
 
     def _unpark(self, ticket_ref: str) -> list[CanonicalEvent]:
         waiting = self.parked.get(ticket_ref.encode())
         if not waiting:
             return []
-        del self.parked[ticket_ref.encode()]
+        key = ticket_ref.encode()
+        table_write(self.parked, partition_of(key, self.settings.topic_partitions), key, None)
         return [CanonicalEvent.model_validate_json(raw) for raw in waiting]
 
     # -- failures, watermark ---------------------------------------------------------

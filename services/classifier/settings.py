@@ -16,6 +16,14 @@ class ClassifierSettings(CommonSettings):
         "partnerpulse-classifier",
         description="Faust app id: the consumer group and the prefix of the changelog topics.",
     )
+    classifier_store: str = Field(
+        "rocksdb://",
+        pattern=r"^(rocksdb|memory)://$",
+        description="Where a worker keeps its tables between restarts: `rocksdb://` (a local "
+        "RocksDB per partition under the data dir, so a restarted worker reads only the "
+        "changelog written since, and a restarted embedded broker needs no replay of "
+        "history) or `memory://` (every start reads the whole changelog).",
+    )
     classifier_batch_size: int = Field(
         2000, ge=1, description="Most events handled (and state written) in one batch."
     )

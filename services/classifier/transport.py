@@ -147,3 +147,39 @@ def forget(app: faust.App, message: Any) -> None:
 
 class Transport(faust_aiokafka.Transport):
     Consumer: ClassVar[type[ConsumerT]] = _Consumer
+
+
+def table_write(table: Any, partition: int, key: bytes, value: Any) -> Any:
+    """Set `key` to `value` (None: delete) in `table` and in `partition` of its changelog,
+    outside any event; the changelog record's future is returned.
+
+    `table[key] = value` takes the partition, and faust's RocksDB store its database,
+    from the event being processed; a checkpoint writes on behalf of many events, so it
+    names the partition itself (the client's events partition).
+    """
+    future = table.send_changelog(partition, key, value)
+    store = table.data
+    if hasattr(store, "_db_for_partition"):  # faust's RocksDB store: one DB per partition
+        db = store._db_for_partition(partition)
+        raw_key = store._encode_key(key)
+        if value is None:
+            db.delete(raw_key)
+            store._key_index.pop(raw_key, None)
+        else:
+            db.put(raw_key, store._encode_value(value))
+            store._key_index[raw_key] = partition
+    elif value is None:
+        store.pop(key, None)
+    else:
+        store[key] = value
+    return future
+
+
+def open_partitions(table: Any, partitions: set[int]) -> None:
+    """Open the local databases of these partitions of `table` (faust's RocksDB store
+    opens one only when a write or a changelog record reaches it: after a restart with
+    nothing to recover, what it held on disk would read as missing)."""
+    store = table.data
+    if hasattr(store, "_db_for_partition"):
+        for partition in partitions:
+            store._db_for_partition(partition)

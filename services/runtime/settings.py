@@ -34,6 +34,12 @@ def settings_file() -> Path:
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARTNERPULSE_", extra="ignore")
 
+    broker_incarnation: str = Field(
+        "",
+        description="Set by `partnerpulse up` for each embedded broker it starts (memory "
+        "only): stream positions recorded under another incarnation are not offsets of this "
+        "broker, so the classifier reads its topics from the start (deduplicating).",
+    )
     kafka_bootstrap: str | None = Field(
         None,
         description="Kafka bootstrap servers (host:port,...). Unset: `partnerpulse up` starts "

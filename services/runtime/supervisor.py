@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -103,6 +104,7 @@ class Supervisor:
         self.echo = echo
         self.who = who  # what it says it is; only `up` publishes the stack's runtime file
         self.broker: EmbeddedBroker | None = None
+        self.incarnation = ""  # of the embedded broker started last
         self.children = [_Child(spec) for spec in services]
         self._stopping = False
 
@@ -126,6 +128,8 @@ class Supervisor:
             log_dir.mkdir(parents=True, exist_ok=True)
             self.broker = EmbeddedBroker(self.broker_port, log_file=log_dir / "broker.log").start()
             bootstrap = self.broker.bootstrap
+            # A new memory-only broker: offsets of the last one mean nothing in it.
+            self.incarnation = uuid.uuid4().hex
             self._say(f"embedded Kafka broker (tansu, memory only) on {bootstrap}")
         ensure_topics(bootstrap, topics.ALL, partitions=self.settings.topic_partitions)
         return bootstrap
@@ -138,6 +142,8 @@ class Supervisor:
         env["PARTNERPULSE_DATA_DIR"] = str(self.settings.data_dir)
         env["PARTNERPULSE_TENANT_FILE"] = str(self.settings.tenant_file)
         env["PARTNERPULSE_INGEST_REPLAY_JOURNAL"] = "1" if replay else "0"  # read by the relay
+        if self.incarnation:
+            env["PARTNERPULSE_BROKER_INCARNATION"] = self.incarnation
         return env
 
     def _spawn(self, child: _Child, bootstrap: str, replay: bool) -> None:

@@ -86,8 +86,10 @@ def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
 
 
 class Worker:
-    def __init__(self, bootstrap: str, data_dir: Path, **extra: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, bootstrap: str, data_dir: Path, port: int | None = None, **extra: str
+    ) -> None:
+        self.port = port or free_port()  # the same port: the same data dir (RocksDB)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / f"classifier-{self.port}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
