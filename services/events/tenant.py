@@ -146,14 +146,9 @@ class ConnectWiseWebhook(_Strict):
         return False
 
 
-class Webhooks(_Strict):
-    connectwise: ConnectWiseWebhook = ConnectWiseWebhook()
-    autotask: HmacSecret = HmacSecret()
-    halopsa: BasicAuth = BasicAuth()
-    ninjaone: HeaderSecret = HeaderSecret()
-    dattormm: HeaderSecret = HeaderSecret()
-    tacticalrmm: HeaderSecret = HeaderSecret()
-    canonical: HmacSecret = HmacSecret()
+class Freshness(_Strict):
+    """Event-time bounds ingest holds every delivery to (docs/security.md)."""
+
     max_event_age_hours: float | None = Field(
         168.0,
         gt=0,
@@ -166,6 +161,19 @@ class Webhooks(_Strict):
         gt=0,
         description="An event dated more than this ahead of its receive time is refused "
         "(422, dead-lettered as future_event_time). null turns the check off.",
+    )
+
+
+class Webhooks(_Strict):
+    connectwise: ConnectWiseWebhook = ConnectWiseWebhook()
+    autotask: HmacSecret = HmacSecret()
+    halopsa: BasicAuth = BasicAuth()
+    ninjaone: HeaderSecret = HeaderSecret()
+    dattormm: HeaderSecret = HeaderSecret()
+    tacticalrmm: HeaderSecret = HeaderSecret()
+    canonical: HmacSecret = HmacSecret()
+    freshness: Freshness = Field(
+        Freshness(), description="Event-time bounds: stale deliveries, events from the future."
     )
 
 

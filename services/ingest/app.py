@@ -189,7 +189,7 @@ class Ingest:
         events = normalised.events
         sent_at = freshness.sent_time(source, normalised.sent_at, events)
         refusal = freshness.check(
-            self.tenant.webhooks, source, delivery.received_at, sent_at, events
+            self.tenant.webhooks.freshness, source, delivery.received_at, sent_at, events
         )
         if refusal is not None:
             dedupe = f"dlq:{refusal.reason}:{refusal.event_id}" if refusal.event_id else None

@@ -1,6 +1,6 @@
 """Event-time sanity at the door: stale deliveries (replays) and events from the future.
 
-Two checks, both set in the tenant file's `webhooks:` section (docs/security.md):
+Two checks, both set in the tenant file's `webhooks.freshness` (docs/security.md):
 
 - `max_event_age_hours` (default 168, 7 days): a vendor delivery whose own time
   (Autotask EventTime, ConnectWise `_info.lastUpdated`, HaloPSA's action time,
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.events.models import CanonicalEvent, Source
-from services.events.tenant import Webhooks
+from services.events.tenant import Freshness
 
 STALE = "stale_event_time"
 FUTURE = "future_event_time"
@@ -47,7 +47,7 @@ def sent_time(
 
 
 def check(
-    policy: Webhooks,
+    policy: Freshness,
     source: Source,
     received_at: datetime,
     sent_at: datetime | None,
@@ -62,7 +62,7 @@ def check(
                     "occurred_at",
                     f"event {event.event_id} occurred_at {event.occurred_at.isoformat()} is "
                     f"more than {policy.max_event_ahead_hours:g} hours ahead of its receive "
-                    f"time {received_at.isoformat()} (webhooks.max_event_ahead_hours)",
+                    f"time {received_at.isoformat()} (webhooks.freshness.max_event_ahead_hours)",
                     event.event_id,
                 )
         if sent_at is not None and sent_at - received_at > ahead:
@@ -71,7 +71,7 @@ def check(
                 "sent time",
                 f"the delivery is dated {sent_at.isoformat()}, more than "
                 f"{policy.max_event_ahead_hours:g} hours ahead of its receive time "
-                f"(webhooks.max_event_ahead_hours)",
+                f"(webhooks.freshness.max_event_ahead_hours)",
                 events[0].event_id if events else None,
             )
     if policy.max_event_age_hours is not None and sent_at is not None:
@@ -82,7 +82,7 @@ def check(
                 f"the delivery is dated {sent_at.isoformat()}, more than "
                 f"{policy.max_event_age_hours:g} hours before its receive time "
                 f"{received_at.isoformat()}: refused as a possible replay "
-                "(webhooks.max_event_age_hours)",
+                "(webhooks.freshness.max_event_age_hours)",
                 events[0].event_id if events else None,
             )
     return None

@@ -19,8 +19,8 @@ REJECT_REASONS = (
     "too_large",  # the body over PARTNERPULSE_INGEST_MAX_BODY_BYTES
     "event_too_large",  # an event over PARTNERPULSE_INGEST_MAX_EVENT_BYTES
     "invalid_payload",  # not JSON, too deep, an integer too long, a field wrong
-    "stale_event_time",  # older than webhooks.max_event_age_hours (a replay?)
-    "future_event_time",  # ahead of webhooks.max_event_ahead_hours
+    "stale_event_time",  # older than webhooks.freshness.max_event_age_hours
+    "future_event_time",  # ahead of webhooks.freshness.max_event_ahead_hours
     "journal_full",
     "journal_unwritable",  # disk full, I/O error
     "key_unavailable",

@@ -17,7 +17,7 @@ import pytest
 
 from services.events import topics
 from services.events.models import Source
-from services.events.tenant import Tenant, Webhooks
+from services.events.tenant import Freshness, Tenant
 from services.ingest.sender import Signer
 
 from .conftest import RunningIngest, event_values, read_topic
@@ -29,13 +29,7 @@ REJECTED = "partnerpulse_ingest_deliveries_rejected_total"
 
 @pytest.fixture
 def tenant(tenant: Tenant) -> Tenant:
-    defaults = Webhooks()
-    webhooks = tenant.webhooks.model_copy(
-        update={
-            "max_event_age_hours": defaults.max_event_age_hours,
-            "max_event_ahead_hours": defaults.max_event_ahead_hours,
-        }
-    )
+    webhooks = tenant.webhooks.model_copy(update={"freshness": Freshness()})
     return tenant.model_copy(update={"webhooks": webhooks})
 
 
@@ -69,7 +63,7 @@ def test_a_replayed_old_delivery_is_refused_counted_and_dead_lettered_once(
         response = post(ingest, signer, Source.autotask, old)
         assert response.status_code == 422, response.text
         assert response.json()["problem"] == "stale_event_time"
-        assert "max_event_age_hours" in response.json()["error"]
+        assert "freshness.max_event_age_hours" in response.json()["error"]
     assert ingest.metric(REJECTED, source="autotask", reason="stale_event_time") == 2
 
     fresh = autotask(payloads, datetime.now(UTC) - timedelta(minutes=3))

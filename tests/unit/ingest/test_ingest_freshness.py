@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.events.models import Source
-from services.events.tenant import Tenant, Webhooks
+from services.events.tenant import Freshness, Tenant
 from services.ingest import freshness
 from services.ingest.adapters import ADAPTERS
 from services.ingest.adapters.base import Delivery
@@ -22,7 +22,7 @@ PRIMARY = {
     Source.tacticalrmm: "check_failure.json",
     Source.canonical: "batch.ndjson",
 }
-DEFAULTS = Webhooks()  # 168 hours back, 6 hours ahead
+DEFAULTS = Freshness()  # 168 hours back, 6 hours ahead
 
 
 def judged(tenant: Tenant, payloads: Path, source: Source, received_at: datetime) -> str | None:
@@ -74,7 +74,7 @@ def test_an_event_more_than_six_hours_ahead_of_its_receive_time_is_refused(
 
 
 def test_null_tolerances_turn_the_checks_off() -> None:
-    off = Webhooks(max_event_age_hours=None, max_event_ahead_hours=None)
+    off = Freshness(max_event_age_hours=None, max_event_ahead_hours=None)
     now = datetime.now(UTC)
     assert freshness.check(off, Source.autotask, now, now - timedelta(days=900), []) is None
     assert freshness.check(off, Source.autotask, now, now + timedelta(days=900), []) is None
