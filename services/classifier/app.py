@@ -71,7 +71,10 @@ class Classifier:
         self.settings = settings
         self.tenant = tenant
         self.engine = Engine(tenant)
-        self._max_skew = tenant.classifier.max_future_skew_hours * 3600.0
+        # One bound with ingest's (webhooks.freshness.max_event_ahead_hours): ingest refuses
+        # such deliveries; this guards the topic against any other writer.
+        ahead = tenant.webhooks.freshness.max_event_ahead_hours
+        self._max_skew = float("inf") if ahead is None else ahead * 3600.0
         self.metrics = ClassifierMetrics([])  # the clients of the partitions assigned
         self.views: dict[str, ClientView] = {}
         self.watermark = 0.0
@@ -390,7 +393,7 @@ class Classifier:
                     raw,
                     "future_event_time",
                     f"occurred_at {event.occurred_at.isoformat()} is more than "
-                    f"{self.tenant.classifier.max_future_skew_hours} h after received_at "
+                    f"{self._max_skew / 3600:g} h after received_at "
                     f"{event.received_at.isoformat()}",
                     event.event_id,
                 )

@@ -212,13 +212,6 @@ class ClassifierPolicy(_Strict):
         description="Events older than the longest window plus this, behind the newest event "
         "time seen, are too late to count (they are still labelled).",
     )
-    max_future_skew_hours: float = Field(
-        6,
-        ge=0,
-        description="An event whose event time lies more than this ahead of when ingest "
-        "received it (a vendor clock error, a typo'd year) is dead-lettered, never folded: "
-        "it would move the watermark into the future and age every window out.",
-    )
     same_day_visit_hours: float = Field(
         24, gt=0, description="A visit booked less than this before it starts is unplanned."
     )

@@ -329,7 +329,8 @@ DEV_KEY_URL_HOST = "127.0.0.1:*"  # where `partnerpulse send` serves ConnectWise
 def write_dev_tenant(tenant_file: Path, data_dir: Path) -> Path:
     """A copy of the example tenant for `partnerpulse up` on loopback, in the data dir:
     ConnectWise key_url may also name 127.0.0.1 (any port), where `partnerpulse send`
-    serves the signing key. The example itself never allows a loopback key host."""
+    serves the signing key, and no age check of vendor times (the examples are dated).
+    The example itself never allows a loopback key host and keeps the age check."""
     import yaml
 
     document = yaml.safe_load(tenant_file.read_text())
@@ -337,6 +338,11 @@ def write_dev_tenant(tenant_file: Path, data_dir: Path) -> Path:
     hosts = connectwise.setdefault("key_url_hosts", ["*.myconnectwise.net"])
     if DEV_KEY_URL_HOST not in hosts:
         hosts.append(DEV_KEY_URL_HOST)
+    # The examples and payload fixtures are vendor bodies of March 2026: ingest's age
+    # check (a replay guard against live vendors) would refuse them as stale here.
+    freshness = document["webhooks"].setdefault("freshness", {}) or {}
+    freshness["max_event_age_hours"] = None
+    document["webhooks"]["freshness"] = freshness
     path = data_dir / "dev-tenant.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -68,6 +69,23 @@ class OwnStack:
     stack: Stack
 
 
+def replay_tenant(tenant_file: Path, folder: Path) -> Path:
+    """The scenario's tenant file for a replay: as written, but with ingest's age check
+    (webhooks.freshness.max_event_age_hours) off. A scenario is recorded history: its
+    deliveries carry their vendors' times of then, which the check compares with now.
+    The check of events dated ahead of their receipt stays as the tenant says."""
+    raw = yaml.safe_load(tenant_file.read_text()) or {}
+    webhooks = raw.setdefault("webhooks", {}) or {}
+    raw["webhooks"] = webhooks
+    freshness = webhooks.get("freshness") or {}
+    freshness["max_event_age_hours"] = None
+    webhooks["freshness"] = freshness
+    path = folder / "tenant.replay.yaml"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    return path
+
+
 @contextmanager
 def own_stack(
     files: ScenarioFiles,
@@ -91,7 +109,7 @@ def own_stack(
     env = {}
     if serve_keys and key_urls(files.deliveries):
         env[KEY_FILE_ENV] = str(write_key_file(files.deliveries, folder / "connectwise-keys.json"))
-    stack = Stack(files.tenant_file, folder, ports, env=env)
+    stack = Stack(replay_tenant(files.tenant_file, folder), folder, ports, env=env)
     console.print(f"starting the pipeline (data and logs in {folder}) ...")
     failed = True
     main = threading.current_thread() is threading.main_thread()  # where handlers go

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,27 @@ def test_agent_folds_events_and_dead_letters_bad_ones(classifier: Classifier) ->
     head = layout.decode_head(heads[-1])
     restored = layout.assemble(head, [writes[key] for key in layout.part_keys(head)])
     assert set(restored.tickets) == {"connectwise:ticket:1", "connectwise:ticket:2"}
+
+
+def test_an_event_from_2099_is_dead_lettered_and_changes_no_score(classifier: Classifier) -> None:
+    """A vendor clock error must not move the watermark: real events would become too
+    late, every window would be pruned and every client would go back to green."""
+    history = [
+        ticket(str(i), at(i), channel="phone", entered_by=TECH, client="acme") for i in range(6)
+    ]
+    classifier.handle(e.model_dump_json().encode() for e in history)
+    before = (classifier.watermark, classifier.views["acme"].score)
+    real = history[-1]
+    future = real.model_copy(
+        update={
+            "event_id": "0b9c8f4e-2099-4000-8000-000000000000",
+            "occurred_at": datetime(2099, 1, 1, tzinfo=UTC),
+            "received_at": real.received_at,
+        }
+    )
+    classifier.handle([future.model_dump_json().encode()])
+    assert classifier.failed == 1  # dead-lettered with its reason
+    assert (classifier.watermark, classifier.views["acme"].score) == before
+    late = ticket("6", at(6), channel="phone", entered_by=TECH)
+    classifier.handle([late.model_dump_json().encode()])
+    assert late.event_id not in classifier.too_late  # real events still count
