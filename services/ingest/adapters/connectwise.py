@@ -56,6 +56,7 @@ from services.ingest.adapters.base import (
     require_object,
     text,
 )
+from services.ingest.adapters.identity import connectwise_configurations
 from services.ingest.adapters.signatures import sign_hmac, verify_hmac
 
 SOURCE = Source.connectwise
@@ -274,6 +275,7 @@ def _ticket(r: _Record) -> CanonicalEvent:
             closed_at=r.time("closedDate"),
             location=r.map("location", "serviceLocation.name"),
             device_ids=device_ids,
+            devices=connectwise_configurations(r.get("configurations")),
             site=text(r.get("siteName")) or text(r.get("site.name")),
         )
 
