@@ -36,7 +36,7 @@ from services.ingest.adapters.base import (
     require_object,
     text,
 )
-from services.ingest.adapters.identity import autotask_ticket_device
+from services.ingest.adapters.identity import autotask_ticket_device, with_text_hostnames
 from services.ingest.adapters.signatures import newest_secret, sign_hmac, verify_hmac
 
 SOURCE = Source.autotask
@@ -124,7 +124,9 @@ def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
             resolved_at=fields.time("resolvedDateTime"),
             closed_at=fields.time("completedDate"),
             device_ids=[device] if device else [],
-            devices=[named] if named else [],
+            devices=with_text_hostnames(
+                [named] if named else [], tenant, fields.text("title"), fields.text("description")
+            ),
             rmm_alert_id=fields.text("rmmAlertID") or fields.text("monitorID"),
         )
 

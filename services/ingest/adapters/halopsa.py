@@ -47,7 +47,7 @@ from services.ingest.adapters.base import (
     require_object,
     text,
 )
-from services.ingest.adapters.identity import halopsa_assets
+from services.ingest.adapters.identity import halopsa_assets, with_text_hostnames
 from services.ingest.adapters.signatures import newest_secret, verify_basic_auth
 
 SOURCE = Source.halopsa
@@ -141,7 +141,9 @@ def _event(
             responded_at=t.time("responsedate"),
             closed_at=t.time("dateclosed"),
             device_ids=t.asset_ids(),
-            devices=halopsa_assets(ticket.get("assets")),
+            devices=with_text_hostnames(
+                halopsa_assets(ticket.get("assets")), tenant, t.text("summary"), t.text("details")
+            ),
             site=t.text("site_name"),
         )
 

@@ -10,10 +10,13 @@ serials) is the classifier's rule (services/classifier/devices.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from services.events.models import DeviceIdentity
+from services.events.tenant import Tenant
 from services.ingest.adapters.base import get_path, ref_id, text
 
 
@@ -115,6 +118,30 @@ def autotask_ticket_device(field: Callable[[str], str | None]) -> DeviceIdentity
         serial=field(AUTOTASK_CI_FIELDS["serial"]),
         rmm_device_id=field(AUTOTASK_CI_FIELDS["rmm_device_id"]),
     )
+
+
+def with_text_hostnames(
+    devices: list[DeviceIdentity], tenant: Tenant, *texts: str | None
+) -> list[DeviceIdentity]:
+    """`devices` plus the hostnames the tenant's `ticket_text_hostname` finds in a ticket's
+    summary or description (off unless the tenant sets it), each once."""
+    pattern = tenant.classifier.device_identity.ticket_text_hostname
+    if pattern is None:
+        return devices
+    known = {(d.hostname or "").casefold() for d in devices}
+    found = list(devices)
+    for value in texts:
+        for match in _compiled(pattern).finditer(value or ""):
+            name = text(match.group(1))
+            if name is not None and name.casefold() not in known:
+                known.add(name.casefold())
+                found.append(DeviceIdentity(hostname=name))
+    return found
+
+
+@lru_cache(maxsize=16)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 # -- RMM devices ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ identities that cross systems (issue 12, rule 3), never by a PSA id equal to an 
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 
 import pytest
@@ -113,3 +114,18 @@ def test_every_rmm_alert_and_new_device_names_its_host(events: list[CanonicalEve
         p for p in payloads if isinstance(p, DeviceChange) and p.change.value == "new_device"
     ]
     assert new_devices and all(p.device_type for p in new_devices)
+
+
+def test_with_the_forms_computer_field_autotask_late_reports_name_the_alerts_host(
+    scenario: Scenario,
+) -> None:
+    """The simulated portal form writes "Computer: <name>" in the description; a tenant
+    that says so (ticket_text_hostname) gets the device the Ticket webhook cannot name."""
+    tenant = copy.deepcopy(scenario.tenant)
+    tenant.setdefault("classifier", {}).setdefault("device_identity", {})[
+        "ticket_text_hostname"
+    ] = r"Computer: ([A-Za-z0-9-]+)"
+    keys = _keys(normalise_all(parse_tenant(tenant), scenario.deliveries))
+    pairs = [(t, a) for t, a in _late_reports(scenario) if t.startswith("autotask:")]
+    assert pairs, "the scenario has no late report on Autotask"
+    assert all(any(k.startswith("host:") for k in keys[t] & keys[a]) for t, a in pairs)
