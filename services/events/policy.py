@@ -7,6 +7,7 @@ field (../shared/domain.md), never in the detectors' code.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any, Literal
 
@@ -173,6 +174,25 @@ class DeviceIdentityPolicy(_Strict):
         "ids (which never match an RMM's); say `rmm_device_id` or `hostname` for a source "
         "whose integration writes those.",
     )
+    ticket_text_hostname: str | None = Field(
+        None,
+        description="Off by default. A regular expression whose first group is a hostname "
+        "written in a ticket's summary or description, e.g. the portal form's "
+        "'Computer: ([A-Za-z0-9-]+)'. Applied by ingest (a change applies to tickets "
+        "received after it); free text names devices loosely, so anchor it on a label.",
+    )
+
+    @field_validator("ticket_text_hostname")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                groups = re.compile(value).groups
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+            if groups < 1:
+                raise ValueError("needs a group around the hostname, e.g. 'Computer: (\\S+)'")
+        return value
 
 
 class DetectorsPolicy(_Strict):

@@ -105,6 +105,17 @@ class Picklist(_Strict):
     values: dict[str, str] = Field(default_factory=dict)
     default: str = "unknown"
 
+    @field_validator("values", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        """Integer lookup ids written unquoted (HaloPSA `1: email`) are the key "1"."""
+        if isinstance(value, Mapping):
+            return {
+                str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v
+                for k, v in value.items()
+            }
+        return value
+
 
 class HeaderSecret(_Strict):
     """A secret sent as-is in a custom header (NinjaOne, Datto RMM, Tactical RMM)."""

@@ -36,6 +36,7 @@ from services.ingest.adapters.base import (
     require_object,
     text,
 )
+from services.ingest.adapters.identity import autotask_ticket_device, with_text_hostnames
 from services.ingest.adapters.signatures import newest_secret, sign_hmac, verify_hmac
 
 SOURCE = Source.autotask
@@ -101,6 +102,9 @@ def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
         creator = text(body.get("PersonId"))  # who performed the Create
     assignee = tenant.identity(SOURCE, fields.text("assignedResourceID"))
     device = fields.text("configurationItemID")
+    if device == "0":
+        device = None
+    named = autotask_ticket_device(fields.field_or_udf)
 
     def payload() -> Ticket:
         return Ticket(
@@ -120,6 +124,9 @@ def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
             resolved_at=fields.time("resolvedDateTime"),
             closed_at=fields.time("completedDate"),
             device_ids=[device] if device else [],
+            devices=with_text_hostnames(
+                [named] if named else [], tenant, fields.text("title"), fields.text("description")
+            ),
             rmm_alert_id=fields.text("rmmAlertID") or fields.text("monitorID"),
         )
 
@@ -148,9 +155,19 @@ class _Fields:
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
         self._by_name = {str(k).casefold(): v for k, v in raw.items()}
+        udfs = self._by_name.get("userdefinedfields")
+        self._udfs = {
+            str(u.get("name")).casefold(): u.get("value")
+            for u in (udfs if isinstance(udfs, list) else [])
+            if isinstance(u, dict) and u.get("name") is not None
+        }
 
     def text(self, name: str) -> str | None:
         return text(self._by_name.get(name.casefold()))
+
+    def field_or_udf(self, name: str) -> str | None:
+        """A field, else a user-defined field of that name (`userDefinedFields`)."""
+        return self.text(name) or text(self._udfs.get(name.casefold()))
 
     def time(self, name: str) -> datetime | None:
         return parse_time(self._by_name.get(name.casefold()), f"Fields.{name}", required=False)

@@ -56,6 +56,7 @@ from services.ingest.adapters.base import (
     require_object,
     text,
 )
+from services.ingest.adapters.identity import connectwise_configurations, with_text_hostnames
 from services.ingest.adapters.signatures import sign_hmac, verify_hmac
 
 SOURCE = Source.connectwise
@@ -274,6 +275,12 @@ def _ticket(r: _Record) -> CanonicalEvent:
             closed_at=r.time("closedDate"),
             location=r.map("location", "serviceLocation.name"),
             device_ids=device_ids,
+            devices=with_text_hostnames(
+                connectwise_configurations(r.get("configurations")),
+                r.tenant,
+                text(r.get("summary")),
+                text(r.get("initialDescription")),
+            ),
             site=text(r.get("siteName")) or text(r.get("site.name")),
         )
 

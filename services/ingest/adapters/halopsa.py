@@ -6,16 +6,19 @@ to Basic authentication with the tenant's username and one of its secrets.
 
 Ticket field names follow Halo's API model (`tickettype_id`, `priority_id`,
 `client_id`, `user_id`, `user_email`, `agent_id`, `dateoccurred`, `datecreated`,
-`responsedate`, `dateclosed`, `takenby`, `source`, ...). `dateoccurred` is when
-the issue began as reported: it becomes `issue_started_at`, the late-reporting
-evidence. Halo writes 0 for an unset id; those are treated as absent.
+`responsedate`, `dateclosed`, `takenby`, `source`, ...). `source`, `tickettype_id`,
+`priority_id` and `status_id` are integer lookup ids of the instance, mapped by the
+tenant file as strings ("1": email). `dateoccurred` defaults to the logged date: it
+becomes `issue_started_at` (late-reporting evidence) only when it is earlier than
+`datecreated`. `assets[]` become the ticket's devices (identity.py). Halo writes 0 for
+an unset id; those are treated as absent.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.events.models import (
@@ -44,6 +47,7 @@ from services.ingest.adapters.base import (
     require_object,
     text,
 )
+from services.ingest.adapters.identity import halopsa_assets, with_text_hostnames
 from services.ingest.adapters.signatures import newest_secret, verify_basic_auth
 
 SOURCE = Source.halopsa
@@ -92,10 +96,11 @@ def _event(
     ticket_id = ref_id(require(ticket, "id", where=t.where))
     if ticket_id is None:
         raise PayloadError(f"{t.where}id", "expected the ticket id, got an empty reference")
-    issue_started_at = t.time("dateoccurred")
-    created_at = t.time("datecreated") or issue_started_at
+    occurred = t.time("dateoccurred")
+    created_at = t.time("datecreated") or occurred
     if created_at is None:
         raise PayloadError(f"{t.where}datecreated", "required timestamp is missing")
+    issue_started_at = _issue_start(occurred, created_at)
     action = _action(event_name, ticket)
 
     entered_by = t.person("takenby")
@@ -136,6 +141,9 @@ def _event(
             responded_at=t.time("responsedate"),
             closed_at=t.time("dateclosed"),
             device_ids=t.asset_ids(),
+            devices=with_text_hostnames(
+                halopsa_assets(ticket.get("assets")), tenant, t.text("summary"), t.text("details")
+            ),
             site=t.text("site_name"),
         )
 
@@ -154,6 +162,20 @@ def _event(
         )
 
     return build_event(f"{where}ticket", event)
+
+
+# Halo fills `dateoccurred` with the logged date unless someone sets it; within this of
+# creation it is that default, not a stated start.
+_DEFAULT_OCCURRED = timedelta(minutes=1)
+
+
+def _issue_start(occurred: datetime | None, created_at: datetime) -> datetime | None:
+    """`dateoccurred` as the issue start only where someone stated one: an earlier time
+    than the ticket's creation. Equal to creation (Halo's default) says nothing, and a
+    time after creation is no start of the issue reported."""
+    if occurred is None or occurred > created_at - _DEFAULT_OCCURRED:
+        return None
+    return occurred
 
 
 def _action(event_name: str | None, ticket: Mapping[str, Any]) -> Action:

@@ -50,6 +50,7 @@ from services.ingest.adapters.base import (
     require_object,
     text,
 )
+from services.ingest.adapters.identity import first_text, ninjaone_hostname, ninjaone_serial
 from services.ingest.adapters.signatures import header_secret_functions
 
 SOURCE = Source.ninjaone
@@ -109,8 +110,9 @@ class _Activity:
             category=text(activity.get("sourceName")),
             message=text(activity.get("message")) or text(activity.get("subject")),
             device_id=device_id,
-            device_name=self._device_name(),
-            site=text(get_path(activity, "location.name")),
+            device_name=ninjaone_hostname(activity),
+            serial=ninjaone_serial(activity),
+            site=_site(activity),
             help_request=help_request,
         )
         return self._event(action, refs, payload)
@@ -121,10 +123,13 @@ class _Activity:
         payload = DeviceChange(
             change=change,
             device_id=device_id,
-            device_name=self._device_name(),
-            site=text(get_path(activity, "location.name")),
+            device_name=ninjaone_hostname(activity),
+            site=_site(activity),
             tool=tool,
             detail=text(activity.get("message")) or text(activity.get("subject")),
+            serial=ninjaone_serial(activity),
+            device_type=first_text(activity, "device.nodeClass"),
+            last_user=first_text(activity, "device.lastLoggedInUser"),
         )
         refs = [SourceRef(source=SOURCE, entity="device", id=device_id)]
         return self._event(Action.detected, refs, payload)
@@ -156,12 +161,12 @@ class _Activity:
             raise PayloadError("deviceId", "required field is missing or empty")
         return device_id
 
-    def _device_name(self) -> str | None:
-        for path in ("device.displayName", "device.systemName", "device.dnsName"):
-            name = text(get_path(self.activity, path))
-            if name:
-                return name
-        return None
+
+def _site(activity: Mapping[str, Any]) -> str | None:
+    """The location's name, only where a body carries a `location` object: the documented
+    `expand` is device and organization, so a webhook names the location by
+    `device.locationId` alone, which is no site name."""
+    return text(get_path(activity, "location.name"))
 
 
 def _code(activity: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from services.classifier.devices import ticket_keys
 from services.events.models import Action, Channel, IdentityRole, Nature, Priority, Source, Ticket
 from services.events.tenant import Tenant
 from services.ingest.adapters.autotask import ADAPTER
@@ -337,3 +338,50 @@ def test_no_creation_time_at_all(tenant: Tenant, payloads: Path) -> None:
     error = payload_error(tenant, body)
     assert error.field == "Fields.createDate"
     assert "EventTime" in error.problem
+
+
+# -- device identity (issue 12, rule 3) -------------------------------------------------------
+# Autotask REST API: Tickets.configurationItemID references a ConfigurationItems record (an
+# Autotask id); referenceTitle, serialNumber and rmmDeviceUID are fields of that record, and a
+# Ticket webhook carries only Ticket fields and ticket UDFs (TicketWebhookFields /
+# TicketWebhookUdfFields, "display always").
+
+
+def test_the_configuration_item_is_an_autotask_id_only(tenant: Tenant, payloads: Path) -> None:
+    ticket = one(tenant, raw(payloads, "ticket_create")).payload
+    assert [d.model_dump() for d in ticket.devices] == [
+        {"id": "881", "hostname": None, "serial": None, "rmm_device_id": None}
+    ]
+    assert ticket_keys(ticket, Source.autotask) == ["psa:autotask:881"]
+
+
+def test_display_always_udfs_give_name_serial_and_rmm_link(tenant: Tenant, payloads: Path) -> None:
+    ticket = one(tenant, raw(payloads, "ticket_create_with_device_udfs")).payload
+    assert [d.model_dump() for d in ticket.devices] == [
+        {
+            "id": "881",
+            "hostname": "ACME-FD-01",
+            "serial": "PF2ABCDE",
+            "rmm_device_id": "3f0c8a4e-1111-4c2b-9d7e-5a6b7c8d9e0f",
+        }
+    ]
+    keys = set(ticket_keys(ticket, Source.autotask))
+    assert {
+        "host:acme-fd-01",
+        "serial:pf2abcde",
+        "rmm:3f0c8a4e-1111-4c2b-9d7e-5a6b7c8d9e0f",
+    } <= keys
+
+
+def test_fields_of_those_names_count_as_well(tenant: Tenant, payloads: Path) -> None:
+    ticket = one(
+        tenant, mutated(payloads, "ticket_create", set_field("ReferenceTitle", "ACME-FD-01"))
+    ).payload
+    assert [(d.id, d.hostname) for d in ticket.devices] == [("881", "ACME-FD-01")]
+
+
+def test_no_configuration_item_is_no_device(tenant: Tenant, payloads: Path) -> None:
+    ticket = one(
+        tenant, mutated(payloads, "ticket_create", set_field("configurationItemID", 0))
+    ).payload
+    assert ticket.devices == [] and ticket.device_ids == []

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from services.classifier.devices import ticket_keys
 from services.events.models import (
     Action,
     Channel,
@@ -615,3 +616,48 @@ def test_malformed_record_names_the_json_path(
 def test_record_without_any_id(tenant: Tenant, payloads: Path) -> None:
     body = mutated(payloads, "ticket_added", set_envelope("ID", ...), drop("id"))
     assert payload_error(tenant, body).field == "Entity.id"
+
+
+# -- device identity (issue 12, rules 3 and 9) ----------------------------------------------
+# ConnectWise PSA API 3.0: a ticket's configurations are the sub-resource
+# service/tickets/{parentId}/configurations, not a field of the ticket model, so a cloud
+# callback's Entity does not carry them; on-premise versions and enriched bodies do, as
+# ConfigurationReferences (id, deviceIdentifier, name) or whole configurations.
+
+
+def test_a_callback_without_configurations_names_no_device(tenant: Tenant, payloads: Path) -> None:
+    ticket = one(tenant, raw(payloads, "ticket_added")).payload
+    assert ticket.devices == [] and ticket.device_ids == []
+
+
+def test_configuration_references_give_name_and_rmm_link(tenant: Tenant, payloads: Path) -> None:
+    ticket = one(tenant, raw(payloads, "ticket_direct_by_tech")).payload
+    assert [d.model_dump() for d in ticket.devices] == [
+        {"id": "5512", "hostname": "ACME-FD-01", "serial": None, "rmm_device_id": "ACME-FD-01"}
+    ]
+    # The configuration id stays a ConnectWise id; the name crosses to the RMM.
+    assert {"psa:connectwise:5512", "host:acme-fd-01"} <= set(
+        ticket_keys(ticket, Source.connectwise)
+    )
+
+
+def test_whole_configurations_give_their_serial_and_the_rmm_device_id(
+    tenant: Tenant, payloads: Path
+) -> None:
+    ticket = one(tenant, raw(payloads, "ticket_with_configurations")).payload
+    assert [(d.id, d.hostname, d.serial, d.rmm_device_id) for d in ticket.devices] == [
+        ("7701", "ACME-PC07.acme.local", "5CD1234XYZ", "102"),
+        ("7702", "ACME-NAS01", "To Be Filled By O.E.M.", None),
+    ]
+    keys = set(ticket_keys(ticket, Source.connectwise))
+    assert {"host:acme-pc07", "serial:5cd1234xyz", "rmm:102", "host:acme-nas01"} <= keys
+    # kept as sent; a BIOS placeholder is no identity when devices are compared
+    assert [k for k in keys if k.startswith("serial:")] == ["serial:5cd1234xyz"]
+
+
+def test_bare_configuration_ids_are_psa_ids_only(tenant: Tenant, payloads: Path) -> None:
+    def ids(record: dict[str, Any]) -> None:
+        record["configurations"] = [5512, 0]
+
+    ticket = one(tenant, mutated(payloads, "ticket_added", entity=ids)).payload
+    assert [(d.id, d.hostname) for d in ticket.devices] == [("5512", None)]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from services.classifier.devices import alert_keys
 from services.events.models import Action, AlertSeverity, RmmAlert, Source, SourceRef
 from services.events.tenant import Tenant
 from services.ingest.adapters.base import PayloadError
@@ -197,3 +198,19 @@ def test_a_body_that_is_not_the_template_is_refused(tenant: Tenant, body: bytes)
     with pytest.raises(PayloadError) as exc:
         ADAPTER.normalise(delivery(body), tenant)
     assert exc.value.field == "body"
+
+
+# -- device identity (issue 12, rule 3) -------------------------------------------------------
+# Datto RMM Webhooks (monitor response variables): [device_hostname] is the computer's name
+# and [device_uid] Datto's own device id; a PSA ticket meets this device by the hostname (or,
+# through an integration, the uid), never by a PSA asset id.
+
+
+def test_the_alert_names_its_device_by_hostname_and_datto_uid(
+    tenant: Tenant, payloads: Path
+) -> None:
+    (event,) = ADAPTER.normalise(delivery(raw(payloads, "alert_raised")), tenant).events
+    assert alert_keys(event.payload) == [
+        "host:acme-fs01",
+        "rmm:0b7e6d5c-4a3f-4e2d-8c1b-9f0e1d2c3b4a",
+    ]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from services.classifier.devices import ticket_keys
 from services.events.models import Action, Channel, IdentityRole, Nature, Priority, Source, Ticket
 from services.events.tenant import Tenant
 from services.ingest.adapters.base import AuthenticationError, PayloadError
@@ -256,7 +257,91 @@ def test_without_datecreated_date_occurred_is_the_creation(tenant: Tenant, paylo
         del body["ticket"]["datecreated"]
 
     ticket = one(tenant, mutated(payloads, "new_ticket_logged", no_created)).payload
-    assert ticket.created_at == ticket.issue_started_at == datetime(2026, 2, 27, 8, tzinfo=UTC)
+    assert ticket.created_at == datetime(2026, 2, 27, 8, tzinfo=UTC)
+    assert ticket.issue_started_at is None  # the creation time states no earlier start
+
+
+# -- dateoccurred defaults to the logged date (issue 12, rule 9) ---------------------------
+# Halo API Tickets: `dateoccurred` is filled with the date the ticket was logged unless an
+# agent or the portal form sets it, so only an earlier time is a stated issue start.
+
+
+@pytest.mark.parametrize(
+    "occurred",
+    ["2026-03-02T14:05:09", "2026-03-02T14:05:30", "2026-03-02T14:04:40", "2026-03-03T09:00:00"],
+    ids=["equal", "seconds-after", "seconds-before", "after-creation"],
+)
+def test_date_occurred_at_or_after_the_logged_date_is_no_issue_start(
+    tenant: Tenant, payloads: Path, occurred: str
+) -> None:
+    def default(body: dict[str, Any]) -> None:
+        body["ticket"]["dateoccurred"] = occurred
+
+    ticket = one(tenant, mutated(payloads, "new_ticket_logged", default)).payload
+    assert ticket.created_at == datetime(2026, 3, 2, 14, 5, 9, tzinfo=UTC)
+    assert ticket.issue_started_at is None
+
+
+def test_date_occurred_before_the_logged_date_is_the_stated_start(
+    tenant: Tenant, payloads: Path
+) -> None:
+    def stated(body: dict[str, Any]) -> None:
+        body["ticket"]["dateoccurred"] = "2026-03-02T13:00:00"
+
+    ticket = one(tenant, mutated(payloads, "new_ticket_logged", stated)).payload
+    assert ticket.issue_started_at == datetime(2026, 3, 2, 13, tzinfo=UTC)
+
+
+# -- source and tickettype_id are integer lookup ids (issue 12, rule 9) --------------------
+# Halo API Tickets: `source` and `tickettype_id` are ids into the instance's lookups, so a
+# tenant maps ids; YAML keys written unquoted (`1: email`) are the same as "1".
+
+
+@pytest.mark.parametrize("quoted", [True, False], ids=["quoted-keys", "unquoted-keys"])
+def test_integer_source_and_ticket_type_map_through_the_tenants_ids(
+    payloads: Path, quoted: bool
+) -> None:
+    key = str if quoted else int
+
+    def mappings(data: dict[str, Any]) -> None:
+        data["mappings"] = {
+            "halopsa": {
+                "channel": {"values": {key(1): "email", key(11): "direct_email"}},
+                "nature": {"values": {key(21): "maintenance"}},
+            }
+        }
+
+    def ids(body: dict[str, Any]) -> None:
+        body["ticket"]["source"] = 11
+        body["ticket"]["tickettype_id"] = 21
+
+    ticket = one(tenant_with(mappings), mutated(payloads, "new_ticket_logged", ids)).payload
+    assert ticket.channel is Channel.direct_email
+    assert ticket.nature is Nature.maintenance
+
+
+# -- assets are Halo's own ids plus what crosses systems (issue 12, rule 3) ----------------
+
+
+def test_assets_give_the_devices_cross_system_identities(tenant: Tenant, payloads: Path) -> None:
+    ticket = one(tenant, raw(payloads, "ticket_with_assets")).payload
+    assert [(d.id, d.hostname, d.serial) for d in ticket.devices] == [
+        ("812", "ACME-PC07", "5CD1234XYZ"),
+        ("813", "ACME-NAS01", None),
+    ]
+    assert ticket.device_ids == ["812", "813"]
+    keys = ticket_keys(ticket, Source.halopsa)
+    assert {"psa:halopsa:812", "host:acme-pc07", "serial:5cd1234xyz", "host:acme-nas01"} <= set(
+        keys
+    )
+
+
+def test_an_unset_asset_is_no_device(tenant: Tenant, payloads: Path) -> None:
+    def unset(body: dict[str, Any]) -> None:
+        body["ticket"]["assets"] = [{"id": 0}]
+
+    ticket = one(tenant, mutated(payloads, "new_ticket_logged", unset)).payload
+    assert ticket.devices == [] and ticket.device_ids == []
 
 
 # -- malformed deliveries --------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.classifier.devices import alert_keys, change_keys
 from services.events.models import (
     Action,
     AlertSeverity,
@@ -195,6 +196,7 @@ def test_a_new_node_is_a_new_device(tenant: Tenant, payloads: Path) -> None:
         device_id="63",
         device_name="ACME-WS-022",
         detail="Device ACME-WS-022 was added to Acme Dental",
+        device_type="WINDOWS_WORKSTATION",  # the expanded device's nodeClass
     )
 
 
@@ -220,6 +222,7 @@ def test_an_installed_remote_access_tool_is_a_new_remote_tool(
         device_name="ACME-DC01",
         tool="AnyDesk",
         detail="Software 'AnyDesk' version '8.0.14' was installed",
+        device_type="WINDOWS_SERVER",
     )
 
 
@@ -282,3 +285,76 @@ def test_a_malformed_activity_names_the_field(
     with pytest.raises(PayloadError) as exc:
         ADAPTER.normalise(delivery(variant(payloads, name, **changes)), tenant)
     assert exc.value.field == field
+
+
+# -- device identity (issue 12, rules 3, 4 and 9) ---------------------------------------------
+# NinjaOne webhooks (Public API 2.0, Webhooks): an activity may be registered with
+# `expand: ["device", "organization"]`; the device carries systemName, dnsName, nodeClass,
+# locationId and, where the device details are included, system.serialNumber and
+# lastLoggedInUser. There is no `location` expansion, so the location's name is absent.
+
+
+def _activity(payloads: Path, name: str, change: Any) -> bytes:
+    body = json.loads(raw(payloads, name))
+    change(body)
+    return json.dumps(body).encode()
+
+
+def test_the_hostname_is_the_systems_name_not_the_editable_label(
+    tenant: Tenant, payloads: Path
+) -> None:
+    def relabelled(body: dict[str, Any]) -> None:
+        body["device"]["displayName"] = "Reception (old DC)"
+
+    body = _activity(payloads, "condition_triggered", relabelled)
+    (event,) = ADAPTER.normalise(delivery(body), tenant).events
+    assert event.payload.device_name == "ACME-DC01"
+
+
+def test_without_system_name_the_dns_name_is_the_hostname(tenant: Tenant, payloads: Path) -> None:
+    def dns_only(body: dict[str, Any]) -> None:
+        del body["device"]["systemName"], body["device"]["displayName"]
+
+    body = _activity(payloads, "condition_triggered", dns_only)
+    (event,) = ADAPTER.normalise(delivery(body), tenant).events
+    assert event.payload.device_name == "acme-dc01.acmedental.local"
+    assert alert_keys(event.payload)[0] == "host:acme-dc01"
+
+
+def test_an_alert_carries_the_serial_when_the_device_details_do(
+    tenant: Tenant, payloads: Path
+) -> None:
+    def detailed(body: dict[str, Any]) -> None:
+        body["device"]["system"] = {"serialNumber": "CZC1234ABC", "manufacturer": "HP"}
+
+    body = _activity(payloads, "condition_triggered", detailed)
+    (event,) = ADAPTER.normalise(delivery(body), tenant).events
+    assert event.payload.serial == "CZC1234ABC"
+    assert "serial:czc1234abc" in alert_keys(event.payload)
+
+
+def test_no_location_object_is_no_site_and_no_error(tenant: Tenant, payloads: Path) -> None:
+    (event,) = ADAPTER.normalise(delivery(raw(payloads, "condition_triggered")), tenant).events
+    assert event.payload.site is None
+
+
+def test_a_location_object_where_a_body_has_one_names_the_site(
+    tenant: Tenant, payloads: Path
+) -> None:
+    def located(body: dict[str, Any]) -> None:
+        body["location"] = {"id": 7, "name": "Main office"}
+
+    body = _activity(payloads, "condition_triggered", located)
+    (event,) = ADAPTER.normalise(delivery(body), tenant).events
+    assert event.payload.site == "Main office"
+
+
+def test_a_new_device_says_its_type_user_and_serial(tenant: Tenant, payloads: Path) -> None:
+    (event,) = ADAPTER.normalise(delivery(raw(payloads, "node_created_detailed")), tenant).events
+    change = event.payload
+    assert (change.device_type, change.last_user, change.serial) == (
+        "WINDOWS_WORKSTATION",
+        "ACME\\jane.doe",
+        "5CG0123XYZ",
+    )
+    assert set(change_keys(change)) == {"host:acme-lt-031", "serial:5cg0123xyz", "rmm:77"}

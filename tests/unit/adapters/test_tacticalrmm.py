@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from services.classifier.devices import alert_keys
 from services.events.models import Action, AlertSeverity, RmmAlert, Source, SourceRef
 from services.events.tenant import Tenant
 from services.ingest.adapters.base import PayloadError
@@ -207,3 +208,15 @@ def test_a_body_that_is_not_an_object_is_refused(tenant: Tenant, body: bytes) ->
     with pytest.raises(PayloadError) as exc:
         ADAPTER.normalise(delivery(body), tenant)
     assert exc.value.field == "body"
+
+
+# -- device identity (issue 12, rule 3) -------------------------------------------------------
+# Tactical RMM script/alert variables: {{agent.hostname}} is the computer's name and
+# {{agent.agent_id}} Tactical's own agent id; a PSA ticket meets this device by the hostname.
+
+
+def test_the_alert_names_its_device_by_hostname_and_agent_id(
+    tenant: Tenant, payloads: Path
+) -> None:
+    (event,) = ADAPTER.normalise(delivery(raw(payloads, "check_failure")), tenant).events
+    assert alert_keys(event.payload) == ["host:acme-dc01", "rmm:yzjmntq4ztktogm3ny00"]
