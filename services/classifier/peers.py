@@ -61,6 +61,8 @@ async def route(
     except aiohttp.ClientError as exc:
         log.warning("the worker that owns %r did not answer: %s", key, exc)
         return None
+    except (TypeError, AttributeError):  # no topic metadata yet: just started, or a rebalance
+        return None
 
 
 async def ask_peers(

@@ -308,5 +308,13 @@ def tenant_document(
                 "secrets": [secret(tenant_id, "tactical")],
             },
             "canonical": {"secrets": [whsec(tenant_id)]},
+            # A scenario is history dated from its start: no age check on its vendor
+            # times (a live tenant keeps it; `evaluate` turns it off for any scenario).
+            "freshness": {"max_event_age_hours": None},
+        },
+        "classifier": {
+            # This MSP's Autotask portal form writes "Computer: <hostname>" into a ticket's
+            # description (Autotask's ticket webhook names its configuration item by id).
+            "device_identity": {"ticket_text_hostname": r"Computer: ([A-Za-z0-9-]+)"},
         },
     }

@@ -2,10 +2,11 @@
 produces exactly one email to its account lead, with the evidence, within 60 seconds.
 
 The scenario is `tests/scenarios/families-30d` (seven clients over 30 days, as their PSA
-and RMM webhooks; Pied Piper Realty mixes direct-to-tech requests and late reporting, and
-ends red). Its deliveries are replayed over HTTP into ingest with each vendor's
-authentication; the SMTP server is a real aiosmtpd. The 60 seconds are counted from the
-start of the replay, so they bound the time from the event that turned the client red.
+and RMM webhooks; one client mixes direct-to-tech requests and late reporting, and
+ends red: the test takes it from the scenario's truth). Its deliveries are replayed over
+HTTP into ingest with each vendor's authentication; the SMTP server is a real aiosmtpd.
+The 60 seconds are counted from the start of the replay, so they bound the time from the
+event that turned the client red.
 """
 
 from __future__ import annotations
@@ -30,8 +31,19 @@ from .test_up import Stack
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "families-30d"
-LEAD = "alice.lead@sim-msp.example"  # Pied Piper Realty's account lead
 OPS = "owner@sim-msp.example"
+
+
+def _red_client() -> tuple[str, str, str]:
+    """The scenario's client that ends red (by its truth): id, name, its lead's email."""
+    files = load_scenario(SCENARIO)
+    (client_id,) = [c for c, band in files.truth.health.items() if band.value == "red"]
+    client = files.tenant.client(client_id)
+    assert client is not None
+    return client_id, client.name, client.account_lead.email
+
+
+RED, RED_NAME, LEAD = _red_client()
 
 
 @pytest.fixture
@@ -94,7 +106,7 @@ def test_a_client_turning_red_emails_its_lead_once_with_evidence_within_60s(
     assert all(o.status < 300 or o.status == 401 for o in outcomes)
 
     def red_mail() -> list[Any]:
-        return smtp.to(LEAD, "Pied Piper Realty turned red")
+        return smtp.to(LEAD, f"{RED_NAME} turned red")
 
     def logs() -> str:
         return (Path(stack["logs"]) / "alerts.log").read_text(errors="replace")[-3000:]
@@ -106,11 +118,7 @@ def test_a_client_turning_red_emails_its_lead_once_with_evidence_within_60s(
     assert mail.at - started <= 60
 
     # The evidence an account lead acts on: which tickets and alerts, and what to do.
-    truth = {
-        s.behaviour.value: s.evidence
-        for s in files.truth.signals
-        if s.client == "pied-piper-realty"
-    }
+    truth = {s.behaviour.value: s.evidence for s in files.truth.signals if s.client == RED}
     assert set(truth) == {"direct_to_tech", "late_reporting"}
     text = mail.text
     assert "Requests going straight to technicians" in text and "Problems reported late" in text
@@ -118,7 +126,7 @@ def test_a_client_turning_red_emails_its_lead_once_with_evidence_within_60s(
         shown = [r for r in refs if r.startswith("autotask:ticket:")]
         assert any(f"Autotask ticket #{r.rsplit(':', 1)[1]}" in text for r in shown), behaviour
     assert "What to do: The relationship is at risk" in text
-    escalated = wait_for("the escalation to the owner", lambda: smtp.to(OPS, "Pied Piper"))
+    escalated = wait_for("the escalation to the owner", lambda: smtp.to(OPS, RED_NAME))
     assert escalated[0].subject.endswith(" - escalated")
 
     time.sleep(5)  # every later record of the replay has been taken in by now
@@ -128,7 +136,7 @@ def test_a_client_turning_red_emails_its_lead_once_with_evidence_within_60s(
     alerts = httpx.get(
         f"{stack['alerts']}/v1/alerts", headers=bearer(stack["token"]), trust_env=False
     ).json()
-    band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == "pied-piper-realty"]
+    band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == RED]
     assert [a["state"] for a in band] == ["open"]
 
 
@@ -152,7 +160,7 @@ def test_a_minute_without_smtp_delays_the_red_email_and_acknowledging_stops_remi
         alerts = httpx.get(
             f"{stack['alerts']}/v1/alerts", headers=bearer(stack["token"]), trust_env=False
         ).json()
-        band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == "pied-piper-realty"]
+        band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == RED]
         return band[0] if band else None
 
     alert = wait_for("the red alert, queued while SMTP is down", band_alert, timeout=60)
@@ -161,7 +169,7 @@ def test_a_minute_without_smtp_delays_the_red_email_and_acknowledging_stops_remi
     smtp.start()
 
     def red_mail(reminder: bool = False) -> list[Any]:
-        mails = smtp.to(LEAD, "Pied Piper Realty turned red")
+        mails = smtp.to(LEAD, f"{RED_NAME} turned red")
         return [m for m in mails if m.subject.endswith(" - reminder") == reminder]
 
     wait_for("the red email after the outage", red_mail, timeout=30)
