@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from services.events.alert_policy import AlertPolicy
+from services.events.tenant_branding import Branding
 from services.events.models import (
     AlertSeverity,
     Channel,
@@ -174,6 +175,9 @@ class Tenant(_Strict):
     )
     alerts: AlertPolicy = Field(
         AlertPolicy(), description="Who hears of a risk, through which channels, and when."
+    )
+    branding: Branding = Field(
+        Branding(), description="The MSP's name, logo and colours on the partnership review."
     )
 
     @field_validator("mappings")
