@@ -15,6 +15,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.classifier import peers
+from services.classifier.report_views import register_report_views
 from services.classifier.queries import (
     MAX_PROCESSED_BODY_BYTES,
     client_detail,
@@ -36,6 +37,7 @@ STATE_TABLE = "client-state"  # services.classifier.app.STATE_TABLE: the routing
 def register_views(classifier: Classifier) -> None:
     """Add the classifier's routes to its Faust web server."""
     app = classifier.app
+    register_report_views(classifier)  # the partnership review: services/classifier/report_views.py
     verifier = Verifier(classifier.settings.api_tokens)
     metrics_open = not classifier.settings.metrics_require_token
 

@@ -33,7 +33,6 @@ from pydantic import (
 )
 
 from services.events.alert_policy import AlertPolicy
-from services.events.tenant_branding import Branding
 from services.events.models import (
     AlertSeverity,
     Channel,
@@ -48,6 +47,7 @@ from services.events.models import (
     Source,
 )
 from services.events.policy import ClassifierPolicy
+from services.events.tenant_branding import Branding
 from services.events.tenant_people import (
     AccountLead,
     Client,

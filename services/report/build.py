@@ -238,7 +238,9 @@ def _recommendations(
     """Recommendations presented in the period, or still waiting for an answer in it."""
     p = tenant.classifier.detectors.ignored_recommendation
     lines: list[RecommendationLine] = []
-    for r in sorted(state.recommendations.values(), key=lambda r: (r.presented or r.updated, r.ref)):
+    for r in sorted(
+        state.recommendations.values(), key=lambda r: (r.presented or r.updated, r.ref)
+    ):
         presented = r.presented if r.presented is not None else r.updated
         answered = r.answered if r.answered is not None else r.updated
         if presented >= end:

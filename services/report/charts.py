@@ -12,12 +12,22 @@ from datetime import date, datetime
 
 import matplotlib
 
-matplotlib.use("Agg")
-from matplotlib import rcParams  # noqa: E402
-from matplotlib.dates import DateFormatter  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+matplotlib.use("Agg")  # before pyplot could be imported anywhere
+from matplotlib import rcParams
+from matplotlib.dates import DateFormatter, date2num
+from matplotlib.figure import Figure
 
-from services.report.model import Month, Visit  # noqa: E402
+from services.report.model import Month, Visit
+
+
+def _day_month() -> DateFormatter:
+    return DateFormatter("%d %b")  # type: ignore[no-untyped-call]
+
+
+def _num(value: date | datetime) -> float:
+    number: float = date2num(value)  # type: ignore[no-untyped-call]
+    return number
+
 
 rcParams["svg.hashsalt"] = "partnerpulse-report"
 rcParams["font.size"] = 8
@@ -39,14 +49,13 @@ def timeline(visits: list[Visit], start: datetime, end: datetime, colours: tuple
     """Every visit on one line per class; onsite filled, remote hollow."""
     fig = Figure(figsize=(WIDTH, 1.5))
     ax = fig.add_subplot()
-    for row, (work_class, colour) in enumerate(zip(("reactive", "proactive"), colours[::-1])):
+    rows = zip(("reactive", "proactive"), colours[::-1], strict=True)
+    for row, (work_class, colour) in enumerate(rows):
         for location, filled in (("onsite", True), ("remote", False), ("unknown", False)):
-            times = [
-                v.at for v in visits if v.work_class == work_class and v.location == location
-            ]
+            times = [v.at for v in visits if v.work_class == work_class and v.location == location]
             if times:
                 ax.scatter(
-                    times,
+                    [_num(t) for t in times],
                     [row] * len(times),
                     s=40,
                     marker="o" if location != "unknown" else "s",
@@ -56,8 +65,8 @@ def timeline(visits: list[Visit], start: datetime, end: datetime, colours: tuple
                 )
     ax.set_yticks([0, 1], ["reactive", "proactive"])
     ax.set_ylim(-0.6, 1.6)
-    ax.set_xlim(start, end)  # type: ignore[arg-type]
-    ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    ax.set_xlim(_num(start), _num(end))
+    ax.xaxis.set_major_formatter(_day_month())
     if visits:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=4, frameon=False)
     return _svg(fig)
@@ -114,8 +123,8 @@ def health(points: list[tuple[date, float]], colour: str) -> str:
     ax = fig.add_subplot()
     for low, high, shade in ((0, 40, "#f8d7d5"), (40, 70, "#fdf0c8"), (70, 100, "#dcefdc")):
         ax.axhspan(low, high, color=shade, linewidth=0)
-    ax.plot([d for d, _ in points], [s for _, s in points], color=colour, marker=".")
+    ax.plot([_num(d) for d, _ in points], [s for _, s in points], color=colour, marker=".")
     ax.set_ylim(0, 100)
-    ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    ax.xaxis.set_major_formatter(_day_month())
     ax.set_ylabel("health score")
     return _svg(fig)
