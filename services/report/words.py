@@ -29,6 +29,8 @@ def visit_reason(
         if nature in ("incident", "problem"):
             return "a fault found by our monitoring before anyone reported it"
         return "found by our monitoring" + booked
+    if rule == "visit:booked_ahead":
+        return "a planned visit" + booked
     if rule.endswith("msp_planned_change") or rule.endswith("msp_planned_request"):
         return "a change we planned" + booked
     if initiator == "msp_scheduled":
@@ -38,8 +40,6 @@ def visit_reason(
         return f"a reported problem{how}"
     if nature in ("request", "change"):
         return f"your {nature}" + booked
-    if rule == "visit:booked_ahead":
-        return "booked ahead" + booked
     if rule == "visit:same_day":
         return "booked the same day, at short notice"
     return "unplanned work"
