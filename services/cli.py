@@ -646,10 +646,6 @@ def demo(
         raise _fail(f"demo: {exc}") from None
 
 
-if __name__ == "__main__":
-    app()
-
-
 @app.command()
 def report(
     client: Annotated[
@@ -719,3 +715,7 @@ def report(
         raise _fail(f"report: {exc}") from None
     except OSError as exc:
         raise _fail(f"report: cannot write ({exc})") from None
+
+
+if __name__ == "__main__":
+    app()
