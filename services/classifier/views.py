@@ -15,7 +15,6 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.classifier import peers
-from services.classifier.report_views import register_report_views
 from services.classifier.queries import (
     MAX_PROCESSED_BODY_BYTES,
     client_detail,
@@ -26,6 +25,7 @@ from services.classifier.queries import (
     report_days,
     status_of,
 )
+from services.classifier.report_views import register_report_views
 from services.runtime.auth import Principal, Scope, Verifier
 
 if TYPE_CHECKING:

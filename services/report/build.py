@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from services.classifier import detectors as det
+from services.classifier.engine import Engine
 from services.classifier.health import endpoints, ticket_class_of
 from services.classifier.labels import label_work
 from services.classifier.state import DAY, ClientState, TicketRec, WorkRec
@@ -174,7 +175,7 @@ def build_report(state: ClientState, tenant: Tenant, client: Client, period: Per
         period=period,
         as_of=_dt(newest) if newest is not None else None,
         kept_from=_dt(kept_from) if kept_from is not None else None,
-        notes=_notes(period, kept_from, newest, daily),
+        notes=_notes(period, kept_from, newest, daily, Engine(tenant).retention),
         totals=totals,
         visits=visits,
         months=months,
@@ -306,16 +307,20 @@ def _notes(
     kept_from: float | None,
     newest: float | None,
     daily: list[tuple[date, float]],
+    retention: float,
 ) -> list[str]:
     notes: list[str] = []
     start, end = period.start.timestamp(), period.end.timestamp()
     if kept_from is None or newest is None or newest < start:
         notes.append("No activity was recorded for this period.")
-    elif kept_from > start + DAY:
+    elif kept_from > start + DAY and newest - retention > start:
+        days = round(retention / DAY)
         notes.append(
-            f"partnerpulse keeps about 100 days of detailed records; this report shows the "
+            f"partnerpulse keeps about {days} days of detailed records; this report shows the "
             f"period from {_dt(kept_from):%Y-%m-%d} on. Earlier work is not included."
         )
+    elif kept_from > start + DAY:
+        notes.append(f"The first records of this client are of {_dt(kept_from):%Y-%m-%d}.")
     if newest is not None and start <= newest and newest < end - DAY:
         notes.append(f"The period is not over: figures as of {_dt(newest):%Y-%m-%d %H:%M} UTC.")
     if not daily:

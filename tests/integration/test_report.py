@@ -22,10 +22,12 @@ import httpx
 import pytest
 from rich.console import Console
 
+from services.events.outputs import Behaviour
 from services.report.build import build_report
 from services.report.model import Period
 from services.report.period import quarter
 from services.report.render import render_html
+from services.report.words import HABITS
 from services.runtime.auth import bearer
 from services.scenario.evaluate import evaluate
 from services.scenario.files import ScenarioFiles, load_scenario
@@ -47,6 +49,22 @@ def q1() -> Period:
 
 def html_figures(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-figure="([a-z-]+)">([^<]*)<', html))
+
+
+def html_habits(html: str) -> set[str]:
+    found = re.search(r'data-behaviours="([a-z_ ]*)">([^<]*)<', html)
+    assert found is not None
+    behaviours = set(found.group(1).split())
+    assert found.group(2) == ("; ".join(HABITS[Behaviour(b)].title for b in sorted(
+        behaviours, key=list(Behaviour).index)) or "none")  # fmt: skip
+    return behaviours
+
+
+def pdf_habits(pdf: Path) -> set[str]:
+    """The habits whose constructive title the PDF's text shows."""
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
+    flat = " ".join(text.stdout.split())
+    return {b.value for b, words in HABITS.items() if words.title in flat}
 
 
 def pdf_figures(pdf: Path) -> dict[str, str]:
@@ -76,7 +94,6 @@ def by_label(pdf: dict[str, str]) -> dict[str, str]:
         "Hours proactive": "hours-proactive",
         "Hours reactive": "hours-reactive",
         "RHEM": "rhem",
-        "Habits to work on": "habits",
     }
     for status in ("presented", "accepted", "declined"):
         names[f"Recommendations {status}"] = f"recommendations-{status}"
@@ -142,9 +159,9 @@ def test_reports_from_the_pipeline_show_the_figures_of_the_truth(tmp_path: Path)
         html = (tmp_path / "html" / f"{client.id}-2026Q1.html").read_text()
         pdf = tmp_path / "pdf" / f"{client.id}-2026Q1.pdf"
         assert pdf.read_bytes().startswith(b"%PDF-")
-        for where, figures in (("html", html_figures(html)), ("pdf", by_label(pdf_figures(pdf)))):
-            assert_shows(figures, truth, f"{client.id} {where}")
-            habits = set(figures["habits"].split(", ")) - {"none"}
+        assert_shows(html_figures(html), truth, f"{client.id} html")
+        assert_shows(by_label(pdf_figures(pdf)), truth, f"{client.id} pdf")
+        for where, habits in (("html", html_habits(html)), ("pdf", pdf_habits(pdf))):
             assert habits <= truth.behaviours, (client.id, where)  # never a false accusation
             assert habits == signalled[client.id], (client.id, where)
     # A demo client's PDF renders to PNG pages (Debian's poppler-utils).

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.classifier.engine import Engine
 from services.events.models import CanonicalEvent
 from services.events.tenant import Tenant, load_tenant
 from services.report.build import build_report
@@ -141,8 +142,12 @@ def test_only_the_period_counts_and_an_old_period_says_what_is_kept(tenant: Tena
     assert before.notes[0] == "No activity was recorded for this period."
     year = report(tenant, "2026-01-01/2026-03-31", *events)
     assert year.totals.tickets == 2
-    assert "keeps about 100 days of detailed records" in year.notes[0]
-    assert "from 2026-02-19" in year.notes[0]  # the booking is the oldest event kept
+    assert year.notes[0] == "The first records of this client are of 2026-02-19."  # the booking
+    later = f.ticket("400", f.at(200), nature="incident")  # 2026-09-18: March is past retention
+    half = report(tenant, "2026-01-01/2026-09-30", *events, later)
+    days = round(Engine(tenant).retention / 86400)
+    assert half.notes[0].startswith(f"partnerpulse keeps about {days} days of detailed records")
+    assert half.totals.tickets == 1  # what is left
 
 
 def test_the_same_report_whenever_it_is_made(tenant: Tenant) -> None:
