@@ -16,7 +16,22 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): on Debian, apt-get install python3-venv"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory system-deps
 	@touch $(STAMP)
+
+# Debian packages: pango for WeasyPrint (the report's PDF), poppler-utils (pdftotext, pdftoppm).
+# The report's browser test also uses chromium and chromium-driver (.ci/run installs them).
+DEBIAN_PACKAGES ?= libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
+
+system-deps: ## Debian packages the report needs (as root: installed; else: the command to run)
+	@command -v dpkg >/dev/null || { echo "not Debian: install pango and poppler-utils yourself"; exit 0; }; \
+	missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done | xargs); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "the report's PDF needs Debian packages: sudo apt-get install --no-install-recommends $$missing"; \
+	fi
 
 install: $(STAMP) ## Create or update the virtual environment (.venv)
 
@@ -48,7 +63,7 @@ format: $(STAMP) ## Apply ruff's formatting and import order
 	$(VENV)/bin/ruff format services tests bench
 	$(VENV)/bin/ruff check --fix services tests bench
 
-bench: bench-ingest bench-classifier ## Every benchmark (not part of `make test`)
+bench: bench-ingest bench-classifier bench-report ## Every benchmark (not part of `make test`)
 
 bench-ingest: $(STAMP) ## Ingest throughput and latency vs a bare handler; writes docs/benchmarks.md
 	$(PY) -m bench.ingest --write docs/benchmarks.md
@@ -56,7 +71,13 @@ bench-ingest: $(STAMP) ## Ingest throughput and latency vs a bare handler; write
 bench-classifier: $(STAMP) ## Classifier vs a trivial Faust agent, and end-to-end latency; writes docs/benchmarks.md
 	$(PY) -m bench.classifier --write docs/benchmarks.md
 
+bench-report: $(STAMP) system-deps ## The partnership review: one client's quarter, and 500 clients; writes docs/benchmarks.md
+	$(PY) -m bench.report --write docs/benchmarks.md
+
+report-picture: $(STAMP) system-deps ## Page 1 of a demo client's report as docs/img/report-page1.png (the README's picture)
+	$(PY) -m scripts.report_picture --out docs/img/report-page1.png
+
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier clean
+.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier bench-report report-picture system-deps clean

@@ -68,7 +68,10 @@ def engine_states(files: ScenarioFiles) -> Folded:
             continue
         state = states.setdefault(e.client_id, ClientState(e.client_id))
         if not engine.apply(state, e, watermark).duplicate:
-            watermark = max(watermark, e.occurred_at.timestamp())
+            before, watermark = watermark, max(watermark, e.occurred_at.timestamp())
+            if before and int(watermark // DAY) > int(before // DAY):  # a new day: judge all
+                for judged in states.values():
+                    engine.judge(judged, files.tenant.tenant, before, before)
     signalled = {}
     for client_id, state in states.items():
         view = engine.judge(state, files.tenant.tenant, watermark, watermark).view

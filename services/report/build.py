@@ -33,6 +33,8 @@ from services.report.model import (
 from services.report.words import HABITS, visit_reason
 
 PATCH_WORDS = ("patch", "update", "updates", "windows update", "patching")
+EVIDENCE_SHOWN = 20  # per habit, the most recent (as a signal carries); the count covers all
+UNASKED_SHOWN = 30  # the most recent items listed; the summary by kind covers all
 
 
 def _dt(stamp: float) -> datetime:
@@ -296,7 +298,9 @@ def _habits(
                 title=words.title,
                 text=words.text(len(evidence)),
                 occurrences=len(evidence),
-                evidence=[EvidenceLine(_dt(f.at), f.note, f.ref) for f in evidence],
+                evidence=[
+                    EvidenceLine(_dt(f.at), f.note, f.ref) for f in evidence[-EVIDENCE_SHOWN:]
+                ],
             )
         )
     return habits

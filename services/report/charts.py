@@ -118,13 +118,16 @@ def per_endpoint(months: list[Month], target: float, colour: str) -> str:
     return _svg(fig)
 
 
-def health(points: list[tuple[date, float]], colour: str) -> str:
+def health(
+    points: list[tuple[date, float]], start: datetime, end: datetime, colour: str
+) -> str:
     fig = Figure(figsize=(WIDTH, HEIGHT))
     ax = fig.add_subplot()
     for low, high, shade in ((0, 40, "#f8d7d5"), (40, 70, "#fdf0c8"), (70, 100, "#dcefdc")):
         ax.axhspan(low, high, color=shade, linewidth=0)
     ax.plot([_num(d) for d, _ in points], [s for _, s in points], color=colour, marker=".")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 102)
+    ax.set_xlim(_num(start), _num(end))
     ax.xaxis.set_major_formatter(_day_month())
     ax.set_ylabel("health score")
     return _svg(fig)

@@ -136,3 +136,12 @@ class Report:
     health_now: float | None = None
     band_now: str | None = None
     recommendation_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unasked_summary(self) -> list[tuple[str, int, float]]:
+        """(kind, items, hours) of the work done without being asked, by kind."""
+        kinds: dict[str, tuple[int, float]] = {}
+        for u in self.unasked:
+            n, h = kinds.get(u.kind, (0, 0.0))
+            kinds[u.kind] = (n + 1, h + u.hours)
+        return [(k, n, round(h, 2)) for k, (n, h) in kinds.items()]

@@ -62,7 +62,7 @@ def chart_uris(report: Report) -> dict[str, str]:
         "endpoint": _svg_uri(
             charts.per_endpoint(report.months, report.totals.rhem_target, colours[1])
         ),
-        "health": _svg_uri(charts.health(report.health, colours[0])),
+        "health": _svg_uri(charts.health(report.health, start, end, colours[0])),
     }
 
 

@@ -67,7 +67,7 @@ def test_habits_shown_to_the_client_are_true_and_are_the_classifiers_signals(
         assert shown <= truth.behaviours, client.id
         assert shown == folded.signalled[client.id], client.id
         for habit in report.habits:
-            assert habit.occurrences == len(habit.evidence) >= 1
+            assert habit.occurrences >= len(habit.evidence) >= min(habit.occurrences, 20)
         shown_any |= shown
     assert len(shown_any) >= 4  # most behaviours of the scenario appear in some report
 
