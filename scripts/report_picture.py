@@ -51,7 +51,19 @@ def main() -> int:
         page = str(args.page)
         stem = str(args.out.with_suffix(""))
         subprocess.run(
-            ["pdftoppm", "-png", "-r", "80", "-f", page, "-l", page, "-singlefile", str(source), stem],
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "80",
+                "-f",
+                page,
+                "-l",
+                page,
+                "-singlefile",
+                str(source),
+                stem,
+            ],
             check=True,
         )
     print(f"page {page} of {client.id}'s {args.quarter} report: {args.out}")

@@ -154,6 +154,9 @@ def build_report(state: ClientState, tenant: Tenant, client: Client, period: Per
         tickets_per_endpoint=_per_endpoint(len(tickets_in), ep, period.days),
         rhem_target=hp.rhem_target,
         tickets_per_endpoint_target=hp.tickets_per_endpoint_target,
+        proactive_share_target=hp.proactive_share_target,
+        green_at=hp.green_at,
+        yellow_at=hp.yellow_at,
     )
 
     judged_at = min(end, max(state.seen.values(), default=end))

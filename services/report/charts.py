@@ -119,11 +119,21 @@ def per_endpoint(months: list[Month], target: float, colour: str) -> str:
 
 
 def health(
-    points: list[tuple[date, float]], start: datetime, end: datetime, colour: str
+    points: list[tuple[date, float]],
+    bands: tuple[float, float],
+    start: datetime,
+    end: datetime,
+    colour: str,
 ) -> str:
+    """Daily scores over the red, yellow and green bands (`bands`: yellow_at, green_at)."""
     fig = Figure(figsize=(WIDTH, HEIGHT))
     ax = fig.add_subplot()
-    for low, high, shade in ((0, 40, "#f8d7d5"), (40, 70, "#fdf0c8"), (70, 100, "#dcefdc")):
+    yellow, green = bands
+    for low, high, shade in (
+        (0, yellow, "#f8d7d5"),
+        (yellow, green, "#fdf0c8"),
+        (green, 102, "#dcefdc"),
+    ):
         ax.axhspan(low, high, color=shade, linewidth=0)
     ax.plot([_num(d) for d, _ in points], [s for _, s in points], color=colour, marker=".")
     ax.set_ylim(0, 102)

@@ -105,6 +105,9 @@ class Totals:
     tickets_per_endpoint: float | None
     rhem_target: float
     tickets_per_endpoint_target: float
+    proactive_share_target: float = 0.6
+    green_at: float = 70
+    yellow_at: float = 40
 
     @property
     def proactive_share(self) -> float | None:

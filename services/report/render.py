@@ -58,11 +58,23 @@ def chart_uris(report: Report) -> dict[str, str]:
     return {
         "timeline": _svg_uri(charts.timeline(report.visits, start, end, colours)),
         "monthly": _svg_uri(charts.monthly_hours(report.months, colours)),
-        "share": _svg_uri(charts.share_history(report.share_history, 0.6, colours[0])),
+        "share": _svg_uri(
+            charts.share_history(
+                report.share_history, report.totals.proactive_share_target, colours[0]
+            )
+        ),
         "endpoint": _svg_uri(
             charts.per_endpoint(report.months, report.totals.rhem_target, colours[1])
         ),
-        "health": _svg_uri(charts.health(report.health, start, end, colours[0])),
+        "health": _svg_uri(
+            charts.health(
+                report.health,
+                (report.totals.yellow_at, report.totals.green_at),
+                start,
+                end,
+                colours[0],
+            )
+        ),
     }
 
 
