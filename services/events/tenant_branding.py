@@ -30,7 +30,7 @@ class Branding(BaseModel):
     )
     logo: Path | None = Field(
         None,
-        description="A local PNG, JPEG or SVG file (relative: to the working directory), "
+        description="The absolute path of a local PNG, JPEG or SVG file, "
         f"at most {MAX_LOGO_BYTES // 1024} KiB; never a URL.",
     )
     primary_colour: str = Field("#1f4e79", description="Headings and proactive work (#rrggbb).")
@@ -45,6 +45,11 @@ class Branding(BaseModel):
             )
         if value is not None and Path(str(value)).suffix.lower() not in LOGO_TYPES:
             raise ValueError(f"{value!s:.80}: a logo is a .png, .jpg, .jpeg or .svg file")
+        if value is not None and not Path(str(value)).is_absolute():
+            raise ValueError(
+                f"{value!s:.80}: give the logo's absolute path (each service runs in a "
+                "working directory of its own)"
+            )
         return value
 
     @field_validator("primary_colour", "accent_colour")

@@ -91,6 +91,7 @@ def test_white_label_name_logo_and_colours(tenant: Tenant, tmp_path: Path) -> No
     [
         ("logo", "https://cdn.example/logo.png", "is a URL; give a local file path"),
         ("logo", "logo.gif", "a logo is a .png, .jpg, .jpeg or .svg file"),
+        ("logo", "img/logo.png", "give the logo's absolute path"),
         ("primary_colour", "blue", "write it as #rrggbb"),
     ],
 )
