@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import statistics
 import tempfile
@@ -128,8 +129,9 @@ def main() -> int:
     if args.write:
         when = datetime.now(UTC).strftime("%Y-%m-%d")
         html_kb = statistics.median(s[0] for s in sizes) / 1024
+        load = os.getloadavg()[2]
         section = render(
-            args, when, events, html_times, pdf_times, all_html, sample_pdf, pdf_all, html_kb
+            args, when, events, html_times, pdf_times, all_html, sample_pdf, pdf_all, html_kb, load
         )
         update_section(args.write, section)
         say(f"written to {args.write}")
@@ -157,12 +159,15 @@ def render(
     sample_pdf: float,
     pdf_all: float,
     html_kb: float,
+    load: float,
 ) -> str:
     html_1, pdf_1 = statistics.median(html_times), statistics.median(pdf_times)
     return f"""{MARK_START}
 ## Partnership review (`make bench-report`)
 
-Measured {when} on this project's 2-core machine (shared with other work) with
+Measured {when} on this project's 2-core machine, shared with other work (load average
+over the last 15 minutes at the end: {load:.1f}, so each process had about
+{min(1.0, 2 / max(load, 0.01)):.0%} of a core), with
 `python -m bench.report --clients {args.clients} --distinct {args.distinct} --rounds {args.rounds} --workers {args.workers} --pdf-sample {args.pdf_sample}`
 (what `make bench-report` runs). Client states are built in process by the classifier's
 engine from synthetic quarters (2026Q1, about {events} events per client: daily maintenance,
