@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 
 from services.classifier import detectors as det
 from services.classifier.engine import Engine
-from services.classifier.health import endpoints, ticket_class_of
+from services.classifier.health import band_of, endpoints, ticket_class_of
 from services.classifier.labels import label_work
 from services.classifier.state import DAY, ClientState, TicketRec, WorkRec
 from services.events.outputs import Behaviour, WorkClass
@@ -184,7 +184,7 @@ def build_report(state: ClientState, tenant: Tenant, client: Client, period: Per
         totals=totals,
         visits=visits,
         months=months,
-        share_history=_share_history(work_in_all(state, class_of, end)),
+        share_history=_share_history(_hours_by_month(state, class_of, end)),
         unasked=_unasked(tickets_in, state),
         alerts_seen=len(alerts),
         alerts_resolved=sum(1 for a in alerts if a.resolved is not None),
@@ -192,12 +192,12 @@ def build_report(state: ClientState, tenant: Tenant, client: Client, period: Per
         habits=_habits(state, tenant, start, end, judged_at),
         health=daily,
         health_now=daily[-1][1] if daily else None,
-        band_now=state.health.band if daily else None,
+        band_now=band_of(daily[-1][1], hp).value if daily else None,
         recommendation_counts=counts,
     )
 
 
-def work_in_all(
+def _hours_by_month(
     state: ClientState, class_of: Callable[[WorkRec], WorkClass], end: float
 ) -> dict[str, list[float]]:
     """Proactive and reactive hours per month, for every month the state holds up to `end`."""

@@ -158,3 +158,14 @@ def test_the_same_report_whenever_it_is_made(tenant: Tenant) -> None:
     assert first.totals == later.totals  # a ticket after the period changes nothing in it
     assert first.as_of == datetime(2026, 3, 7, 9, tzinfo=UTC)
     assert later.as_of == datetime(2026, 3, 7, 9, tzinfo=UTC)
+
+
+def test_the_health_trend_is_the_daily_scores_of_the_period(tenant: Tenant) -> None:
+    state = state_of(tenant, PATCH, OUTAGE)
+    day = int(f.at(5).timestamp() // 86400)
+    state.health.daily_scores.update({str(day - 1): 90.0, str(day): 55.0, str(day + 60): 20.0})
+    client = tenant.client("acme")
+    assert client is not None
+    r = build_report(state, tenant, client, period("2026Q1"))
+    assert [(d.isoformat(), s) for d, s in r.health] == [("2026-03-06", 90.0), ("2026-03-07", 55.0)]
+    assert (r.health_now, r.band_now) == (55.0, "yellow")  # the period's last day, its band
