@@ -53,7 +53,12 @@ def register_report_views(classifier: Classifier) -> None:
         period = periods.of_query(dict(request.query), classifier.watermark)
         if isinstance(period, str):
             return web.json({"error": period}, status=400)
-        routed = await peers.route(classifier, STATE_TABLE, client_id.encode(), web, request)
+        try:
+            routed = await peers.route(classifier, STATE_TABLE, client_id.encode(), web, request)
+        except TypeError:
+            # aiokafka knows no partitions of the table's topic yet (a worker that has just
+            # started): no owner is known, so this worker answers, as peers.route does then.
+            routed = None
         if routed is not None:
             return routed
         client = classifier.tenant.client(client_id)
