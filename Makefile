@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 	  else echo "could not create $(VENV): on Debian, sudo apt-get install python3-venv"; exit 1; fi; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory system-deps
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create or update the virtual environment (.venv)
@@ -29,20 +30,30 @@ run: $(STAMP) ## Start the whole stack on the embedded broker (Ctrl+C stops)
 demo: $(STAMP) ## Simulate a small MSP, replay it through the whole pipeline, show who behaves like a partner
 	$(VENV)/bin/partnerpulse demo
 
-# Debian packages the tests use: prometheus (promtool and a real Prometheus). Installed
-# here when run as root; otherwise the target says what to install.
-DEBIAN_PACKAGES ?= prometheus
+# Debian packages. To run: pango and fonts for WeasyPrint (the report's PDF), poppler-utils
+# (pdftotext, pdftoppm). To test, also: prometheus (promtool and a real Prometheus), chromium
+# and chromium-driver (the report in a real browser). Installed when run as root;
+# otherwise the target prints the exact apt-get line and stops.
+RUN_PACKAGES ?= libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
+TEST_PACKAGES ?= prometheus chromium chromium-driver
 
-system-packages: ## Install the Debian packages the tests need (as root; else says what to install)
-	@missing=""; \
-	for pkg in $(DEBIAN_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+define install_debian
+	@command -v dpkg >/dev/null || { echo "not Debian: install the equivalents of $(1) yourself"; exit 0; }; \
+	missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done | xargs); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
-	  echo "installing Debian packages:$$missing"; \
+	  echo "installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else \
-	  echo "the tests need these Debian packages: sudo apt-get install$$missing"; exit 1; \
+	  echo "partnerpulse needs these Debian packages: sudo apt-get install --no-install-recommends $$missing"; exit 1; \
 	fi
+endef
+
+system-deps: ## Debian packages the services need (as root: installed; else: the command to run)
+	$(call install_debian,$(RUN_PACKAGES))
+
+system-packages: system-deps ## Debian packages the tests need too (prometheus, chromium)
+	$(call install_debian,$(TEST_PACKAGES))
 
 test: $(STAMP) system-packages lint check-rules ## Lint, type-check, check the Prometheus rules and run every test
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -66,7 +77,7 @@ format: $(STAMP) ## Apply ruff's formatting and import order
 	$(VENV)/bin/ruff format services tests bench
 	$(VENV)/bin/ruff check --fix services tests bench
 
-bench: bench-ingest bench-classifier ## Every benchmark (not part of `make test`)
+bench: bench-ingest bench-classifier bench-report ## Every benchmark (not part of `make test`)
 
 bench-ingest: $(STAMP) ## Ingest throughput and latency vs a bare handler; writes docs/benchmarks.md
 	$(PY) -m bench.ingest --write docs/benchmarks.md
@@ -77,9 +88,13 @@ bench-classifier: $(STAMP) ## Classifier vs a trivial Faust agent, and end-to-en
 bench-scale: $(STAMP) ## 500 clients x 90 days (5 large) drained by 1 and 3 workers, kill and restart recovery; writes docs/benchmarks.md
 	$(PY) -m bench.scale --write docs/benchmarks.md
 
+bench-report: $(STAMP) system-deps ## The partnership review: one client's quarter, and 500 clients; writes docs/benchmarks.md
+	$(PY) -m bench.report --write docs/benchmarks.md
+
+report-picture: $(STAMP) system-deps ## Page 1 of a demo client's report as docs/img/report-page1.png (the README's picture)
+	$(PY) -m bench.report_picture --out docs/img/report-page1.png
+
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-
-.PHONY: system-packages
-.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier bench-scale clean
+.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier bench-scale bench-report report-picture system-deps system-packages clean

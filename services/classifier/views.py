@@ -25,6 +25,7 @@ from services.classifier.queries import (
     report_days,
     status_of,
 )
+from services.classifier.report_views import register_report_views
 from services.runtime.auth import Principal, Scope, Verifier
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ STATE_TABLE = "client-state"  # services.classifier.app.STATE_TABLE: the routing
 def register_views(classifier: Classifier) -> None:
     """Add the classifier's routes to its Faust web server."""
     app = classifier.app
+    register_report_views(classifier)  # the partnership review: services/classifier/report_views.py
     verifier = Verifier(classifier.settings.api_tokens)
     metrics_open = not classifier.settings.metrics_require_token
 

@@ -47,6 +47,7 @@ from services.events.models import (
     Source,
 )
 from services.events.policy import ClassifierPolicy
+from services.events.tenant_branding import Branding
 from services.events.tenant_people import (
     AccountLead,
     Client,
@@ -206,6 +207,9 @@ class Tenant(_Strict):
     )
     alerts: AlertPolicy = Field(
         AlertPolicy(), description="Who hears of a risk, through which channels, and when."
+    )
+    branding: Branding = Field(
+        Branding(), description="The MSP's name, logo and colours on the partnership review."
     )
 
     @field_validator("mappings")
