@@ -47,6 +47,7 @@ from services.events.models import (
     Source,
 )
 from services.events.policy import ClassifierPolicy
+from services.events.tenant_polling import PollingConfig
 from services.events.tenant_people import (
     AccountLead,
     Client,
@@ -175,6 +176,7 @@ class Tenant(_Strict):
     alerts: AlertPolicy = Field(
         AlertPolicy(), description="Who hears of a risk, through which channels, and when."
     )
+    polling: PollingConfig | None = None
 
     @field_validator("mappings")
     @classmethod
