@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -55,6 +55,9 @@ class RetryPolicy:
     attempts: int = 6
     backoff_seconds: float = 0.5
     max_wait_seconds: float = 300.0
+
+
+DEFAULT_RETRY = RetryPolicy()
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
@@ -97,7 +100,12 @@ class SlidingWindow:
 
 
 Config = (
-    AutotaskPolling | ConnectWisePolling | HaloPolling | NinjaPolling | DattoPolling | TacticalPolling
+    AutotaskPolling
+    | ConnectWisePolling
+    | HaloPolling
+    | NinjaPolling
+    | DattoPolling
+    | TacticalPolling
 )
 
 
@@ -108,7 +116,7 @@ class VendorClient:
         config: Config,
         metrics: PollMetrics,
         *,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
@@ -122,6 +130,7 @@ class VendorClient:
             transport=transport,
         )
         self._token: str | None = None
+        self.server_offset: float | None = None  # vendor clock - local clock, from Date
         self._window: SlidingWindow | None = None
         if isinstance(config, DattoPolling):
             self._window = SlidingWindow(config.requests_per_minute, 60.0, monotonic)
@@ -155,7 +164,7 @@ class VendorClient:
         """OAuth 2.0: client credentials (HaloPSA, NinjaOne); Datto RMM's password grant
         with its public client."""
         c = self.config
-        auth: tuple[str, str] | None = None
+        auth: httpx.BasicAuth | None = None
         params: dict[str, str] = {}
         if isinstance(c, HaloPolling):
             url = (c.auth_url or c.base_url.rstrip("/") + "/auth").rstrip("/") + "/token"
@@ -182,11 +191,14 @@ class VendorClient:
                 "username": c.api_key,
                 "password": c.api_secret.get_secret_value(),
             }
-            auth = ("public-client", "public")
+            auth = httpx.BasicAuth("public-client", "public")
         else:  # pragma: no cover - the key-based vendors never get here
             raise ApiError(self.source, "token", "this vendor has no token endpoint")
         answer = self._send(
-            "token", lambda: self._http.post(url, data=data, params=params, auth=auth)
+            "token",
+            lambda: self._http.post(
+                url, data=data, params=params, auth=auth or httpx.USE_CLIENT_DEFAULT
+            ),
         )
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
@@ -219,6 +231,7 @@ class VendorClient:
                 reason = f"network error ({type(exc).__name__})"
                 self._failed(what, reason, attempt, None)
                 continue
+            self._learn_clock(response.headers.get("date"))
             if self._window is not None:
                 self.metrics.budget_used.labels(self.source).set(self._window.used_ratio())
             status = response.status_code
@@ -237,6 +250,25 @@ class VendorClient:
             self.metrics.api_errors.labels(self.source, f"http_{status}").inc()
             raise ApiError(self.source, what, f"HTTP {status}")
         raise ApiError(self.source, what, f"gave up after {self.retry.attempts} attempts")
+
+    def _learn_clock(self, date: str | None) -> None:
+        if not date:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return
+        if server.tzinfo is None:
+            server = server.replace(tzinfo=UTC)
+        self.server_offset = (server - datetime.now(UTC)).total_seconds()
+
+    def now(self) -> datetime:
+        """The vendor's clock (from its answers' Date header), else the local one.
+        Watermarks are in the vendor's time, so clock skew cannot open a gap."""
+        local = datetime.now(UTC)
+        if self.server_offset is None:
+            return local
+        return local + timedelta(seconds=self.server_offset)
 
     def _failed(self, what: str, reason: str, attempt: int, retry_after: float | None) -> None:
         label = reason.split(" (")[0].replace(" ", "_").lower()

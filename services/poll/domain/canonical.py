@@ -104,12 +104,16 @@ class _Builder:
 
     def action(self, *created_fields: str) -> Action:
         created = self.time(*created_fields)
-        return Action.created if is_creation(created, record_time(self.spec, self.record)) else (
-            Action.updated
+        return (
+            Action.created
+            if is_creation(created, record_time(self.spec, self.record))
+            else (Action.updated)
         )
 
 
-def autotask_time_entry(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links) -> Outgoing:
+def autotask_time_entry(
+    tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links
+) -> Outgoing:
     b = _Builder(tenant, spec, r)
     ticket = _text(r.get("ticketID")) or links.ticket_id
     started = b.time("startDateTime", "dateWorked", "createDateTime") or datetime.now(UTC)
@@ -136,7 +140,9 @@ def autotask_time_entry(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], 
     )
 
 
-def autotask_service_call(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links) -> Outgoing:
+def autotask_service_call(
+    tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links
+) -> Outgoing:
     """A service call is an onsite visit; its ticket and technician come from
     ServiceCallTickets and ServiceCallTicketResources (`links`)."""
     b = _Builder(tenant, spec, r)
@@ -165,7 +171,9 @@ def autotask_service_call(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any]
     )
 
 
-def autotask_appointment(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links) -> Outgoing:
+def autotask_appointment(
+    tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links
+) -> Outgoing:
     b = _Builder(tenant, spec, r)
     starts = b.time("startDateTime") or datetime.now(UTC)
     payload = {
@@ -186,7 +194,9 @@ def autotask_appointment(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any],
     )
 
 
-def halo_action(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links) -> Outgoing | None:
+def halo_action(
+    tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links
+) -> Outgoing | None:
     """An action with time taken is a time entry; one without is a note (nothing to post)."""
     hours = float(r.get("timetaken") or 0)
     if hours <= 0:
@@ -216,11 +226,15 @@ def halo_action(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: L
     )
 
 
-def halo_appointment(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links) -> Outgoing:
+def halo_appointment(
+    tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links
+) -> Outgoing:
     b = _Builder(tenant, spec, r)
     starts = b.time("start_date") or datetime.now(UTC)
     ticket = _text(r.get("ticket_id")) or links.ticket_id
-    onsite = r.get("is_onsite") in (True, 1) or str(r.get("appointment_type") or "").lower() == "onsite"
+    onsite = (
+        r.get("is_onsite") in (True, 1) or str(r.get("appointment_type") or "").lower() == "onsite"
+    )
     payload = {
         "kind": "visit",
         "visit_id": b.id,
@@ -247,9 +261,30 @@ def halo_appointment(tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], lin
 
 _DEVICE_FIELDS = {
     # source: (client ref, name, created, serial, type, last user)
-    Source.ninjaone: ("organizationId", "systemName", "created", "serialNumber", "nodeClass", "lastLoggedInUser"),
-    Source.dattormm: ("siteUid", "hostname", "creationDate", "serialNumber", "deviceClass", "lastLoggedInUser"),
-    Source.tacticalrmm: ("client_name", "hostname", "created_time", "serial_number", "monitoring_type", "logged_in_username"),
+    Source.ninjaone: (
+        "organizationId",
+        "systemName",
+        "created",
+        "serialNumber",
+        "nodeClass",
+        "lastLoggedInUser",
+    ),
+    Source.dattormm: (
+        "siteUid",
+        "hostname",
+        "creationDate",
+        "serialNumber",
+        "deviceClass",
+        "lastLoggedInUser",
+    ),
+    Source.tacticalrmm: (
+        "client_name",
+        "hostname",
+        "created_time",
+        "serial_number",
+        "monitoring_type",
+        "logged_in_username",
+    ),
 }
 
 

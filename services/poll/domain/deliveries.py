@@ -111,6 +111,7 @@ def datto_alert(
     source_info = record.get("alertSourceInfo") or {}
     context = record.get("alertContext") or {}
     raised = parse_stamp(record.get("timestamp"))
+    when = resolved_at or raised
     body = {
         "status": "resolved" if resolved_at else "raised",
         "alert_uid": uid,
@@ -122,7 +123,7 @@ def datto_alert(
         "device_hostname": source_info.get("deviceName"),
         "site_uid": source_info.get("siteUid"),
         "site_name": source_info.get("siteName"),
-        "timestamp": iso_z(resolved_at or raised) if (resolved_at or raised) else None,
+        "timestamp": iso_z(when) if when else None,
     }
     return Outgoing(Source.dattormm, _dumps(body), f"dattormm:alert:{uid}")
 

@@ -92,6 +92,7 @@ SPECS: dict[tuple[Source, str], EntitySpec] = {
     )
 }
 
+
 # The order a source's entities run in: tickets first, so records that point at a
 # ticket find its client in the link table.
 def entities_of(source: Source, wanted: list[str]) -> list[EntitySpec]:
