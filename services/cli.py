@@ -646,5 +646,18 @@ def demo(
         raise _fail(f"demo: {exc}") from None
 
 
+@app.command()
+def poll(tenant: TenantOption = None) -> None:
+    """Run the poller: vendor APIs polled per the tenant's `polling:` section, records posted
+    to ingest; /metrics and /healthz on PARTNERPULSE_POLL_PORT (8484)."""
+    from services.poll.app import create_app
+    from services.poll.settings import PollSettings
+
+    settings = PollSettings(**({"tenant_file": tenant} if tenant else {}))
+    _setup_logging(settings.log_level)
+    application = create_app(settings, tenant=_service_tenant(settings))
+    _serve(application, settings.poll_host, settings.poll_port, settings.log_level)
+
+
 if __name__ == "__main__":
     app()
