@@ -56,7 +56,12 @@ def start_standins(
     state = StandIn(records=records, clock=clock, polling=polling)
     port = port or free_port()
     config = uvicorn.Config(
-        create_app(state), host="127.0.0.1", port=port, log_level="warning", access_log=False
+        create_app(state),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        date_header=False,  # the Date header is the replay clock's
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="vendorapi", daemon=True)
