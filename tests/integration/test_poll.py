@@ -186,7 +186,8 @@ def test_a_vendor_answering_429_then_500_for_a_while_loses_nothing(
         poller.run_cycle()
         events = topic_events(broker.bootstrap, 1)
         assert [e["refs"][0]["id"] for e in events] == ["a-1"]
-        assert waits[:5] == [3.0, 3.0, 0.01, 0.02, 0.04]  # Retry-After honoured, then back-off
+        # Retry-After honoured twice, then the back-off doubles on each 500.
+        assert waits[:5] == [3.0, 3.0, 0.04, 0.08, 0.16]
         errors = poller.metrics.registry.get_sample_value(
             "partnerpulse_poll_api_errors_total", {"source": "dattormm", "reason": "http_429"}
         )
