@@ -4,13 +4,21 @@ embedded broker: nothing lost, nothing twice; vendor faults and a SIGKILL surviv
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 
 from services.events import topics
 from services.events.models import Source
@@ -18,11 +26,20 @@ from services.events.tenant import Tenant
 from services.ingest.sender import signer
 from services.poll.adapters.vendor import RetryPolicy
 from services.poll.bootstrap import Poller, build_poller
+from services.runtime.broker import free_port
 from services.vendorapi.records import ApiRecords, ReplayClock
 from services.vendorapi.server import RunningStandIns, start_standins
-from tests.support.polling import T0, line, polling_config, records, with_polling
+from tests.conftest import FIXTURES
+from tests.support.polling import (
+    T0,
+    autotask_time_entry,
+    line,
+    polling_config,
+    records,
+    with_polling,
+)
 
-from .conftest import RunningIngest, event_values, read_topic
+from .conftest import REPO, RunningIngest, event_values, read_topic
 
 pytestmark = pytest.mark.integration
 # The pollers' sleep is a list in these tests: waits are recorded, not slept.
@@ -215,3 +232,109 @@ def test_a_vendor_answering_429_then_500_for_a_while_loses_nothing(
         assert sorted(e["refs"][0]["id"] for e in events) == ["a-1", "a-9"]
     finally:
         poller.stop()
+
+
+def _checkpoint_pages(state: Path) -> int:
+    if not state.exists():
+        return 0
+    with sqlite3.connect(state) as db:
+        try:
+            row = db.execute("SELECT pages FROM checkpoints WHERE entity='TimeEntries'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+    return int(row[0]) if row else 0
+
+
+def _finished(state: Path) -> bool:
+    with sqlite3.connect(state) as db:
+        row = db.execute(
+            "SELECT succeeded_at FROM watermarks WHERE entity='TimeEntries'"
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_poller_killed_mid_page_resumes_at_its_checkpoint(
+    broker: Any, ingest_factory: Any, tenant: Tenant, clock: ReplayClock, tmp_path: Path
+) -> None:
+    """`partnerpulse poll` as its own process, killed with SIGKILL while posting the second
+    200-row page of Autotask time entries, then started again: every entry once."""
+    count = 500
+    entries = ApiRecords(
+        [autotask_time_entry(10_000 + i, T0 + timedelta(seconds=i)) for i in range(count)]
+    )
+    entries.add(records()[0])  # their ticket, which names the client
+    clock.set(T0 + timedelta(days=1))
+    standins = start_standins(entries, clock, None)
+    ingest: RunningIngest = ingest_factory(broker.bootstrap)
+    polling = polling_config(
+        standins.base_urls,
+        autotask={"entities": ["TimeEntries"]},
+        **{s: None for s in ("connectwise", "halopsa", "ninjaone", "dattormm", "tacticalrmm")},
+    )
+    standins.state.polling = polling
+    document = yaml.safe_load((FIXTURES / "tenant.yaml").read_text())
+    document["polling"] = {
+        "backfill_days": 30,
+        "autotask": {
+            "base_url": standins.base_urls["autotask"],
+            "username": "api@msp.example",
+            "secret": "${AT_SECRET}",  # credentials as environment references
+            "integration_code": "AT-CODE",
+            "entities": ["TimeEntries"],
+            "every_seconds": 0.2,
+            "page_size": 200,
+        },
+    }
+    tenant_file = tmp_path / "tenant.yaml"
+    tenant_file.write_text(yaml.safe_dump(document))
+    data_dir = tmp_path / "poll-data"
+    port = free_port()
+    env = {
+        **os.environ,
+        "AT_SECRET": "at-secret",
+        "PARTNERPULSE_TENANT_FILE": str(tenant_file),
+        "PARTNERPULSE_DATA_DIR": str(data_dir),
+        "PARTNERPULSE_POLL_INGEST_URL": ingest.url,
+        "PARTNERPULSE_POLL_PORT": str(port),
+        "PARTNERPULSE_ALLOW_EXAMPLE_TENANT": "1",
+    }
+    command = [sys.executable, "-m", "services.cli", "poll"]
+    state = data_dir / "poll" / "state.sqlite3"
+    log = (tmp_path / "poll.log").open("w")
+    first = subprocess.Popen(command, env=env, cwd=REPO, stderr=log)
+    try:
+        _wait(lambda: _checkpoint_pages(state) >= 1, 60, "the first page's checkpoint")
+        time.sleep(0.3)  # well into the second page
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        assert not _finished(state)
+        assert _checkpoint_pages(state) >= 1  # the checkpoint survived the kill
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = subprocess.Popen(command, env=env, cwd=REPO, stderr=log)
+    try:
+        _wait(lambda: _finished(state), 60, "the resumed run to finish")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5, trust_env=False).text
+        assert 'partnerpulse_poll_lag_seconds{entity="TimeEntries",source="autotask"}' in metrics
+        assert "at-secret" not in metrics
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(20)
+        log.close()
+    assert "at-secret" not in (tmp_path / "poll.log").read_text()  # credentials never logged
+    events = topic_events(broker.bootstrap, count)
+    ids = Counter(e["refs"][0]["id"] for e in events)
+    assert len(ids) == count  # nothing lost
+    assert set(ids.values()) == {1}  # nothing twice
+    assert {e["client_id"] for e in events} == {tenant.client_for(Source.autotask, "29683")}
+    standins.stop()
