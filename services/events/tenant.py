@@ -47,7 +47,6 @@ from services.events.models import (
     Source,
 )
 from services.events.policy import ClassifierPolicy
-from services.events.tenant_polling import PollingConfig
 from services.events.tenant_people import (
     AccountLead,
     Client,
@@ -57,6 +56,7 @@ from services.events.tenant_people import (
     Person,
     SourceIds,
 )
+from services.events.tenant_polling import PollingConfig
 
 __all__ = [
     "AccountLead",
