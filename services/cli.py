@@ -653,7 +653,8 @@ def poll(tenant: TenantOption = None) -> None:
     from services.poll.app import create_app
     from services.poll.settings import PollSettings
 
-    settings = PollSettings(**({"tenant_file": tenant} if tenant else {}))
+    overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
+    settings = PollSettings(**overrides)
     _setup_logging(settings.log_level)
     application = create_app(settings, tenant=_service_tenant(settings))
     _serve(application, settings.poll_host, settings.poll_port, settings.log_level)

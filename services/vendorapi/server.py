@@ -72,3 +72,13 @@ def start_standins(
     if not server.started:
         raise RuntimeError(f"the vendor API stand-ins did not start on port {port}")
     return RunningStandIns(f"http://127.0.0.1:{port}", state, server, thread)
+
+
+def pointed_at(polling: PollingConfig, base_urls: dict[str, str]) -> PollingConfig:
+    """A scenario tenant's `polling:` section with every source's base_url on the
+    stand-ins (the credentials stay: the stand-ins accept exactly those)."""
+    updates = {
+        name: config.model_copy(update={"base_url": base_urls[name]})
+        for name, config in polling.sources().items()
+    }
+    return polling.model_copy(update=updates)

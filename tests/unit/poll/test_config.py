@@ -72,3 +72,20 @@ def test_a_missing_credential_variable_is_named(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("DATTO_API_SECRET")
     with pytest.raises(TenantConfigError, match=r"polling\.dattormm\.api_secret.*DATTO_API_SECRET"):
         parse_tenant(example_with_polling(), EXAMPLE)
+
+
+def test_up_starts_the_poller_only_for_a_tenant_that_polls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.poll.service import poll_specs
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    data = example_with_polling()
+    (spec,) = poll_specs(parse_tenant(data, EXAMPLE), ingest_url="http://127.0.0.1:8480")
+    assert (spec.name, spec.env) == (
+        "poll",
+        {"PARTNERPULSE_POLL_INGEST_URL": "http://127.0.0.1:8480"},
+    )
+    data.pop("polling")
+    assert poll_specs(parse_tenant(data, EXAMPLE), ingest_url="http://x") == []
