@@ -266,8 +266,8 @@ def test_a_poller_killed_mid_page_resumes_at_its_checkpoint(
     broker: Any, ingest_factory: Any, tenant: Tenant, clock: ReplayClock, tmp_path: Path
 ) -> None:
     """`partnerpulse poll` as its own process, killed with SIGKILL while posting the second
-    200-row page of Autotask time entries, then started again: every entry once."""
-    count = 500
+    100-row page of Autotask time entries, then started again: every entry once."""
+    count = 300
     entries = ApiRecords(
         [autotask_time_entry(10_000 + i, T0 + timedelta(seconds=i)) for i in range(count)]
     )
@@ -291,7 +291,7 @@ def test_a_poller_killed_mid_page_resumes_at_its_checkpoint(
             "integration_code": "AT-CODE",
             "entities": ["TimeEntries"],
             "every_seconds": 0.2,
-            "page_size": 200,
+            "page_size": 100,
         },
     }
     tenant_file = tmp_path / "tenant.yaml"
@@ -312,8 +312,14 @@ def test_a_poller_killed_mid_page_resumes_at_its_checkpoint(
     log = (tmp_path / "poll.log").open("w")
     first = subprocess.Popen(command, env=env, cwd=REPO, stderr=log)
     try:
-        _wait(lambda: _checkpoint_pages(state) >= 1, 60, "the first page's checkpoint")
-        time.sleep(0.3)  # well into the second page
+        accepted = lambda: ingest.metric(  # noqa: E731
+            "partnerpulse_ingest_events_accepted_total", source="canonical"
+        )
+        _wait(
+            lambda: _checkpoint_pages(state) == 1 and accepted() > 120,
+            60,
+            "the poller well into its second page",
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         assert not _finished(state)
@@ -332,6 +338,9 @@ def test_a_poller_killed_mid_page_resumes_at_its_checkpoint(
         second.wait(20)
         log.close()
     assert "at-secret" not in (tmp_path / "poll.log").read_text()  # credentials never logged
+    assert accepted() == count  # stored once each
+    # The resumed run re-posted the interrupted page; ingest recognised what it had.
+    assert ingest.metric("partnerpulse_ingest_duplicate_events_total", source="canonical") > 0
     events = topic_events(broker.bootstrap, count)
     ids = Counter(e["refs"][0]["id"] for e in events)
     assert len(ids) == count  # nothing lost
