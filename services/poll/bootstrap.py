@@ -101,10 +101,21 @@ class Poller:
         for loop in self.loops:
             loop.run_all()
 
-    def stop(self) -> None:
+    def finish(self) -> None:
+        """Stop the threads, run one last full cycle (the evaluator's catch-up at the end
+        of a replay), then close."""
+        self._halt()
+        self.run_cycle()
+        self.stop()
+
+    def _halt(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(30)
+        self._threads.clear()
+
+    def stop(self) -> None:
+        self._halt()
         for loop in self.loops:
             loop.client.close()
         self.poster.close()

@@ -78,6 +78,11 @@ class ApiRecords:
             ats = [v.at for v in versions]
             versions.insert(bisect.bisect_right(ats, at), Version(at, body))
 
+    def sources(self) -> set[str]:
+        """The vendors these records come from."""
+        with self._lock:
+            return {source for source, _ in self._versions}
+
     def visible(self, source: str, entity: str, now: datetime) -> list[Visible]:
         """Every record of the collection as it is at `now`, in id order."""
         out = []

@@ -4,6 +4,7 @@ base URL each vendor's `polling.<source>.base_url` must name (`base_urls`)."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -82,3 +83,30 @@ def pointed_at(polling: PollingConfig, base_urls: dict[str, str]) -> PollingConf
         for name, config in polling.sources().items()
     }
     return polling.model_copy(update=updates)
+
+
+def standin_polling(base_urls: dict[str, str], sources: set[str]) -> PollingConfig:
+    """A `polling:` section for a scenario whose tenant file has none: every source that
+    api.jsonl holds, pointed at the stand-ins, with throw-away credentials (pass the
+    result to `start_standins` too, so the stand-ins accept exactly these)."""
+    secret = secrets.token_urlsafe(16)
+    common = {"every_seconds": 5, "overlap_seconds": 600}
+    per_source: dict[str, dict[str, object]] = {
+        "autotask": {"username": "poll@standin", "secret": secret, "integration_code": secret},
+        "connectwise": {
+            "company_id": "standin",
+            "public_key": "poll",
+            "private_key": secret,
+            "client_id": secret,
+        },
+        "halopsa": {"client_id": "poll", "client_secret": secret},
+        "ninjaone": {"client_id": "poll", "client_secret": secret},
+        "dattormm": {"api_key": "poll", "api_secret": secret},
+        "tacticalrmm": {"api_key": secret},
+    }
+    data = {
+        name: {"base_url": base_urls[name], **common, **values}
+        for name, values in per_source.items()
+        if name in sources
+    }
+    return PollingConfig.model_validate(data)

@@ -227,11 +227,12 @@ def test_a_vendor_answering_429_then_500_for_a_while_loses_nothing(
         )
         assert failed == 1
         standins.state.faults.clear()
-        poller.run_cycle()
+        poller.start()  # threads on the cadence, as `partnerpulse poll` runs them
+        poller.finish()  # stop them, one last cycle, close: what the evaluator ends with
         events = topic_events(broker.bootstrap, 2)
         assert sorted(e["refs"][0]["id"] for e in events) == ["a-1", "a-9"]
     finally:
-        poller.stop()
+        poller.stop()  # again after finish(): harmless
 
 
 def _checkpoint_pages(state: Path) -> int:

@@ -132,3 +132,13 @@ def test_a_scenario_tenant_is_pointed_at_the_stand_ins() -> None:
     assert {n: s.base_url for n, s in moved.sources().items()} == local
     assert moved.autotask is not None and real.autotask is not None
     assert moved.autotask.secret == real.autotask.secret
+
+
+def test_a_scenario_without_a_polling_section_gets_one_for_its_vendors() -> None:
+    from services.vendorapi.server import standin_polling
+
+    records = ApiRecords([autotask_time_entry(1, T0), line(T0, "tacticalrmm", "agents", "a", {})])
+    local = {v: "http://127.0.0.1:1" + p for v, p in BASE_PATHS.items()}
+    polling = standin_polling(local, records.sources())
+    assert sorted(polling.sources()) == ["autotask", "tacticalrmm"]
+    assert polling.autotask is not None and polling.autotask.base_url == local["autotask"]
