@@ -53,6 +53,7 @@ class AutotaskPolling(_Source):
         "TimeEntries",
         "ServiceCalls",
         "Appointments",
+        "WebhookEventErrorLogs",
     )
     username: str = Field(description="The API user's user name (an email address).")
     secret: SecretStr

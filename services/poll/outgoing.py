@@ -103,6 +103,9 @@ class Resolver:
         src, entity = spec.source, spec.entity
         if src is Source.autotask and entity == "Tickets":
             return [deliveries.autotask_ticket(spec, r) for r in records]
+        if src is Source.autotask and entity == "WebhookEventErrorLogs":
+            failed = (deliveries.autotask_failed_callout(spec, r) for r in records)
+            return [out for out in failed if out is not None]
         if src is Source.connectwise:
             company, key_url = self.connectwise_company, self.key_url
             return [

@@ -20,6 +20,7 @@ AUTOTASK_STAMPS = {
     "TimeEntries": ("lastModifiedDateTime", "createDateTime"),
     "ServiceCalls": ("lastModifiedDateTime", "createDateTime"),
     "Appointments": ("lastModifiedDateTime", "updateDateTime", "createDateTime"),
+    "WebhookEventErrorLogs": ("createDateTime",),
 }
 HALO_LISTS = {"Tickets": "tickets", "Actions": "actions", "Appointment": "appointments"}
 HALO_STAMPS = ("last_update", "lastactiondate")

@@ -91,6 +91,7 @@ def new_records(poller: Poller) -> float:
 
 EXPECTED_REFS = {
     "autotask:ticket:7301": 1,
+    "autotask:ticket:7302": 1,  # a callout Autotask failed to deliver, from its error log
     "autotask:time_entry:5001": 1,
     "autotask:service_call:900": 1,
     "connectwise:ticket:48211": 1,

@@ -30,6 +30,15 @@ def line(
     }
 
 
+# A ticket callout Autotask failed to deliver (kept in WebhookEventErrorLogs).
+FAILED_CALLOUT = (
+    '{"Action":"Create","Guid":"6d0c2d9a-webhook","EntityType":"Ticket","Id":7302,'
+    '"Fields":{"id":7302,"companyID":29683,"title":"Outlook crashes","createDate":'
+    '"2026-03-02T09:03:00Z"},"EventTime":"2026-03-02T09:03:00Z","SequenceNumber":12,'
+    '"PersonId":29682800}'
+)
+
+
 def autotask_time_entry(rid: int, at: datetime, ticket: int = 7301) -> dict[str, Any]:
     body = {
         "id": rid,
@@ -46,7 +55,7 @@ def autotask_time_entry(rid: int, at: datetime, ticket: int = 7301) -> dict[str,
 
 
 def records() -> list[dict[str, Any]]:
-    """One of everything the poller reads; 17 events in all (see EXPECTED_REFS)."""
+    """One of everything the poller reads (the events they make: tests/integration/test_poll.py)."""
     t = T0
     out = [
         line(
@@ -81,6 +90,13 @@ def records() -> list[dict[str, Any]]:
                 "status": 1,
                 "isComplete": False,
             },
+        ),
+        line(
+            t + timedelta(minutes=7),
+            "autotask",
+            "WebhookEventErrorLogs",
+            77,
+            {"id": 77, "createDateTime": iso(t + timedelta(minutes=7)), "payload": FAILED_CALLOUT},
         ),
         line(
             t,
@@ -271,22 +287,6 @@ def records() -> list[dict[str, Any]]:
         ),
     ]
     return out
-
-
-# The first cycle's events: devices are the inventory's baseline (no event on a first run).
-FIRST_CYCLE_REFS = {
-    "autotask:ticket:7301",
-    "autotask:time_entry:5001",
-    "autotask:service_call:900",
-    "connectwise:ticket:48211",
-    "connectwise:time_entry:7001",
-    "halopsa:ticket:3001",
-    "halopsa:time_entry:41",
-    "halopsa:appointment:61",
-    "ninjaone:alert:s-1",
-    "dattormm:alert:a-1",
-    "tacticalrmm:alert:501",
-}
 
 
 def polling_config(base_urls: dict[str, str], **overrides: Any) -> PollingConfig:

@@ -144,3 +144,14 @@ def tactical_alert(spec: EntitySpec, record: Mapping[str, Any], *, resolved: boo
         "site": record.get("site_name") or record.get("site"),
     }
     return Outgoing(Source.tacticalrmm, _dumps(body), f"tacticalrmm:alert:{rid}")
+
+
+def autotask_failed_callout(spec: EntitySpec, record: Mapping[str, Any]) -> Outgoing | None:
+    """A callout Autotask could not deliver (`WebhookEventErrorLogs.payload`), re-posted
+    byte for byte: the same body is the same event id, whether or not it got through."""
+    payload = record.get("payload")
+    if not isinstance(payload, str) or not payload.strip():
+        return None
+    return Outgoing(
+        Source.autotask, payload.encode(), f"autotask:webhook_error:{record_id(spec, record)}"
+    )

@@ -57,6 +57,8 @@ SPECS: dict[tuple[Source, str], EntitySpec] = {
             ("lastModifiedDateTime", "createDateTime"),
             webhook=False,
         ),
+        # Callouts Autotask failed to deliver, kept 30 days with their payload.
+        EntitySpec(_S.autotask, "WebhookEventErrorLogs", Cursor.modified, ("createDateTime",)),
         EntitySpec(
             _S.autotask,
             "Appointments",

@@ -141,3 +141,16 @@ def test_the_datto_window_holds_requests_to_the_limit() -> None:
     assert window.wait_time() == 30.0
     clock[0] = 60.0
     assert window.wait_time() == 0
+
+
+def test_a_callout_autotask_failed_to_deliver_is_the_event_it_would_have_been(
+    tenant: Tenant,
+) -> None:
+    from tests.support.polling import FAILED_CALLOUT
+
+    spec = spec_for(Source.autotask, "WebhookEventErrorLogs")
+    polled = deliveries.autotask_failed_callout(spec, {"id": 77, "payload": FAILED_CALLOUT})
+    assert polled is not None
+    original = Outgoing(Source.autotask, FAILED_CALLOUT.encode(), "callout")
+    assert event_ids(tenant, polled) == event_ids(tenant, original)
+    assert deliveries.autotask_failed_callout(spec, {"id": 78, "payload": None}) is None
