@@ -44,7 +44,19 @@ class SourceLoop:
 
     def run_all(self) -> None:
         """One cycle: every collection of the source, each on its own; a failure of one
-        keeps its checkpoint and does not stop the others."""
+        keeps its checkpoint and does not stop the others. Autotask's shared hourly
+        threshold is read once per cycle; above its share the whole cycle waits."""
+        if self.source is Source.autotask:
+            try:
+                self.client.autotask_budget()
+            except ApiError as exc:  # BudgetExhausted, or the check itself failed
+                for poller in self.pollers:
+                    self.metrics.runs.labels(
+                        str(self.source), poller.spec.entity, "backed_off"
+                    ).inc()
+                log.warning("%s", exc)
+                self.runs += 1
+                return
         for poller in self.pollers:
             labels = (str(self.source), poller.spec.entity)
             try:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.events.models import Source
 from services.events.tenant import Tenant
 from services.poll.adapters.ingest import IngestPoster, Posted
 from services.poll.adapters.store import Checkpoint, PollStore
@@ -54,8 +53,6 @@ class CollectionPoller:
         self._labels = (str(spec.source), spec.entity)
 
     def run_once(self) -> RunResult:
-        if self.spec.source is Source.autotask:
-            self.client.autotask_budget()
         if self.spec.cursor is Cursor.snapshot:
             return self._snapshot()
         return self._incremental()

@@ -349,3 +349,37 @@ def test_a_poller_killed_mid_page_resumes_at_its_checkpoint(
     assert set(ids.values()) == {1}  # nothing twice
     assert {e["client_id"] for e in events} == {tenant.client_for(Source.autotask, "29683")}
     standins.stop()
+
+
+def test_autotask_backs_off_above_half_of_the_shared_hourly_threshold(
+    ingest_factory: Any, tenant: Tenant, standins: RunningStandIns, tmp_path: Path
+) -> None:
+    ingest: RunningIngest = ingest_factory(None)  # journal only: no broker needed here
+    others = {s: None for s in ("connectwise", "halopsa", "ninjaone", "dattormm", "tacticalrmm")}
+    poller, _ = make_poller(tenant, standins, ingest, tmp_path / "poll", [], **others)
+    standins.state.autotask_threshold = 10
+    headers = {
+        "UserName": "api@msp.example",
+        "Secret": "at-secret",
+        "ApiIntegrationCode": "AT-CODE",
+    }
+    for _ in range(5):  # other integrations of the same database use the budget
+        url = standins.base_urls["autotask"] + "/V1.0/ThresholdInformation"
+        assert httpx.get(url, headers=headers, trust_env=False).status_code == 200
+    try:
+        poller.run_cycle()
+        registry = poller.metrics.registry
+        assert registry.get_sample_value(
+            "partnerpulse_poll_budget_used_ratio", {"source": "autotask"}
+        ) == pytest.approx(0.6)
+        backed_off = registry.get_sample_value(
+            "partnerpulse_poll_runs_total",
+            {"source": "autotask", "entity": "TimeEntries", "outcome": "backed_off"},
+        )
+        assert backed_off == 1
+        assert new_records(poller) == 0  # nothing read while above half
+        standins.state.autotask_threshold = 10_000
+        poller.run_cycle()
+        assert new_records(poller) == 4  # ticket, failed callout, time entry, service call
+    finally:
+        poller.stop()
