@@ -125,6 +125,7 @@ class Poller:
         for thread in self._threads:
             thread.join(30)
         self._threads.clear()
+        self._stop.clear()  # a cycle run after this (finish) waits as asked again
 
     def stop(self) -> None:
         self._halt()
@@ -147,14 +148,19 @@ def build_poller(
     metrics = metrics or PollMetrics()
     store = PollStore(data_dir / "poll" / "state.sqlite3")
     signer = Signer(tenant)
-    extra = {} if sleep is None else {"sleep": sleep}
-    poster = IngestPoster(ingest_url, signer, retry=retry, **extra)
+    stop = threading.Event()
+    if sleep is None:
+
+        def sleep(seconds: float) -> None:
+            stop.wait(seconds)  # waits (Retry-After, back-off) end when the poller stops
+
+    poster = IngestPoster(ingest_url, signer, retry=retry, sleep=sleep)
     polling = tenant.polling
     loops: list[SourceLoop] = []
     collections: list[tuple[str, str]] = []
     for name, config in (polling.sources() if polling else {}).items():
         source = Source(name)
-        client = VendorClient(source, config, metrics, retry=retry, **extra)  # type: ignore[arg-type]
+        client = VendorClient(source, config, metrics, retry=retry, sleep=sleep)  # type: ignore[arg-type]
         resolver = Resolver(tenant, store, client)
         if isinstance(config, ConnectWisePolling):
             port = config.key_server_port or free_port()
@@ -178,4 +184,4 @@ def build_poller(
         collections += [(name, p.spec.entity) for p in pollers]
         loops.append(SourceLoop(source, config.every_seconds, client, pollers, metrics))
     metrics.initialise(collections)
-    return Poller(loops, store, signer, poster, metrics)
+    return Poller(loops, store, signer, poster, metrics, stop)
