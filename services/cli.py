@@ -207,6 +207,7 @@ def up(
 ) -> None:
     """Start the embedded broker (unless one is configured) and every service; Ctrl+C stops."""
     from services.ingest.settings import IngestSettings
+    from services.poll.service import poll_specs
     from services.runtime.supervisor import ServiceSpec, Supervisor
 
     overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
@@ -238,6 +239,7 @@ def up(
         ),
         *_classifier_specs(classifier_workers),
         _alerts_spec(),
+        *poll_specs(config, ingest_url=base),  # only with a `polling:` section
     ]
     port = broker_port or settings.broker_port
     raise typer.Exit(Supervisor(settings, services, broker_port=port).run())
@@ -722,6 +724,20 @@ def report(
         raise _fail(f"report: {exc}") from None
     except OSError as exc:
         raise _fail(f"report: cannot write ({exc})") from None
+
+
+@app.command()
+def poll(tenant: TenantOption = None) -> None:
+    """Run the poller: vendor APIs polled per the tenant's `polling:` section, records posted
+    to ingest; /metrics and /healthz on PARTNERPULSE_POLL_PORT (8484)."""
+    from services.poll.app import create_app
+    from services.poll.settings import PollSettings
+
+    overrides: dict[str, Any] = {"tenant_file": tenant} if tenant else {}
+    settings = PollSettings(**overrides)
+    _setup_logging(settings.log_level)
+    application = create_app(settings, tenant=_service_tenant(settings))
+    _serve(application, settings.poll_host, settings.poll_port, settings.log_level)
 
 
 if __name__ == "__main__":

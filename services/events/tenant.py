@@ -57,6 +57,7 @@ from services.events.tenant_people import (
     Person,
     SourceIds,
 )
+from services.events.tenant_polling import PollingConfig
 
 __all__ = [
     "AccountLead",
@@ -210,6 +211,10 @@ class Tenant(_Strict):
     )
     branding: Branding = Field(
         Branding(), description="The MSP's name, logo and colours on the partnership review."
+    )
+    polling: PollingConfig | None = Field(
+        None,
+        description="Vendor APIs to poll for what webhooks do not deliver (docs/connectors.md).",
     )
 
     @field_validator("mappings")

@@ -1,0 +1,1 @@
+"""The poller's I/O: vendor API clients, the SQLite state, the ingest poster."""

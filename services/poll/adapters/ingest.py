@@ -1,0 +1,89 @@
+"""Posts a polled record to ingest's webhook route for its source, authenticated as that
+vendor would (the `Signer` of `partnerpulse send`), so journal, dedupe, DLQ and metrics
+apply to it exactly as to a webhook delivery."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import httpx
+
+from services.ingest.sender import Signer
+from services.poll.adapters.vendor import DEFAULT_RETRY, RetryPolicy, retry_after_seconds
+from services.poll.domain.deliveries import Outgoing
+
+log = logging.getLogger("partnerpulse.poll")
+
+
+class Posted(StrEnum):
+    new = "new"  # stored as new: the webhook had not delivered it
+    duplicate = "duplicate"  # ingest already had this event id
+    rejected = "rejected"  # 4xx: ingest sent the body to the DLQ with the reason
+
+
+class IngestUnavailable(Exception):
+    """Ingest did not take the record (down, full, or refusing our credentials): the run
+    stops here and resumes from its checkpoint next time."""
+
+
+class IngestPoster:
+    def __init__(
+        self,
+        ingest_url: str,
+        signer: Signer,
+        *,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._url = ingest_url.rstrip("/")
+        self._signer = signer
+        self._retry, self._sleep = retry, sleep
+        self._http = httpx.Client(timeout=30, trust_env=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def post(self, out: Outgoing) -> Posted:
+        url = f"{self._url}/v1/webhooks/{out.route}"
+        for attempt in range(1, self._retry.attempts + 1):
+            headers = {
+                "content-type": "application/json",
+                **self._signer.headers(out.route, out.body),
+            }
+            try:
+                response = self._http.post(url, content=out.body, headers=headers)
+            except httpx.TransportError as exc:
+                self._wait(attempt, None, f"ingest unreachable ({type(exc).__name__})")
+                continue
+            status = response.status_code
+            if status in (200, 202):
+                accepted = response.json().get("accepted", 1 if status == 202 else 0)
+                return Posted.new if accepted else Posted.duplicate
+            if status in (429, 503):
+                wait = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
+                self._wait(attempt, wait, f"ingest answered {status}")
+                continue
+            if status in (401, 403):
+                raise IngestUnavailable(
+                    f"ingest refused the {out.route} delivery's authentication ({status}): "
+                    "check the tenant's webhooks section"
+                )
+            if 400 <= status < 500:
+                log.warning("%s: ingest rejected it (%s): %s", out.ref, status, response.text[:300])
+                return Posted.rejected
+            self._wait(attempt, None, f"ingest answered {status}")
+        raise IngestUnavailable(f"ingest did not take {out.ref} after {self._retry.attempts} tries")
+
+    def _wait(self, attempt: int, retry_after: float | None, reason: str) -> None:
+        if attempt >= self._retry.attempts:
+            return
+        backoff = min(self._retry.backoff_seconds * 2 ** (attempt - 1), 30.0)
+        wait = min(
+            retry_after if retry_after is not None else backoff, self._retry.max_wait_seconds
+        )
+        log.warning("%s; retrying in %.1f s", reason, wait)
+        self._sleep(wait)

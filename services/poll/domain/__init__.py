@@ -1,0 +1,1 @@
+"""Pure polling logic: query building, paging, watermarks, record -> delivery. No I/O."""
