@@ -527,6 +527,14 @@ def simulate(
     max_endpoints: Annotated[
         int, typer.Option(help="Largest client, in managed endpoints (from 12 up).")
     ] = 150,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="standard: a realistic book of clients, a minority ambiguous; hard: every "
+            "client a hard case (unrelated alerts at the site, long-open alerts, PSA/RMM ids "
+            "that differ, MSP cancellations, co-managed staff, follow-ups, silent clients...)."
+        ),
+    ] = "standard",
 ) -> None:
     """Write a simulated scenario: tenant.yaml, deliveries.jsonl and truth.json."""
     from collections import Counter
@@ -538,7 +546,12 @@ def simulate(
 
     try:
         config = SimulationConfig(
-            clients, days, seed, date.fromisoformat(start), max_endpoints=max_endpoints
+            clients,
+            days,
+            seed,
+            date.fromisoformat(start),
+            max_endpoints=max_endpoints,
+            profile=profile,
         )
     except ValueError as exc:
         raise _fail(f"simulate: {exc}") from None
