@@ -93,11 +93,14 @@ def test_a_late_report_names_the_alerts_device_where_the_psa_body_does(
 
 
 def test_an_autotask_ticket_names_its_configuration_item_by_autotask_id_only(
-    scenario: Scenario, events: list[CanonicalEvent]
+    scenario: Scenario,
 ) -> None:
     """The Ticket webhook carries configurationItemID, not the item's name or serial (those
-    come only with ticket UDFs, which the simulated tenant does not configure): its late
-    reports share no identity with the alert, and the classifier falls back on the site."""
+    come only with ticket UDFs): without the tenant's text option its late reports share no
+    identity with the alert, and the classifier falls back on the site."""
+    tenant = copy.deepcopy(scenario.tenant)
+    tenant.get("classifier", {}).get("device_identity", {}).pop("ticket_text_hostname", None)
+    events = normalise_all(parse_tenant(tenant), scenario.deliveries)
     naming = [t for t in _tickets(events, Source.autotask) if t.devices]
     assert naming
     assert all(d.id and d.hostname is None and d.serial is None for t in naming for d in t.devices)
