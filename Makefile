@@ -77,9 +77,12 @@ bench-classifier: $(STAMP) ## Classifier vs a trivial Faust agent, and end-to-en
 bench-scale: $(STAMP) ## 500 clients x 90 days (5 large) drained by 1 and 3 workers, kill and restart recovery; writes docs/benchmarks.md
 	$(PY) -m bench.scale --write docs/benchmarks.md
 
+fuzz: $(STAMP) ## schemathesis over every OpenAPI spec against `partnerpulse up` (0 server errors); writes docs/security.md
+	$(PY) -m tests.fuzz.schemathesis_run --write docs/security.md
+
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
 
 .PHONY: system-packages
-.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier bench-scale clean
+.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier bench-scale fuzz clean
