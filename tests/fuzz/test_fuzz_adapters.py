@@ -31,7 +31,7 @@ from services.ingest.records import (
 from .strategies import bodies, fixtures, hostile_headers
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=100,
     deadline=None,  # a 50,000-level body takes a while to refuse on a busy machine
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
