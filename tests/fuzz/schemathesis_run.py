@@ -20,6 +20,7 @@ figures in PATH's "Fuzzing" section (docs/security.md).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -195,21 +196,22 @@ def static_secret_headers() -> list[str]:
     headers = [f"{hooks[s]['header']}: {hooks[s]['secrets'][0]}" for s in ("ninjaone", "dattormm")]
     headers.append(f"{hooks['tacticalrmm']['header']}: {hooks['tacticalrmm']['secrets'][0]}")
     halo = hooks["halopsa"]
-    import base64
-
     basic = base64.b64encode(f"{halo['username']}:{halo['secrets'][0]}".encode()).decode()
     headers.append(f"Authorization: Basic {basic}")
     return headers
 
 
-def report_markdown(runs: list[Run], alive: dict[str, bool], examples: int) -> str:
+def report_markdown(
+    runs: list[Run], alive: dict[str, bool], examples: int, api_examples: int
+) -> str:
     total = sum(r.requests for r in runs)
     errors = sum(r.server_errors for r in runs)
     lines = [
         START,
         f"Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `make fuzz` "
         f"(schemathesis, `--checks not_a_server_error`, phases examples, coverage and "
-        f"fuzzing, `--max-examples {examples}`, seed 11).",
+        f"fuzzing, `--max-examples` {examples} for ingest and {api_examples} for the "
+        "classifier and alerts APIs, seed 11).",
         "",
         "| API | spec | credentials | requests | answers | 5xx |",
         "|---|---|---|---:|---|---:|",
@@ -249,7 +251,13 @@ def write_section(path: Path, section: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=60, help="per operation and phase")
+    parser.add_argument("--examples", type=int, default=60, help="ingest: per operation and phase")
+    parser.add_argument(
+        "--api-examples",
+        type=int,
+        default=300,
+        help="the classifier and alerts APIs (fewer operations, simpler inputs)",
+    )
     parser.add_argument("--write", type=Path, help="record the figures in this markdown file")
     args = parser.parse_args()
 
@@ -289,13 +297,13 @@ def main() -> int:
                         url,
                         bearer,
                         work / f"{api}.har",
-                        args.examples,
+                        args.api_examples,
                     )
                 )
             alive = stack.alive()
         finally:
             stack.stop()
-        section = report_markdown(runs, alive, args.examples)
+        section = report_markdown(runs, alive, args.examples, args.api_examples)
         print("\n" + section)
         total = sum(r.requests for r in runs)
         failed = [r for r in runs if r.server_errors or r.exit_code]
