@@ -219,6 +219,29 @@ def test_no_request_makes_the_classifier_answer_5xx(
         assert response.json()["client_id"] == "acme"
 
 
+def test_the_classifier_serves_its_openapi_document_to_a_reader_only(
+    classifier: str,
+) -> None:
+    """What schemathesis reads in `make fuzz`: every query route, each of which answers."""
+    assert httpx.get(f"{classifier}/openapi.json", trust_env=False).status_code == 401
+    spec = httpx.get(f"{classifier}/openapi.json", headers=bearer(READER), trust_env=False)
+    assert spec.status_code == 200
+    paths = spec.json()["paths"]
+    assert set(paths) == {
+        "/healthz",
+        "/v1/status",
+        "/v1/clients",
+        "/v1/clients/{client_id}",
+        "/v1/processed",
+    }
+    body = paths["/v1/processed"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["required"] == ["event_ids"]
+    detail = httpx.get(
+        f"{classifier}/v1/clients/acme?days=30", headers=bearer(READER), trust_env=False
+    )
+    assert detail.status_code == 200 and detail.json()["client_id"] == "acme"
+
+
 def test_the_classifier_is_still_up_after_the_fuzz(classifier: str) -> None:
     """Runs after the fuzz (module order): the same process answers, with its data."""
     assert httpx.get(f"{classifier}/healthz", trust_env=False).status_code == 200
