@@ -94,7 +94,10 @@ bench-report: $(STAMP) system-deps ## The partnership review: one client's quart
 report-picture: $(STAMP) system-deps ## Page 1 of a demo client's report as docs/img/report-page1.png (the README's picture)
 	$(PY) -m bench.report_picture --out docs/img/report-page1.png
 
+fuzz: $(STAMP) ## schemathesis over every OpenAPI spec against `partnerpulse up` (0 server errors); writes docs/security.md
+	$(PY) -m tests.fuzz.schemathesis_run --write docs/security.md
+
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier bench-scale bench-report report-picture system-deps system-packages clean
+.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier bench-scale bench-report report-picture fuzz system-deps system-packages clean

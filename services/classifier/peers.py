@@ -58,10 +58,12 @@ async def route(
         return response
     except (SameNode, ServiceUnavailable, KeyError):
         return None
+    except (TypeError, AttributeError):
+        # Before the worker has the topic's partition metadata (just started, or a
+        # rebalance), faust's key look-up iterates a None: no owner is known yet.
+        return None
     except aiohttp.ClientError as exc:
         log.warning("the worker that owns %r did not answer: %s", key, exc)
-        return None
-    except (TypeError, AttributeError):  # no topic metadata yet: just started, or a rebalance
         return None
 
 

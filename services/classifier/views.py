@@ -14,7 +14,7 @@ from aiohttp.web import HTTPRequestEntityTooLarge
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.classifier import peers
+from services.classifier import openapi, peers
 from services.classifier.queries import (
     MAX_PROCESSED_BODY_BYTES,
     client_detail,
@@ -60,6 +60,12 @@ def register_views(classifier: Classifier) -> None:
             generate_latest(classifier.metrics.registry),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
+
+    @app.page("/openapi.json")
+    async def openapi_document(web: View, request: Request) -> Response:
+        if (refusal := refused(web, request)) is not None:
+            return refusal
+        return web.json(openapi.document())
 
     @app.page("/v1/status")
     async def status(web: View, request: Request) -> Response:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect
 
 from services.events.models import Source
 from services.events.tenant import Tenant, load_tenant
-from services.ingest import freshness
+from services.ingest import freshness, openapi
 from services.ingest.adapters import ADAPTERS
 from services.ingest.adapters.base import (
     AuthenticationError,
@@ -322,6 +322,13 @@ def _collector_tuned_for_requests() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _handler(ingest: Ingest, source: Source) -> Callable[[Request], Awaitable[Response]]:
+    async def receive(request: Request) -> Response:
+        return await ingest.handle(source.value, request)
+
+    return receive
+
+
 def create_app(
     settings: IngestSettings | None = None,
     *,
@@ -351,33 +358,43 @@ def create_app(
     app.state.ingest = ingest
     app.state.read_timeout = settings.ingest_read_timeout_seconds  # `partnerpulse ingest`
 
-    @app.post(
-        "/v1/webhooks/{source}",
-        summary="Receive one vendor webhook delivery",
-        responses={
-            200: {"description": "Already received (a retry), or nothing to ingest"},
-            202: {"description": "Accepted: durably journaled, on its way to Kafka"},
-            401: {"description": "Signature or secret missing or wrong"},
-            404: {"description": "Unknown source"},
-            400: {"description": "The client went away before its body was received"},
-            413: {"description": "Body, or an event it carries, over the size limit"},
-            422: {
-                "description": "Invalid payload, or an event time out of bounds (stale or "
-                "from the future); the raw body went to the dead-letter topic"
-            },
-            429: {"description": "Journal full or signing key unavailable: retry after"},
-            503: {"description": "The journal cannot write (disk full): retry after"},
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {"description": "Already received (a retry), or nothing to ingest"},
+        202: {"description": "Accepted: durably journaled, on its way to Kafka"},
+        401: {"description": "Signature or secret missing or wrong"},
+        400: {"description": "The client went away before its body was received"},
+        413: {"description": "Body, or an event it carries, over the size limit"},
+        422: {
+            "description": "Invalid payload, or an event time out of bounds (stale or "
+            "from the future); the raw body went to the dead-letter topic"
         },
-    )
+        429: {"description": "Journal full or signing key unavailable: retry after"},
+        503: {"description": "The journal cannot write (disk full): retry after"},
+    }
+
+    # One route per source in the spec, each with its vendor's body and auth headers
+    # (services/ingest/openapi.py); every one reads the raw bytes, as the generic route.
+    for vendor in Source:
+        if vendor is not Source.canonical:
+            app.post(
+                f"/v1/webhooks/{vendor.value}",
+                summary=f"Receive one {vendor.value} webhook delivery",
+                responses=responses,
+                openapi_extra=openapi.delivery_operation(vendor, tenant),
+                operation_id=f"webhook_{vendor.value}",
+            )(_handler(ingest, vendor))
+
+    @app.post("/v1/webhooks/{source}", include_in_schema=False)
     async def webhook(source: str, request: Request) -> Response:
         return await ingest.handle(source, request)
 
-    @app.post(
+    app.post(
         "/v1/events",
         summary="Receive canonical events (one JSON object or NDJSON), Standard Webhooks signed",
-    )
-    async def canonical_events(request: Request) -> Response:
-        return await ingest.handle(Source.canonical.value, request)
+        responses=responses,
+        openapi_extra=openapi.delivery_operation(Source.canonical, tenant),
+        operation_id="canonical_events",
+    )(_handler(ingest, Source.canonical))
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -265,7 +265,12 @@ def test_health_metrics_and_openapi_are_served(broker: Any, ingest_factory: Any)
         for name in names:
             assert name in text, (url, name)
     spec = httpx.get(f"{ingest.url}/openapi.json", trust_env=False).json()
-    assert "/v1/webhooks/{source}" in spec["paths"] and "/v1/events" in spec["paths"]
+    # Every source's route declares its body and auth headers (services/ingest/openapi.py).
+    routes = [f"/v1/webhooks/{s.value}" for s in Source if s is not Source.canonical]
+    for route in [*routes, "/v1/events"]:
+        operation = spec["paths"][route]["post"]
+        assert "application/json" in operation["requestBody"]["content"], route
+        assert any(p["in"] == "header" for p in operation["parameters"]), route
 
 
 def test_broker_outage_mid_stream_loses_nothing_and_duplicates_nothing(
