@@ -70,15 +70,16 @@ class OwnStack:
 
 
 def replay_tenant(tenant_file: Path, folder: Path) -> Path:
-    """The scenario's tenant file for a replay: as written, but with ingest's age check
-    (webhooks.freshness.max_event_age_hours) off. A scenario is recorded history: its
-    deliveries carry their vendors' times of then, which the check compares with now.
-    The check of events dated ahead of their receipt stays as the tenant says."""
+    """The scenario's tenant file for a replay: as written, but with ingest's event-time
+    checks against the wall clock (webhooks.freshness) off. A scenario is recorded
+    history: its deliveries carry their vendors' times of then (or of a simulated year
+    that runs past today), which those checks compare with the moment of the replay."""
     raw = yaml.safe_load(tenant_file.read_text()) or {}
     webhooks = raw.setdefault("webhooks", {}) or {}
     raw["webhooks"] = webhooks
     freshness = webhooks.get("freshness") or {}
     freshness["max_event_age_hours"] = None
+    freshness["max_event_ahead_hours"] = None
     webhooks["freshness"] = freshness
     path = folder / "tenant.replay.yaml"
     folder.mkdir(parents=True, exist_ok=True)
