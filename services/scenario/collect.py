@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,6 +112,60 @@ def wait_processed(
             if not pending or waited > timeout:
                 return Processed(done, pending, waited)
             time.sleep(0.5)
+
+
+class Confirmer:
+    """Confirms events as processed while the replay still runs.
+
+    The classifier keeps the ids of the events it folded for its retention window (about
+    100 days of event time) and no longer: on a scenario longer than that, an event
+    asked about only after the replay may have been processed and forgotten. So the ids
+    ingest accepts are asked about every `interval` seconds as they come; `unconfirmed`
+    then leaves only those to wait for.
+    """
+
+    def __init__(self, classifier_url: str, interval: float = 2.0) -> None:
+        self._url = classifier_url
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._pending: dict[str, None] = {}
+        self._confirmed: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="confirmer", daemon=True)
+
+    def add(self, event_ids: list[str]) -> None:
+        with self._lock:
+            self._pending.update(dict.fromkeys(event_ids))
+
+    def __enter__(self) -> Confirmer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            with self._lock:
+                pending = list(self._pending)
+            if not pending:
+                continue
+            try:
+                answer = wait_processed(self._url, pending, timeout=0.0)
+            except CollectError:
+                continue
+            missing = set(answer.missing)
+            with self._lock:
+                for event_id in pending:
+                    if event_id not in missing:
+                        self._confirmed.add(event_id)
+                        self._pending.pop(event_id, None)
+
+    def unconfirmed(self, event_ids: Sequence[str]) -> list[str]:
+        """Of these ids, those not confirmed as processed yet."""
+        with self._lock:
+            return [i for i in dict.fromkeys(event_ids) if i not in self._confirmed]
 
 
 @dataclass(frozen=True)

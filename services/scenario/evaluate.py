@@ -162,21 +162,33 @@ def run(
             f"pipeline must answer them with the scenario's key ({KEY_FILE_ENV}, which "
             "evaluate sets for a pipeline of its own)"
         )
-    hooks = Hooks(answered=monitor.answered, finished=monitor.finished, abort=monitor.abort)
+    confirmer = collect.Confirmer(endpoints.classifier_url)
+    hooks = Hooks(
+        answered=monitor.answered,
+        finished=monitor.finished,
+        accepted=confirmer.add,
+        abort=monitor.abort,
+    )
     try:
         with monitor:
             monitor.phase("deliveries sent", len(files.deliveries))
-            outcomes = replay(
-                files.deliveries,
-                files.tenant,
-                endpoints.ingest_url,
-                concurrency=concurrency,
-                hooks=hooks,
-            )
+            with confirmer:  # events confirmed while the replay runs (see Confirmer)
+                outcomes = replay(
+                    files.deliveries,
+                    files.tenant,
+                    endpoints.ingest_url,
+                    concurrency=concurrency,
+                    hooks=hooks,
+                )
             accepted = list(dict.fromkeys(i for o in outcomes if o.answered for i in o.event_ids))
+            left = confirmer.unconfirmed(accepted)
             monitor.phase("events processed", len(accepted))
-            processed = collect.wait_processed(
-                endpoints.classifier_url, accepted, timeout=timeout, progress=monitor.advance
+            monitor.advance(len(accepted) - len(left))
+            waited = collect.wait_processed(
+                endpoints.classifier_url, left, timeout=timeout, progress=monitor.advance
+            )
+            processed = collect.Processed(
+                waited.processed + len(accepted) - len(left), waited.missing, waited.waited
             )
     except (KeyboardInterrupt, ReplayStopped):
         if monitor.verdict is not None:

@@ -48,11 +48,13 @@ class Hooks:
     """What a watcher of the replay is told, and how it ends it.
 
     `answered(source, status, error)`: each answer to each attempt (status 0: none);
-    `finished(source)`: a delivery is done with; `abort`: set it to stop sending.
+    `finished(source)`: a delivery is done with; `accepted(event_ids)`: the events a
+    delivery became; `abort`: set it to stop sending.
     """
 
     answered: Callable[[str, int, str | None], None] | None = None
     finished: Callable[[str], None] | None = None
+    accepted: Callable[[list[str]], None] | None = None  # event ids ingest took, as it did
     abort: threading.Event = field(default_factory=threading.Event)
 
 
@@ -132,7 +134,11 @@ async def _replay(
 
             async def send(index: int, delivery: RecordedDelivery) -> None:
                 try:
-                    outcomes[index] = await _send(http, signer, ingest_url, delivery, hooks)
+                    outcome = outcomes[index] = await _send(
+                        http, signer, ingest_url, delivery, hooks
+                    )
+                    if hooks.accepted is not None and outcome.answered and outcome.event_ids:
+                        hooks.accepted(list(outcome.event_ids))
                 finally:
                     gate.release()
                     if progress is not None:
