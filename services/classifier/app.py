@@ -477,6 +477,23 @@ class Classifier:
                     self._written[client_id] = layout.Written.of_head(head)
         return state
 
+    def behind(self) -> int | None:
+        """Events on this worker's partitions not processed yet (None: not known yet)."""
+        if not self._assigned:
+            return None
+        total = 0
+        for partition in self._assigned:
+            tp = faust.types.TP(topics.EVENTS, partition)
+            try:
+                highwater = self.app.consumer.highwater(tp)
+            except Exception:  # no consumer yet, or a rebalance
+                return None
+            position = self.offsets.next_offset(tp)
+            if highwater is None:
+                return None
+            total += max(0, highwater - (position or 0))
+        return total
+
     @property
     def assigned(self) -> set[int]:
         """The events partitions this worker processes."""

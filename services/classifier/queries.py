@@ -65,6 +65,7 @@ def status_of(classifier: Classifier) -> dict[str, Any]:
         "watermark": _iso(classifier.watermark),
         "clients_judged": len(classifier.views),
         "partitions": sorted(classifier.assigned),
+        "behind": classifier.behind(),  # events on its partitions still to process
     }
 
 
@@ -77,6 +78,8 @@ def merge_status(answers: list[dict[str, Any]]) -> dict[str, Any]:
     merged["watermark"] = max(marks) if marks else None
     merged["workers"] = len(answers)
     merged["partitions"] = sorted({p for a in answers for p in a["partitions"]})
+    behind = [a.get("behind") for a in answers]
+    merged["behind"] = None if None in behind else sum(b for b in behind if b is not None)
     return merged
 
 
