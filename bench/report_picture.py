@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", type=Path, default=REPO / "tests/scenarios/families-30d")
-    parser.add_argument("--client", default="pied-piper-realty")
+    parser.add_argument("--client", default="oscorp-legal")  # families-30d's red client
     parser.add_argument("--quarter", default="2026Q1")
     parser.add_argument("--page", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO / "docs/img/report-page1.png")

@@ -178,7 +178,9 @@ def test_reports_from_the_pipeline_show_the_figures_of_the_truth(tmp_path: Path)
 def scenario_html() -> str:
     files: ScenarioFiles = load_scenario(SCENARIO)
     folded = engine_states(files)
-    client = next(c for c in files.tenant.clients if c.id == "pied-piper-realty")
+    # The client the scenario ends red: habits, evidence and visits to show.
+    red = next(c for c, band in files.truth.health.items() if band.value == "red")
+    client = next(c for c in files.tenant.clients if c.id == red)
     return render_html(build_report(folded.states[client.id], files.tenant, client, q1()))
 
 
@@ -203,7 +205,7 @@ def test_the_report_in_a_real_headless_chromium(scenario_html: str, tmp_path: Pa
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     try:
         driver.get(page.as_uri())
-        assert driver.title == "Partnership review: Pied Piper Realty, 2026Q1"
+        assert driver.title.startswith("Partnership review: ") and driver.title.endswith(", 2026Q1")
         charts = driver.execute_script(
             "return Array.from(document.images).filter(i => i.classList.contains('chart'))"
             ".map(i => [i.complete, i.naturalWidth])"
