@@ -131,6 +131,7 @@ def produce(bootstrap: str, events: list[CanonicalEvent]) -> None:
     producer.close()
 
 
+STORE = os.environ.get("BENCH_CLASSIFIER_STORE", "rocksdb://")  # or memory://, to compare
 TOKEN, TOKEN_ENTRY = new_token("bench")  # reads the classifier's /v1/status
 AUTH = bearer(TOKEN)
 
@@ -192,6 +193,7 @@ def run_classifier(bootstrap: str, tenant: Path, expect: int, work: Path, round_
             PARTNERPULSE_KAFKA_BOOTSTRAP=bootstrap,
             PARTNERPULSE_CLASSIFIER_PORT=str(port),
             PARTNERPULSE_CLASSIFIER_APP_ID=f"bench-classifier-{round_no}",
+            PARTNERPULSE_CLASSIFIER_STORE=STORE,
         ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
