@@ -33,7 +33,8 @@ demo: $(STAMP) ## Simulate a small MSP, replay it through the whole pipeline, sh
 # Debian packages. To run: pango and fonts for WeasyPrint (the report's PDF), poppler-utils
 # (pdftotext, pdftoppm). To test, also: prometheus (promtool and a real Prometheus), chromium
 # and chromium-driver (the report in a real browser). Installed when run as root;
-# otherwise the target prints the exact apt-get line and stops.
+# otherwise the target prints the exact apt-get line and stops. As root, `make test` thus
+# runs apt-get install for prometheus, chromium and chromium-driver when they are missing.
 RUN_PACKAGES ?= libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
 TEST_PACKAGES ?= prometheus chromium chromium-driver
 
