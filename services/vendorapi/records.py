@@ -14,20 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.poll.domain.window import parse_stamp
+
 Clock = Callable[[], datetime]
 
 
-def parse_time(value: Any) -> datetime | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, int | float):
-            number = float(value)
-            return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+parse_time = parse_stamp  # one parser of vendor times (ISO 8601 or epoch s/ms)
 
 
 @dataclass(frozen=True)
