@@ -11,6 +11,8 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -94,6 +96,23 @@ def _window(
         if record:
             calls.append(now)
         return len(calls)
+
+
+async def client_credentials_token(
+    state: StandIn, request: Request, vendor: str, config: Any
+) -> Any:
+    """The OAuth 2 client-credentials grant as HaloPSA and NinjaOne answer it: a bearer
+    token for the configured client id and secret, 401 `invalid_client` otherwise."""
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+    if (
+        config is None
+        or form.get("grant_type") != "client_credentials"
+        or form.get("client_id") != config.client_id
+        or form.get("client_secret") != config.client_secret.get_secret_value()
+    ):
+        return JSONResponse({"error": "invalid_client"}, 401)
+    token = state.issue_token(vendor)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.vendorapi.app import StandIn, basic_credentials
+from services.vendorapi.app import StandIn, basic_credentials, client_credentials_token
 from services.vendorapi.query import compare, field_value, stamp
 from services.vendorapi.records import Visible, parse_time
 
@@ -119,16 +119,7 @@ def register(app: FastAPI, state: StandIn) -> None:
     @app.post("/halopsa/auth/token")
     async def halo_token(request: Request) -> Any:
         config = state.polling.halopsa if state.polling else None
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        if (
-            config is None
-            or form.get("grant_type") != "client_credentials"
-            or form.get("client_id") != config.client_id
-            or form.get("client_secret") != config.client_secret.get_secret_value()
-        ):
-            return JSONResponse({"error": "invalid_client"}, 401)
-        token = state.issue_token("halopsa")
-        return {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+        return await client_credentials_token(state, request, "halopsa", config)
 
     @app.get("/halopsa/api/Tickets/{ticket_id}")
     async def halo_ticket(ticket_id: str, request: Request) -> Any:

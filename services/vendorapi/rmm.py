@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.vendorapi.app import StandIn, basic_credentials
+from services.vendorapi.app import StandIn, basic_credentials, client_credentials_token
 
 
 def _denied() -> JSONResponse:
@@ -27,16 +27,7 @@ def register(app: FastAPI, state: StandIn) -> None:
     @app.post("/ninjaone/ws/oauth/token")
     async def ninja_token(request: Request) -> Any:
         config = state.polling.ninjaone if state.polling else None
-        form = await _form(request)
-        if (
-            config is None
-            or form.get("grant_type") != "client_credentials"
-            or form.get("client_id") != config.client_id
-            or form.get("client_secret") != config.client_secret.get_secret_value()
-        ):
-            return JSONResponse({"error": "invalid_client"}, 401)
-        token = state.issue_token("ninjaone")
-        return {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+        return await client_credentials_token(state, request, "ninjaone", config)
 
     @app.get("/ninjaone/v2/activities")
     async def ninja_activities(request: Request) -> Any:
