@@ -184,6 +184,7 @@ def run_trivial(bootstrap: str, expect: int, work: Path, round_no: int) -> float
 def run_classifier(bootstrap: str, tenant: Path, expect: int, work: Path, round_no: int) -> float:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    log = work / f"classifier-{round_no}.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "classifier"],
         cwd=REPO,
@@ -196,7 +197,7 @@ def run_classifier(bootstrap: str, tenant: Path, expect: int, work: Path, round_
             PARTNERPULSE_CLASSIFIER_STORE=STORE,
         ),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("wb"),
     )
     try:
         first = last = 0.0
@@ -204,7 +205,10 @@ def run_classifier(bootstrap: str, tenant: Path, expect: int, work: Path, round_
         with httpx.Client(trust_env=False, timeout=5, headers=AUTH) as http:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
-                    raise RuntimeError("the classifier stopped before draining the backlog")
+                    tail = log.read_text(errors="replace").splitlines()[-15:]
+                    raise RuntimeError(
+                        "the classifier stopped before draining the backlog:\n" + "\n".join(tail)
+                    )
                 try:
                     done = http.get(f"{url}/v1/status").json()["events_processed"]
                 except httpx.HTTPError:

@@ -54,6 +54,7 @@ from services.events import topics
 from services.events.models import CanonicalEvent, Ticket
 from services.events.outputs import Signal, WorkItem
 from services.events.tenant import Tenant
+from services.runtime import covered as replay_cover
 
 log = logging.getLogger("partnerpulse.classifier")
 
@@ -102,6 +103,15 @@ class Classifier:
         self._saved_at = 0.0  # monotonic time of the last checkpoint
         self._checkpointing = asyncio.Lock()
         self.offsets = OffsetGuard()
+        # What the local store holds, for a replay of the journal into a new broker.
+        self._worker_dir = settings.data_dir / "classifier" / f"worker-{settings.classifier_port}"
+        self._covers = settings.classifier_store == "rocksdb://" and bool(
+            settings.broker_incarnation
+        )
+        self._covered: dict[int, int] = {}
+        self._store_id = replay_cover.store_id(self._worker_dir) if self._covers else ""
+        if not self._covers:
+            replay_cover.forget(self._worker_dir)
 
         app = ClassifierFaust(
             settings.classifier_app_id,
@@ -109,7 +119,7 @@ class Classifier:
             store=settings.classifier_store,
             # Not faust's <app id>-data in the working directory; one per worker (several
             # workers of one group may share a data dir, each on its own port).
-            datadir=str(settings.data_dir / "classifier" / f"worker-{settings.classifier_port}"),
+            datadir=str(self._worker_dir),
             topic_partitions=settings.topic_partitions,
             topic_replication_factor=1,
             broker_session_timeout=10,
@@ -164,6 +174,8 @@ class Classifier:
         )
         app.agent(self.events_topic, name="classify")(self._classify)
         app.timer(settings.classifier_tick_seconds)(self._tick)
+        if settings.classifier_live_judge_interval > 0:
+            app.timer(settings.classifier_live_judge_interval)(self._judge_pending)
         app.timer(settings.classifier_checkpoint_interval)(self._checkpoint_tail)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
         app.on_partitions_assigned.connect(self._on_partitions_assigned)
@@ -303,7 +315,20 @@ class Classifier:
         if generation != self._generation:
             return False
         self._record_positions(positions)
+        self._write_covered(positions)
         return True
+
+    def _write_covered(self, positions: Mapping[Any, int]) -> None:
+        """The local store now holds every event below these positions (RocksDB writes
+        are synchronous): the relay may leave them out of a replay (runtime/covered.py)."""
+        if not self._covers or not positions:
+            return
+        for tp, offset in positions.items():
+            self._covered[tp.partition] = offset
+        replay_cover.write(
+            self._worker_dir,
+            replay_cover.Covered(self._store_id, self.settings.broker_incarnation, self._covered),
+        )
 
     def _state_partition(self, client_id: str) -> int:
         """The client's events partition: its changelog records are recovered with it."""
@@ -410,11 +435,14 @@ class Classifier:
         for client_id, stamps in received.items():
             self._waiting.setdefault(client_id, []).extend(stamps)
         now = time.time()
-        # Judging costs a pass over the client's state: live (the batch reaches the end of
-        # its partitions) every batch; while draining a backlog at most once per interval.
+        # Judging costs a pass over the client's window: live (the batch reaches the end of
+        # its partitions) at most every live interval (a timer judges what waits longer);
+        # while draining a backlog at most once per judge interval.
         if caught_up is None:
             caught_up = size < self.settings.classifier_batch_size
-        if caught_up or now - self._judged_wall >= self.settings.classifier_judge_interval:
+        s = self.settings
+        gap = s.classifier_live_judge_interval if caught_up else s.classifier_judge_interval
+        if now - self._judged_wall >= gap:
             self._judge_dirty(now, written=touched)
         for state in touched.values():
             self._write(state)
@@ -568,6 +596,11 @@ class Classifier:
         if self.metrics.owns(state.client_id):
             self.metrics.show(judgement.view)
         return judgement.dirty
+
+    async def _judge_pending(self) -> None:
+        """Judge the clients a paced batch left unjudged (no batch followed soon enough)."""
+        if self._dirty and self._tables_ready():
+            self._judge_dirty(time.time())
 
     async def _tick(self) -> None:
         """Re-judge clients as event time advances (overdue recommendations, windows)."""

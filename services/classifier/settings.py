@@ -44,10 +44,19 @@ class ClassifierSettings(CommonSettings):
         "twice).",
     )
     classifier_judge_interval: float = Field(
-        1.0,
+        5.0,
         gt=0,
         description="While draining a backlog (full batches), how often changed clients are "
-        "judged; live traffic is judged every batch.",
+        "judged. Judging passes over a client's whole window, so while behind, judging "
+        "less often drains faster; the batch that catches up is always judged.",
+    )
+    classifier_live_judge_interval: float = Field(
+        0.2,
+        ge=0,
+        description="Live (batches reaching the end of their partitions), the least time "
+        "between two judging passes: a client changed in between is judged at most this "
+        "much later (by the next batch or a timer), so a busy client is not judged for "
+        "every few events. 0: every batch.",
     )
     classifier_tick_seconds: float = Field(
         5.0,

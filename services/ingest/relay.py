@@ -45,6 +45,7 @@ from services.ingest.records import relay_dead_letter
 from services.ingest.relay_journal import RelayJournal
 from services.ingest.relay_keep import Housekeeping, keep_house, refused_for_good, topic_partitions
 from services.ingest.settings import IngestSettings
+from services.runtime import covered
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,7 @@ class Relay:
                 self.connected = time.monotonic() - sent_at < 10
         self.connected = True
         ok: list[int] = []
+        placed: dict[int, tuple[int, int]] = {}  # events rows: where they landed
         reached: Offsets = {}
         per_topic: dict[str, int] = {}
         failures = []
@@ -200,6 +202,8 @@ class Relay:
             if future.succeeded():
                 meta = future.value
                 ok.append(row.seq)
+                if meta.topic == topics.EVENTS:
+                    placed[row.seq] = (meta.partition, meta.offset)
                 partition = (meta.topic, meta.partition)
                 reached[partition] = max(reached.get(partition, 0), meta.offset + 1)
                 per_topic[meta.topic] = per_topic.get(meta.topic, 0) + 1
@@ -215,6 +219,8 @@ class Relay:
                 self._dead_letter(row, error)
                 continue
             ok.append(row.seq)
+            if meta.topic == topics.EVENTS:
+                placed[row.seq] = (meta.partition, meta.offset)
             partition = (meta.topic, meta.partition)
             reached[partition] = max(reached.get(partition, 0), meta.offset + 1)
             per_topic[meta.topic] = per_topic.get(meta.topic, 0) + 1
@@ -223,9 +229,9 @@ class Relay:
         if failures:
             # A failed record may have reached the broker anyway: keep the offsets where
             # they were, so the look before resending covers it.
-            self.journal.mark_relayed(ok, {})
+            self.journal.mark_relayed(ok, {}, placed)
             raise RuntimeError(f"{len(failures)} record(s) not acknowledged: {failures[0]}")
-        self.journal.mark_relayed(ok, reached)
+        self.journal.mark_relayed(ok, reached, placed)
         self._offsets.update(reached)
         return len(ok)
 
@@ -400,7 +406,17 @@ def create_relay_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.ingest_replay_journal:
-            log.info("replaying %d journaled record(s) into the broker", journal.requeue_all())
+            requeued = journal.requeue_all(
+                covered.for_replay(settings.data_dir),
+                topic=topics.EVENTS,
+                incarnation=settings.broker_incarnation,
+            )
+            log.info(
+                "replaying %d journaled record(s) into the broker (%d the classifier's store"
+                " already holds are left out)",
+                requeued,
+                journal.count_covered(),
+            )
         relay.start()
         try:
             yield

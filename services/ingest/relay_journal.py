@@ -23,6 +23,7 @@ from services.ingest.journal import (
     Record,
     connect,
 )
+from services.runtime.covered import Covered
 
 # relayed = 2: a row the broker refused even as a (cut) dead letter; kept, never sent.
 DROPPED = 2
@@ -64,6 +65,7 @@ class RelayJournal:
             (self.uid,) = conn.execute(
                 "SELECT value FROM journal_meta WHERE name = 'uid'"
             ).fetchone()
+            _add_placement_columns(conn)
         except BaseException:
             self._unlock()
             raise
@@ -114,8 +116,15 @@ class RelayJournal:
             for seq, topic, key, value, headers, event_id, source, received_at in rows
         ]
 
-    def mark_relayed(self, seqs: Collection[int], offsets: Mapping[tuple[str, int], int]) -> int:
-        """Mark `seqs` relayed and record the `offsets` they reached, in one transaction.
+    def mark_relayed(
+        self,
+        seqs: Collection[int],
+        offsets: Mapping[tuple[str, int], int],
+        placed: Mapping[int, tuple[int, int]] | None = None,
+    ) -> int:
+        """Mark `seqs` relayed and record the `offsets` they reached, in one transaction;
+        `placed`: where some of them landed (seq -> partition, offset), which a replay
+        into a new broker compares with what the classifier covers.
 
         Returns how many rows were pending before.
         """
@@ -137,6 +146,11 @@ class RelayJournal:
                         f" ({','.join('?' * len(chunk))})",
                         chunk,
                     ).rowcount
+            if placed:
+                conn.executemany(
+                    "UPDATE journal SET placed_partition = ?, placed_offset = ? WHERE seq = ?",
+                    [(part, offset, seq) for seq, (part, offset) in placed.items()],
+                )
             conn.executemany(
                 "INSERT INTO relay_offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
                 " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
@@ -156,18 +170,50 @@ class RelayJournal:
             )
         }
 
-    def requeue_all(self) -> int:
-        """Mark every record pending again: the broker is new and holds nothing."""
+    def requeue_all(
+        self, covered: Covered | None = None, *, topic: str = "", incarnation: str = ""
+    ) -> int:
+        """Mark every record pending again: the broker is new and holds nothing.
+
+        Except the rows of `topic` that `covered` says the classifier's store already
+        holds: those it placed, in the broker incarnation `covered` names, below the
+        covered offset of their partition (services/runtime/covered.py). They stay
+        covered for later replays while that store lives. `incarnation`: the broker the
+        relay sends to from now on (placements are compared with the one before).
+        """
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            requeued = conn.execute("UPDATE journal SET relayed = 0 WHERE relayed = 1").rowcount
+            meta = dict(conn.execute("SELECT name, value FROM journal_meta").fetchall())
+            store = covered.store if covered is not None else ""
+            if meta.get("covered_store", "") != store:
+                conn.execute("UPDATE journal SET covered = 0 WHERE covered = 1")
+            if covered is not None and covered.incarnation == meta.get("placed_in"):
+                conn.executemany(
+                    "UPDATE journal SET covered = 1, placed_partition = NULL, placed_offset = NULL"
+                    " WHERE relayed = 1 AND covered = 0"
+                    " AND topic = ? AND placed_partition = ? AND placed_offset < ?",
+                    [(topic, part, offset) for part, offset in covered.partitions.items()],
+                )
+            requeued = conn.execute(
+                "UPDATE journal SET relayed = 0, placed_partition = NULL, placed_offset = NULL"
+                " WHERE relayed = 1 AND covered = 0"
+            ).rowcount
+            conn.executemany(
+                "INSERT INTO journal_meta (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [("covered_store", store), ("placed_in", incarnation)],
+            )
             conn.execute("DELETE FROM relay_offsets")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return int(requeued)
+
+    def count_covered(self) -> int:
+        (count,) = self.conn.execute("SELECT COUNT(*) FROM journal WHERE covered = 1").fetchone()
+        return int(count)
 
     def replace_pending(self, seq: int, record: Record) -> bool:
         """Put `record` in place of pending row `seq` (a dead letter for a record the
@@ -225,3 +271,15 @@ class RelayJournal:
             except OSError:
                 pass
         return int(rows), size
+
+
+def _add_placement_columns(conn: sqlite3.Connection) -> None:
+    """Journals written before placements were kept get the columns (empty)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(journal)")}
+    for column, kind in (
+        ("placed_partition", "INTEGER"),
+        ("placed_offset", "INTEGER"),
+        ("covered", "INTEGER NOT NULL DEFAULT 0"),
+    ):
+        if column not in have:
+            conn.execute(f"ALTER TABLE journal ADD COLUMN {column} {kind}")

@@ -228,3 +228,44 @@ def test_a_journal_that_cannot_write_says_so_until_a_write_succeeds(tmp_path: Pa
             run(journal.append([rec("next")]))
     finally:
         journal.close()
+
+
+def test_a_replay_leaves_out_what_the_classifier_store_covers(tmp_path: Path) -> None:
+    """Rows placed below the covered offsets, in the incarnation the classifier names,
+    are not sent again; every other row is, and a replaced store covers nothing."""
+    from services.runtime.covered import Covered
+
+    path = tmp_path / "j.db"
+    journal = Journal(path).open()
+    relay = RelayJournal(path).open()
+    try:
+        run(journal.append([rec(f"e{i}", topic="events") for i in range(6)]))
+        run(journal.append([rec(None, topic="dead")]))
+        relay.requeue_all(None, topic="events", incarnation="one")  # `up` starts broker one
+        rows = relay.fetch_pending(10)
+        # e0..e2 landed in partition 0 (offsets 0-2), e3..e5 in partition 1 (offsets 0-2).
+        placed = {r.seq: (i // 3, i % 3) for i, r in enumerate(rows[:6])}
+        relay.mark_relayed([r.seq for r in rows], {}, placed)
+
+        store = Covered("store-a", "one", {0: 2, 1: 0})  # folded: e0, e1
+        assert relay.requeue_all(store, topic="events", incarnation="two") == 5
+        assert relay.count_covered() == 2
+        again = relay.fetch_pending(10)
+        assert [r.record.event_id for r in again] == ["e2", "e3", "e4", "e5", None]
+
+        # Broker two: e2..e5 land at offsets 0..3 of partition 0; the store covers them all.
+        relay.mark_relayed(
+            [r.seq for r in again], {}, {r.seq: (0, i) for i, r in enumerate(again[:4])}
+        )
+        assert relay.requeue_all(Covered("store-a", "two", {0: 4}), topic="events") == 1
+        assert relay.count_covered() == 6  # covered rows stay covered while the store lives
+        # Positions of another incarnation say nothing about these placements.
+        relay.mark_relayed([r.seq for r in relay.fetch_pending(10)], {})  # the dead letter
+        assert relay.requeue_all(Covered("store-a", "zzz", {0: 99}), topic="events") == 1
+        # A new store (the old one deleted) holds nothing: everything is sent again.
+        relay.mark_relayed([r.seq for r in relay.fetch_pending(10)], {})
+        assert relay.requeue_all(Covered("store-b", "", {0: 99}), topic="events") == 7
+        assert relay.count_covered() == 0
+    finally:
+        relay.close()
+        journal.close()
