@@ -12,14 +12,16 @@ in a fresh consumer group, by three. Reported:
 - recovery: with the three workers caught up and events arriving at `--rate`/s,
   one worker is killed with SIGKILL; the time until the two left have processed
   everything produced up to then (its clients recovered from the changelog);
-- the whole embedded stack restarted: a new memory-only broker, the history
-  produced again as the relay replays its journal into it, and the worker back on
-  its data dir under the new broker's incarnation; the time until caught up.
+- the whole embedded stack restarted: a new memory-only broker, the real relay
+  replaying ingest's journal of the history into it (leaving out what the worker's
+  store covers), and the worker back on its data dir under the new broker's
+  incarnation; the time until caught up.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import signal
@@ -41,6 +43,12 @@ from bench.classifier import AUTH, env_for, update_section, write_tenant
 from bench.classifier import client_day as small_client_day
 from services.events import topics
 from services.events.models import CanonicalEvent
+from services.ingest.journal import Journal, Record
+from services.ingest.metrics import RelayMetrics
+from services.ingest.relay import Relay
+from services.ingest.relay_journal import RelayJournal
+from services.ingest.relay_keep import Housekeeping
+from services.runtime import covered
 from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
 from tests.unit.classifier.streams import large_client_day
@@ -67,6 +75,58 @@ def history(clients: int, days: range, per_day: int, seed: int) -> list[Canonica
             else:
                 out += small_client_day(client, day, start, rng)
     return out
+
+
+def journal_history(path: Path, events: list[CanonicalEvent]) -> None:
+    """The history as ingest would have journaled it (one row per accepted event)."""
+    journal = Journal(path, max_pending=len(events) + 1, synchronous="NORMAL").open()
+    try:
+        for start in range(0, len(events), 5000):
+            chunk = events[start : start + 5000]
+            records = [
+                Record(
+                    topic=topics.EVENTS,
+                    value=e.model_dump_json().encode(),
+                    source=e.source.value,
+                    key=e.client_id.encode(),
+                    event_id=e.event_id,
+                )
+                for e in chunk
+            ]
+            asyncio.run(journal.append(records, check_capacity=False))
+    finally:
+        journal.close()
+
+
+class JournalRelay:
+    """The real relay (in process) over the bench's journal: what `up` starts."""
+
+    metrics: RelayMetrics | None = None  # one set of collectors per process
+
+    def __init__(self, path: Path) -> None:
+        self.journal = RelayJournal(path, synchronous="NORMAL").open()
+        if JournalRelay.metrics is None:
+            JournalRelay.metrics = RelayMetrics()
+        self.metrics = JournalRelay.metrics
+
+    def replay(self, bootstrap: str, data_dir: Path | None, incarnation: str) -> int:
+        """Into a new broker, leaving out what the worker's store covers; the rows sent."""
+        cover = covered.for_replay(data_dir) if data_dir is not None else None
+        self.journal.requeue_all(cover, topic=topics.EVENTS, incarnation=incarnation)
+        pending = self.journal.count_pending()
+        relay = Relay(self.journal, bootstrap, self.metrics, housekeeping=Housekeeping(0))
+        relay.start()
+        try:
+            while self.journal.count_pending():
+                if not relay.alive():
+                    raise RuntimeError(f"the relay stopped: {relay.last_error}")
+                time.sleep(0.1)
+        finally:
+            relay.stop()
+        return pending
+
+    def close(self) -> None:
+        self.journal.close()
 
 
 def produce(bootstrap: str, values: list[tuple[bytes, bytes]]) -> None:
@@ -305,10 +365,11 @@ the changelog), not what three machines would give.
 are recovered from the changelog by their new owners).
 
 **Whole embedded stack restarted**: a new memory-only broker (every topic empty), the
-relay's journal replay (here the same history produced again), and the worker back on
-its data dir (state in RocksDB) under the new broker's incarnation: caught up
-{r["restart"]:.1f} s after it started, {r["refolded"]} of {r["events"]} events folded again
-(the others recognised from the state it kept).
+real relay replaying ingest's journal of the history into it (leaving out the rows the
+worker's RocksDB store covers, services/runtime/covered.py: {r["replayed"]} of
+{r["events"]} rows sent), and the worker back on its data dir under the new broker's
+incarnation: caught up {r["restart"]:.1f} s after the worker started, {r["refolded"]}
+events folded again
 {MARK_END}"""
 
 
@@ -332,9 +393,12 @@ def main() -> int:
         live_ids = [e.event_id for e in later]
         say(f"{len(values)} events; producing them")
         result: dict[str, Any] = {"events": len(values)}
+        say("journaling them as ingest would")
+        journal_history(work / "journal.sqlite3", events)
+        relay = JournalRelay(work / "journal.sqlite3")
         with EmbeddedBroker(free_port()) as broker:
             ensure_topics(broker.bootstrap, topics.ALL)
-            produce(broker.bootstrap, values)
+            relay.replay(broker.bootstrap, None, "first")  # `up`'s first start: all of it
             one_ports = [free_port()]
             for name, n in (("one", 1), ("three", 3)):
                 app_id = f"scale-{n}"
@@ -358,20 +422,23 @@ def main() -> int:
                             broker.bootstrap, g, live, live_ids, args.rate
                         )
                         say(f"caught up {result['kill']:.1f} s after the kill")
-        # The whole embedded stack restarted: a new (empty) broker, the journal replayed into
-        # it, the one worker back on its data dir (RocksDB) under the new incarnation.
+        # The whole embedded stack restarted: a new (empty) broker, the relay's replay of
+        # the journal into it (leaving out what the worker's store covers), and the one
+        # worker back on its data dir (RocksDB) under the new incarnation.
         with EmbeddedBroker(free_port()) as broker:
             ensure_topics(broker.bootstrap, topics.ALL)
-            produce(broker.bootstrap, values)  # the relay's journal replay
             started = time.monotonic()
             with group(broker.bootstrap, tenant, work, "scale-1", one_ports, "second") as g:
+                result["replayed"] = relay.replay(broker.bootstrap, work / "scale-1-0", "second")
                 g.caught_up(timeout=3600)
                 result["restart"] = time.monotonic() - started
                 result["refolded"] = g.processed(0)
             say(
                 f"whole stack restarted: caught up in {result['restart']:.1f} s, "
+                f"{result['replayed']} journal rows replayed, "
                 f"{result['refolded']} events folded again"
             )
+        relay.close()
     result["when"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = render(result, args)
     print(section)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.classifier import daily
 from services.classifier import detectors as det
 from services.classifier.devices import alert_keys, change_keys, ticket_keys
 from services.classifier.health import (
@@ -29,6 +30,7 @@ from services.classifier.state import (
     AlertRec,
     ChangeRec,
     ClientState,
+    DayTotals,
     EmittedSignal,
     MeetingRec,
     RecommendationRec,
@@ -362,7 +364,13 @@ class Engine:
     def judge(self, state: ClientState, tenant: str, watermark: float, now: float) -> Judgement:
         client_id = state.client_id
         name = self._names.get(client_id)
-        pruned = state.prune(watermark - self.retention)
+        horizon = watermark - self.retention
+        if state.prune_due(horizon):
+            # The days about to leave the detail keep their totals (daily.py).
+            daily.freeze(
+                state, horizon, self.class_of(state), self.evidence_times(state, watermark)
+            )
+        pruned = state.prune(horizon, watermark - daily.TOTALS_DAYS * DAY)
         changed: list[Signal] = []
         open_signals: list[Signal] = []
         all_signals: list[Signal] = []
@@ -457,6 +465,31 @@ class Engine:
             health=snapshot if fresh else None,
             view=view,
             dirty=dirty or fresh or pruned,
+        )
+
+    def class_of(self, state: ClientState) -> daily.ClassOf:
+        """The class of a client's time entry or visit, by its ticket's labels."""
+        same_day = self.policy.same_day_visit_hours
+
+        def of(w: WorkRec) -> WorkClass:
+            ticket = state.tickets.get(w.ticket_ref) if w.ticket_ref else None
+            return label_work(w, ticket, same_day)[0]
+
+        return of
+
+    def evidence_times(self, state: ClientState, watermark: float) -> dict[Behaviour, list[float]]:
+        """When each behaviour's evidence happened, as the detectors find it now."""
+        return {
+            b: [f.at for f in detect(state, self.policy, watermark)]
+            for b, detect in det.DETECTORS.items()
+        }
+
+    def daily_totals(
+        self, state: ClientState, first_day: int, last_day: int, watermark: float
+    ) -> list[DayTotals]:
+        """A client's totals per event-time day (daily.series)."""
+        return daily.series(
+            state, first_day, last_day, self.class_of(state), self.evidence_times(state, watermark)
         )
 
     def _signal(

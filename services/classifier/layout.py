@@ -98,6 +98,9 @@ def encode_parts(state: ClientState, days: set[int] | None = None) -> dict[str, 
     if state.signals:
         values = _VALUES[ClientState._RECORDS["signals"]]
         groups["s"] = {"signals": {k: values(s) for k, s in state.signals.items()}}
+    if state.daily:  # a year of small records: one group, apart from the days' detail
+        values = _VALUES[ClientState._RECORDS["daily"]]
+        groups["t"] = {"daily": {k: values(d) for k, d in state.daily.items()}}
     parts: dict[str, bytes] = {}
     for name, group in groups.items():
         parts.update(_split(name, group))
@@ -114,7 +117,7 @@ def plan(state: ClientState, before: Written) -> Plan | None:
     if not before.parts:
         days = None
     encoded = encode_parts(state, days)
-    redone = None if days is None else {"v", "s", *(f"d{d}" for d in days)}
+    redone = None if days is None else {"v", "s", "t", *(f"d{d}" for d in days)}
     gen = before.gen + 1
     client = state.client_id
     parts: list[tuple[bytes, bytes]] = []

@@ -127,6 +127,34 @@ class EmittedSignal:
 
 
 @dataclass
+class DayTotals:
+    """One event-time day of a client, kept after its records are pruned (daily.py)."""
+
+    day: int  # days since the epoch
+    hours_proactive: float = 0.0
+    hours_reactive: float = 0.0
+    visits_proactive: int = 0
+    visits_reactive: int = 0
+    visits_onsite: int = 0
+    tickets: int = 0
+    tickets_reactive: int = 0
+    alerts: int = 0
+    evidence: dict[str, int] = field(default_factory=dict)  # behaviour -> findings that day
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.hours_proactive
+            or self.hours_reactive
+            or self.visits_proactive
+            or self.visits_reactive
+            or self.tickets
+            or self.alerts
+            or self.evidence
+        )
+
+
+@dataclass
 class HealthMemo:
     seq: int = 0
     score: float | None = None
@@ -148,6 +176,7 @@ class ClientState:
     recommendations: dict[str, RecommendationRec] = field(default_factory=dict)
     devices: dict[str, float] = field(default_factory=dict)  # RMM device id -> last seen
     signals: dict[str, EmittedSignal] = field(default_factory=dict)
+    daily: dict[str, DayTotals] = field(default_factory=dict)  # day ordinal -> totals
     health: HealthMemo = field(default_factory=HealthMemo)
     # Not persisted: an index rebuilt on first use after a restart.
     _by_ticket: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
@@ -164,6 +193,7 @@ class ClientState:
         "meetings": MeetingRec,
         "recommendations": RecommendationRec,
         "signals": EmittedSignal,
+        "daily": DayTotals,
     }
 
     def to_json(self) -> dict[str, Any]:
@@ -223,13 +253,17 @@ class ClientState:
         if self._by_ticket is not None and rec.ticket_ref:
             self._by_ticket.setdefault(rec.ticket_ref, set()).add(rec.ref)
 
-    def prune(self, horizon: float) -> bool:
-        """Forget what lies before `horizon` (event time): no window reaches it.
+    def prune_due(self, horizon: float) -> bool:
+        return horizon - self._pruned_at >= PRUNE_EVERY
+
+    def prune(self, horizon: float, totals_horizon: float | None = None) -> bool:
+        """Forget what lies before `horizon` (event time): no window reaches it; and the
+        daily totals before `totals_horizon` (None: keep them).
 
         At most once per week of event time: a week's worth of old records is cheap to
         keep (windows filter by time), and rebuilding every record table is not.
         """
-        if horizon - self._pruned_at < PRUNE_EVERY:
+        if not self.prune_due(horizon):
             return False
         self._pruned_at = horizon
         self._touched = None
@@ -248,6 +282,9 @@ class ClientState:
         }
         self.signals = {k: s for k, s in self.signals.items() if s.last >= horizon}
         self.devices = {k: t for k, t in self.devices.items() if t >= horizon}
+        if totals_horizon is not None:
+            keep = int(totals_horizon // DAY)
+            self.daily = {k: d for k, d in self.daily.items() if d.day >= keep}
         return self._size() != before
 
     def _size(self) -> int:
