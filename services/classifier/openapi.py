@@ -96,6 +96,41 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/clients/{client_id}/daily": {
+                "get": {
+                    "operationId": "client_daily",
+                    "summary": "One client's totals per event-time day, kept 400 days",
+                    "parameters": [
+                        {
+                            "name": "client_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        *(
+                            {
+                                "name": name,
+                                "in": "query",
+                                "required": False,
+                                "description": what,
+                                "schema": {"type": "string", "format": "date"},
+                            }
+                            for name, what in (
+                                ("from", "First day (default: 399 days before `to`)"),
+                                ("to", "Last day (default: the day of the newest event)"),
+                            )
+                        ),
+                    ],
+                    "responses": {
+                        "200": _ok(
+                            "Hours, visits, tickets, alerts, evidence per day", _JSON_OBJECT
+                        ),
+                        "400": _ERROR,
+                        "401": _UNAUTHORIZED,
+                        "404": _ERROR,
+                    },
+                }
+            },
             "/v1/processed": {
                 "post": {
                     "operationId": "processed",

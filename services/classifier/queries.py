@@ -8,10 +8,13 @@ several workers merge into one.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from services.classifier import daily
 from services.classifier.engine import dt
 from services.classifier.health import work_split
 from services.classifier.state import DAY
@@ -138,6 +141,52 @@ def client_detail(classifier: Classifier, client_id: str, days: float) -> dict[s
         "signals": [s.model_dump(mode="json") for s in view.signals] if view else [],
         "work": split,
     }
+
+
+def day_range(raw_from: str | None, raw_to: str | None, watermark: float) -> tuple[int, int] | str:
+    """The days of a daily-totals query (default: the 400 days up to the watermark)."""
+    try:
+        last = _day(raw_to) if raw_to else int(watermark // DAY)
+        first = _day(raw_from) if raw_from else last - daily.TOTALS_DAYS + 1
+    except ValueError:
+        return "from and to are dates: YYYY-MM-DD"
+    if first > last:
+        return "from is after to"
+    if last - first >= daily.TOTALS_DAYS:
+        return f"at most {daily.TOTALS_DAYS} days at once"
+    return first, last
+
+
+def client_daily(
+    classifier: Classifier, client_id: str, first: int, last: int
+) -> dict[str, Any] | None:
+    """A client's totals per event-time day: kept 400 days, after the detail is gone."""
+    client = classifier.tenant.client(client_id)
+    if client is None:
+        return None
+    state = classifier.state_of(client_id, keep=False)
+    days = (
+        classifier.engine.daily_totals(state, first, last, classifier.watermark)
+        if state is not None
+        else []
+    )
+    return {
+        "client_id": client_id,
+        "from": dt(first * DAY).date().isoformat(),
+        "to": dt(last * DAY).date().isoformat(),
+        "days": [
+            {"date": dt(d.day * DAY).date().isoformat(), **asdict(d, dict_factory=_no_day)}
+            for d in days
+        ],
+    }
+
+
+def _day(raw: str) -> int:
+    return int(datetime.fromisoformat(raw).replace(tzinfo=UTC).timestamp() // DAY)
+
+
+def _no_day(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {k: v for k, v in items if k != "day"}
 
 
 def _iso(stamp: float) -> str | None:

@@ -17,8 +17,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from services.classifier import openapi, peers
 from services.classifier.queries import (
     MAX_PROCESSED_BODY_BYTES,
+    client_daily,
     client_detail,
     client_list,
+    day_range,
     merge_rows,
     merge_status,
     processed_ids,
@@ -100,6 +102,26 @@ def register_views(classifier: Classifier) -> None:
                     {"error": f"no client {client_id!r} in the tenant file"}, status=404
                 )
             return self.json(detail)
+
+    @app.page("/v1/clients/{client_id}/daily")
+    class ClientDaily(View):
+        async def get(self, request: Request, client_id: str) -> Response:
+            if (refusal := refused(self, request)) is not None:
+                return refusal
+            days = day_range(
+                request.query.get("from"), request.query.get("to"), classifier.watermark
+            )
+            if isinstance(days, str):
+                return self.json({"error": days}, status=400)
+            routed = await peers.route(classifier, STATE_TABLE, client_id.encode(), self, request)
+            if routed is not None:
+                return routed
+            answer = client_daily(classifier, client_id, *days)
+            if answer is None:
+                return self.json(
+                    {"error": f"no client {client_id!r} in the tenant file"}, status=404
+                )
+            return self.json(answer)
 
     @app.page("/v1/processed")
     class Processed(View):

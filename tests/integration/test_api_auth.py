@@ -116,7 +116,13 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_the_query_api_answers_only_a_configured_token(classifier: str) -> None:
-    routes = ["/v1/clients", "/v1/clients/acme?days=90", "/v1/status", "/metrics"]
+    routes = [
+        "/v1/clients",
+        "/v1/clients/acme?days=90",
+        "/v1/clients/acme/daily",
+        "/v1/status",
+        "/metrics",
+    ]
     for route in routes:
         assert_unauthorized(httpx.get(f"{classifier}{route}", trust_env=False))
         forged = httpx.get(f"{classifier}{route}", headers=bearer(READER + "x"), trust_env=False)
@@ -139,6 +145,22 @@ def test_a_report_period_out_of_range_is_a_400_naming_days(classifier: str, days
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"].startswith("days must")
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ({"from": "yesterday"}, "from and to are dates"),
+        ({"from": "2026-05-02", "to": "2026-05-01"}, "from is after to"),
+        ({"from": "2025-01-01", "to": "2026-05-01"}, "at most 400 days"),
+    ],
+)
+def test_a_daily_range_out_of_bounds_is_a_400_saying_why(
+    classifier: str, query: dict[str, str], error: str
+) -> None:
+    answer = httpx.get(f"{classifier}/v1/clients/acme/daily", params=query, headers=bearer(READER))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(error)
 
 
 @pytest.mark.parametrize(

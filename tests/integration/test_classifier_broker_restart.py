@@ -18,7 +18,7 @@ import pytest
 from kafka import KafkaProducer
 
 from services.events import topics
-from services.events.models import CanonicalEvent
+from services.events.models import CanonicalEvent, TimeEntry
 from services.events.tenant import Tenant
 from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
@@ -70,5 +70,14 @@ def test_a_new_embedded_broker_replaying_the_journal_recomputes_nothing(
                 for client, window in expected.items():
                     got = get_json(f"{worker.url}/v1/clients/{client}")["health"]["windows"]
                     assert got["90d"] == window, (incarnation, client)
+                    # The daily totals add up to every hour the client's time entries hold.
+                    days = get_json(f"{worker.url}/v1/clients/{client}/daily")["days"]
+                    hours = sum(d["hours_proactive"] + d["hours_reactive"] for d in days)
+                    logged = sum(
+                        e.payload.hours
+                        for e in events
+                        if e.client_id == client and isinstance(e.payload, TimeEntry)
+                    )
+                    assert round(hours, 2) == round(logged, 2), (incarnation, client)
             finally:
                 worker.stop(signal.SIGTERM)
