@@ -9,6 +9,7 @@ a state is cut into *parts*, each one changelog record:
   day each record belongs to (a ticket's creation, a visit's start, ...);
 - `v`: the RMM devices seen (grows with the client's size, not its history);
 - `s`: the signals emitted (the episodes' evidence);
+- `t`: the daily totals of the days whose detail was pruned (daily.py; 400 days);
 - the *head* (key: the client id): the health memo, the newest event time, and the
   map of part names to the keys that hold them.
 
