@@ -13,6 +13,7 @@ records are compared, which kinds count, so a change of policy needs no replay.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 
 from services.events.models import DeviceChange, RmmAlert, Source, Ticket
@@ -44,6 +45,8 @@ _PLACEHOLDER_SERIALS = frozenset(
 
 _PLACEHOLDERS = frozenset("".join(p.split()) for p in _PLACEHOLDER_SERIALS)
 
+_MAYBE_IP = re.compile(r"[0-9a-f:.]+(%.+)?")
+
 _KINDS = {"hostname": "host:", "serial": "serial:", "rmm_link": "rmm:"}
 
 
@@ -54,11 +57,12 @@ def hostname(value: str | None) -> str | None:
     name = value.strip().casefold()
     if "\\" in name:  # DOMAIN\HOST
         name = name.rsplit("\\", 1)[1]
-    try:
-        ipaddress.ip_address(name)
-        return None
-    except ValueError:
-        pass
+    if _MAYBE_IP.fullmatch(name):  # the parse is costly; most names are not addresses
+        try:
+            ipaddress.ip_address(name)
+            return None
+        except ValueError:
+            pass
     name = name.split(".", 1)[0]
     return name or None
 
