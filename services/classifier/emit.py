@@ -12,6 +12,7 @@ from services.classifier.state import DAY, ClientState, EmittedSignal
 from services.classifier.times import dt
 from services.events.outputs import Behaviour, Evidence, Signal
 from services.events.policy import DetectorPolicy
+from services.events.wording import WORDS
 
 EVIDENCE_SHOWN = 20  # evidence items a signal carries (the count covers all)
 
@@ -101,19 +102,10 @@ def withdrawn(
     )
 
 
-_WHAT = {
-    Behaviour.direct_to_tech: "requests went straight to a technician instead of the service desk",
-    Behaviour.late_reporting: "problems were reported late, after they had become severe",
-    Behaviour.skipped_meeting: "scheduled meetings or reviews were skipped or cancelled late",
-    Behaviour.ignored_recommendation: "recommendations were declined or left unanswered",
-    Behaviour.unannounced_change: "devices or remote-access tools appeared without a request",
-}
-
-
 def explain(episode: det.Episode, client: str, policy: DetectorPolicy) -> str:
     n = len(episode.evidence)
     days = max(1, round((episode.last - episode.first) / DAY))
     span = f"in {days} days" if n > 1 else f"on {dt(episode.last):%Y-%m-%d}"
     latest = episode.evidence[-1].note
     times = "once" if n == 1 else f"{n} times"
-    return f"{client}: {_WHAT[episode.behaviour]} ({times} {span}); latest: {latest}."
+    return f"{client}: {WORDS[episode.behaviour].what} ({times} {span}); latest: {latest}."
