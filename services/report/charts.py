@@ -147,7 +147,8 @@ def _day(value: date | datetime) -> float:
 
 
 def _time_axis(x0: float, x1: float, bottom: float, start: datetime, end: datetime) -> list[str]:
-    """Ticks on the first of each month (every other one past six months)."""
+    """Ticks on the first of each month (every other one past seven), or weekly when the
+    period holds fewer than three month starts."""
     first, last = _day(start), _day(end)
     span = (last - first) or 1.0
     months: list[datetime] = []
@@ -156,9 +157,9 @@ def _time_axis(x0: float, x1: float, bottom: float, start: datetime, end: dateti
         if cursor >= start:
             months.append(cursor)
         cursor = (cursor + timedelta(days=32)).replace(day=1)
-    if not months:
-        months = [start]
-    step = 2 if len(months) > 6 else 1
+    if len(months) < 3:  # a short period: a tick a week from its first day
+        months = [start + timedelta(days=7 * k) for k in range(int(span // 7) + 1)]
+    step = 2 if len(months) > 7 else 1
     parts = [_line(x0, bottom, x1, bottom, GREY)]
     for moment in months[::step]:
         x = x0 + (_day(moment) - first) / span * (x1 - x0)
