@@ -651,19 +651,23 @@ def demo(
     """Simulate a small MSP, run it through the whole pipeline, show who behaves like a partner."""
     from services.scenario.collect import CollectError
     from services.scenario.demo import demo as run_demo
+    from services.scenario.demo_mail import demo_mail, show
     from services.scenario.evaluate import EvaluationError
     from services.scenario.replay import ReplayError
     from services.scenario.simulate import SimulationConfig
     from services.scenario.stack import StackError
 
     _setup_logging("WARNING")
+    console, folder = _console(), CommonSettings().data_dir / "demo"
     try:
-        run_demo(
-            _console(),
-            folder=CommonSettings().data_dir / "demo",
-            config=SimulationConfig(clients=clients, days=days, seed=seed),
-            wait=wait,
-        )
+        with demo_mail(folder) as sink:  # a mail sink for the demo's alerts service
+            run_demo(
+                console,
+                folder=folder,
+                config=SimulationConfig(clients=clients, days=days, seed=seed),
+                wait=wait,
+                after=lambda endpoints, data_dir: show(console, sink, endpoints, data_dir, folder),
+            )
     except (StackError, ReplayError, CollectError, EvaluationError, ValueError) as exc:
         raise _fail(f"demo: {exc}") from None
 

@@ -26,6 +26,7 @@ from services.alerts.consumer import RecordConsumer
 from services.alerts.engine import Alerting, UnknownAlert
 from services.alerts.metrics import AlertsMetrics
 from services.alerts.model import AlertState
+from services.alerts.reviews import Reviews, ReviewWorker, classifier_fetcher
 from services.alerts.sender import Sender
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import Store
@@ -93,6 +94,15 @@ def create_app(
     metrics.watch(lambda: float(engine.depth(time.time())), engine.counts)
     channels = Channels(settings, tenant)
     sender = Sender(engine, channels, metrics, settings)
+    reviews = Reviews(
+        store,
+        tenant,
+        classifier_fetcher(settings),
+        mail_domain=engine.mail_domain,
+        retry_initial=settings.alerts_retry_initial_seconds,
+        retry_max=settings.alerts_retry_max_seconds,
+    )
+    review_worker = ReviewWorker(reviews, tick=settings.alerts_tick_seconds)
     consumer = (
         RecordConsumer(engine, settings.kafka_bootstrap, settings, metrics)
         if settings.kafka_bootstrap
@@ -102,6 +112,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sender.start()
+        review_worker.start()
         if consumer is not None:
             consumer.start()
         try:
@@ -109,6 +120,7 @@ def create_app(
         finally:
             if consumer is not None:
                 consumer.stop()
+            review_worker.stop()
             sender.stop()
             channels.close()
             store.close()
@@ -150,6 +162,10 @@ def create_app(
     @app.get("/v1/alerts", summary="Alerts with their state and notifications, newest first")
     def list_alerts(state: AlertState | None = None) -> list[dict[str, Any]]:
         return engine.listing(state)
+
+    @app.get("/v1/reports", summary="Partnership reviews mailed to account leads, newest first")
+    def list_reports() -> list[dict[str, Any]]:
+        return reviews.listing()
 
     @app.get("/v1/alerts/{alert_id}", summary="One alert")
     def get_alert(alert_id: str) -> dict[str, Any]:

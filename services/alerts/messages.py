@@ -9,6 +9,7 @@ built from that stored message.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -90,6 +91,8 @@ class Message:
     message_id: str
     in_reply_to: str | None
     date: float
+    # A file sent with it (email only): {"filename", "content_type", "data" (base64)}.
+    attachment: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -322,6 +325,14 @@ def email(message: Message, sender: str, to: str, name: str) -> EmailMessage:
         mail["References"] = message.in_reply_to
     mail["X-Partnerpulse-Reference"] = message.reference
     mail.set_content(message.text)
+    if message.attachment:
+        maintype, _, subtype = message.attachment["content_type"].partition("/")
+        mail.add_attachment(
+            base64.b64decode(message.attachment["data"]),
+            maintype=maintype,
+            subtype=subtype,
+            filename=message.attachment["filename"],
+        )
     return mail
 
 

@@ -35,6 +35,7 @@ class Purpose(StrEnum):
     reminder = "reminder"
     escalation = "escalation"
     digest = "digest"
+    report = "report"  # a partnership review (PDF) to the account lead, on its schedule
 
 
 class ChannelKind(StrEnum):

@@ -92,6 +92,28 @@ class AlertsSettings(CommonSettings):
         1.0, gt=0, description="How often reminders, escalations and digests are looked at."
     )
 
+    alerts_classifier_url: str | None = Field(
+        None,
+        description="The classifier's query API, where partnership reviews (PDF) are fetched "
+        "for the account leads (tenant `reports:`); default http://<classifier_host>:"
+        "<classifier_port>.",
+    )
+    alerts_classifier_token: SecretStr | None = Field(
+        None,
+        description="API token (scope read) for the classifier's report API; default: the "
+        "local token `partnerpulse up` keeps in <data_dir>/api-token.",
+    )
+    alerts_report_timeout: float = Field(
+        120.0, gt=0, description="Seconds before fetching a review's PDF is given up (retried)."
+    )
+    classifier_host: str = Field("127.0.0.1", description="The classifier's address.")
+    classifier_port: int = Field(8481, ge=1, le=65535, description="The classifier's port.")
+
+    @property
+    def classifier_url(self) -> str:
+        default = f"http://{self.classifier_host}:{self.classifier_port}"
+        return (self.alerts_classifier_url or default).rstrip("/")
+
     @property
     def outbox_path(self) -> Path:
         return self.data_dir / "alerts" / "outbox.sqlite3"

@@ -58,6 +58,7 @@ from services.events.tenant_people import (
     SourceIds,
 )
 from services.events.tenant_polling import PollingConfig
+from services.events.tenant_reports import ReportDelivery
 
 __all__ = [
     "AccountLead",
@@ -212,6 +213,9 @@ class Tenant(_Strict):
     branding: Branding = Field(
         Branding(), description="The MSP's name, logo and colours on the partnership review."
     )
+    reports: ReportDelivery = Field(
+        ReportDelivery(), description="When each client's review is emailed to its lead."
+    )
     polling: PollingConfig | None = Field(
         None,
         description="Vendor APIs to poll for what webhooks do not deliver (docs/connectors.md).",
@@ -269,6 +273,8 @@ class Tenant(_Strict):
                 f"alerts.clients: {unknown} name no client of this file; use a client id "
                 f"from `clients` (known: {sorted(ids)})"
             )
+        if (unknown_report_clients := self.reports.unknown_clients(ids)) is not None:
+            raise ValueError(unknown_report_clients)
         return self
 
     # -- look-ups used by the adapters and the classifier ----------------------

@@ -16,7 +16,11 @@ from services.runtime.auth import bearer
 
 
 class ReportFetchError(RuntimeError):
-    """The classifier could not be asked, or refused."""
+    """The classifier could not be asked (`status` None), or refused (its HTTP status)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ReportClient:
@@ -43,10 +47,13 @@ class ReportClient:
         if response.status_code in (401, 403):
             raise ReportFetchError(
                 f"{url}: {response.status_code}; give an API token with scope read "
-                "(--token or PARTNERPULSE_API_TOKEN; `up` keeps one in <data dir>/api-token)"
+                "(--token or PARTNERPULSE_API_TOKEN; `up` keeps one in <data dir>/api-token)",
+                response.status_code,
             )
         if response.status_code != 200:
-            raise ReportFetchError(f"{url}: {response.status_code} {_error_of(response)}")
+            raise ReportFetchError(
+                f"{url}: {response.status_code} {_error_of(response)}", response.status_code
+            )
         return response
 
     def clients(self) -> list[str]:

@@ -10,8 +10,10 @@ the reader to explore until Ctrl+C.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,15 @@ BAND_STYLE = {"green": "bold green", "yellow": "bold yellow", "red": "bold red"}
 BAND_ORDER = {"green": 0, "yellow": 1, "red": 2}
 
 
-def demo(console: Console, *, folder: Path, config: SimulationConfig, wait: bool = True) -> Report:
+def demo(
+    console: Console,
+    *,
+    folder: Path,
+    config: SimulationConfig,
+    wait: bool = True,
+    after: Callable[[Endpoints, Path], None] | None = None,
+) -> Report:
+    """`after(endpoints, data_dir)` runs once the table is shown, while the stack runs."""
     shutil.rmtree(folder, ignore_errors=True)
     scenario_dir = folder / "scenario"
     console.print(
@@ -52,6 +62,8 @@ def demo(console: Console, *, folder: Path, config: SimulationConfig, wait: bool
         console.print(client_table(clients, files.truth.personas))
         console.print(agreement_line(report))
         console.print(where(endpoints, folder))
+        if after is not None:
+            after(endpoints, folder / "pipeline")
         if wait:
             console.print("the pipeline keeps running so you can look around; Ctrl+C stops it")
             try:
@@ -124,7 +136,8 @@ def where(endpoints: Endpoints, folder: Path) -> str:
         f"  ingest API     {ingest}/docs\n"
         + (
             f"  alerts         {endpoints.alerts_url}/v1/alerts (email to the account leads goes "
-            "to PARTNERPULSE_ALERTS_SMTP_HOST/_PORT, 127.0.0.1:25 by default)\n"
+            f"to {os.environ.get('PARTNERPULSE_ALERTS_SMTP_HOST', '127.0.0.1')}:"
+            f"{os.environ.get('PARTNERPULSE_ALERTS_SMTP_PORT', '25')})\n"
             if endpoints.alerts_url
             else ""
         )

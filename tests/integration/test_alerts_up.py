@@ -25,7 +25,7 @@ from services.runtime.broker import free_port
 from services.scenario.files import load_scenario
 from services.scenario.replay import replay
 
-from .test_alerts import SmtpSink, wait_for
+from .alerts_support import SmtpSink, wait_for
 from .test_up import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

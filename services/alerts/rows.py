@@ -1,0 +1,109 @@
+"""The alerts database's rows as plain data: `Notice` (one outbox row) and alerts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from services.alerts.model import (
+    Alert,
+    AlertKind,
+    AlertState,
+    ChannelKind,
+    Purpose,
+    Recipient,
+    Role,
+)
+from services.events.outputs import Severity
+
+TOLD = ("sending", "sent", "carried")  # the recipient heard, or is hearing, of the alert
+ALERT_COLUMNS = (
+    "id key kind client_id client_name risk severity state version record routed_to opened_at "
+    "updated_at resolved_at acknowledged_at acknowledged_by notified_at escalated_at reminded_at"
+).split()
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One outbox row."""
+
+    id: int
+    alert_id: str | None
+    purpose: Purpose
+    recipient: Recipient
+    state: str
+    digest: bool
+    due_at: float
+    held_until: float
+    next_attempt_at: float
+    attempts: int
+    created_at: float
+    triggered_at: float
+    message: dict[str, Any] | None
+    carrier_id: int | None
+    sent_at: float | None
+    last_error: str | None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "purpose": self.purpose.value,
+            "recipient": self.recipient.name,
+            "role": self.recipient.role.value,
+            "channel": self.recipient.channel.value,
+            "address": self.recipient.address,
+            "state": self.state,
+            "due_at": self.due_at,
+            "attempts": self.attempts,
+            "sent_at": self.sent_at,
+            "last_error": self.last_error,
+        }
+
+
+def alert_of(row: sqlite3.Row) -> Alert:
+    return Alert(
+        id=row["id"],
+        key=row["key"],
+        kind=AlertKind(row["kind"]),
+        client_id=row["client_id"],
+        client_name=row["client_name"],
+        risk=row["risk"],
+        severity=Severity(row["severity"]),
+        state=AlertState(row["state"]),
+        version=row["version"],
+        record=json.loads(row["record"]),
+        routed_to=Role(row["routed_to"]),
+        opened_at=row["opened_at"],
+        updated_at=row["updated_at"],
+        resolved_at=row["resolved_at"],
+        acknowledged_at=row["acknowledged_at"],
+        acknowledged_by=row["acknowledged_by"],
+        notified_at=row["notified_at"],
+        escalated_at=row["escalated_at"],
+        reminded_at=row["reminded_at"],
+    )
+
+
+def notice_of(row: sqlite3.Row) -> Notice:
+    return Notice(
+        id=row["id"],
+        alert_id=row["alert_id"],
+        purpose=Purpose(row["purpose"]),
+        recipient=Recipient(
+            Role(row["role"]), row["recipient"], ChannelKind(row["channel"]), row["address"]
+        ),
+        state=row["state"],
+        digest=bool(row["digest"]),
+        due_at=row["due_at"],
+        held_until=row["held_until"],
+        next_attempt_at=row["next_attempt_at"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        triggered_at=row["triggered_at"],
+        message=json.loads(row["message"]) if row["message"] else None,
+        carrier_id=row["carrier_id"],
+        sent_at=row["sent_at"],
+        last_error=row["last_error"],
+    )
