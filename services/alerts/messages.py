@@ -19,41 +19,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.alerts.model import RED_BAND, Alert, AlertKind, Purpose, Recipient, Role
-from services.events.outputs import Behaviour
+from services.events.wording import WORDS
 
+# The account lead's words for each behaviour live with every other wording of it.
 PATTERN = {
-    Behaviour.direct_to_tech.value: "requests going straight to technicians",
-    Behaviour.late_reporting.value: "problems reported late",
-    Behaviour.skipped_meeting.value: "skipped meetings and reviews",
-    Behaviour.ignored_recommendation.value: "recommendations left unanswered",
-    Behaviour.unannounced_change.value: "changes made without telling us",
+    **{b.value: w.pattern for b, w in WORDS.items()},
     RED_BAND: "partnership health in the red",
 }
 
 ACTION = {
-    Behaviour.direct_to_tech.value: (
-        "Call the client's main contact. Ask that every request goes to the service desk "
-        "(portal, email or phone queue), so it is logged, prioritised and covered when a "
-        "technician is away; offer a short walk-through of the portal. Ask the technicians "
-        "named in the evidence to redirect such requests politely."
-    ),
-    Behaviour.late_reporting.value: (
-        "Talk to the client about reporting problems when they start: an early ticket is "
-        "cheaper and faster to fix. Go through the devices below with them; consider having "
-        "the service desk call the client when monitoring alerts on these devices."
-    ),
-    Behaviour.skipped_meeting.value: (
-        "Reschedule the missed meeting yourself with the decision maker and confirm it in "
-        "writing; ask whether the time or format of the reviews suits them."
-    ),
-    Behaviour.ignored_recommendation.value: (
-        "Follow up on the open recommendations with the decision maker: restate the risk and "
-        "the cost of waiting, and ask for a decision by a date."
-    ),
-    Behaviour.unannounced_change.value: (
-        "Ask the client who added the devices or tools below and why; agree that changes go "
-        "through a change request first, so they are secured, supported and licensed."
-    ),
+    **{b.value: w.action for b, w in WORDS.items()},
     RED_BAND: (
         "The relationship is at risk. Book a call with the client's decision maker this week, "
         "go through each pattern below with its evidence, and agree one change per pattern."

@@ -19,6 +19,7 @@ from services.classifier.state import DAY, ClientState, TicketRec, WorkRec
 from services.events.outputs import Behaviour, WorkClass
 from services.events.tenant import Tenant
 from services.events.tenant_people import Client
+from services.events.wording import WORDS
 from services.report.model import (
     EvidenceLine,
     Habit,
@@ -30,7 +31,7 @@ from services.report.model import (
     Unasked,
     Visit,
 )
-from services.report.words import HABITS, visit_reason
+from services.report.words import visit_reason
 
 PATCH_WORDS = ("patch", "update", "updates", "windows update", "patching")
 EVIDENCE_SHOWN = 20  # per habit, the most recent (as a signal carries); the count covers all
@@ -294,12 +295,12 @@ def _habits(
         ]
         if not evidence:
             continue
-        words = HABITS[Behaviour(behaviour)]
+        words = WORDS[Behaviour(behaviour)]
         habits.append(
             Habit(
                 behaviour=behaviour.value,
                 title=words.title,
-                text=words.text(len(evidence)),
+                text=words.habit(len(evidence)),
                 occurrences=len(evidence),
                 evidence=[
                     EvidenceLine(_dt(f.at), f.note, f.ref) for f in evidence[-EVIDENCE_SHOWN:]

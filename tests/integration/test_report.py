@@ -26,11 +26,11 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.print_page_options import PrintOptions
 
 from services.events.outputs import Behaviour
+from services.events.wording import WORDS as HABITS
 from services.report.build import build_report
 from services.report.model import Period
 from services.report.period import quarter
 from services.report.render import render_html
-from services.report.words import HABITS
 from services.runtime.auth import bearer
 from services.scenario.evaluate import evaluate
 from services.scenario.files import ScenarioFiles, load_scenario
