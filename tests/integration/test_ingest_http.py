@@ -369,11 +369,15 @@ def test_records_acknowledged_but_not_marked_are_not_sent_again(
     mark_relayed = journal.mark_relayed
     lost_marks: list[int] = []
 
-    def lose_the_first_mark(seqs: Sequence[int], offsets: dict[tuple[str, int], int]) -> int:
+    def lose_the_first_mark(
+        seqs: Sequence[int],
+        offsets: dict[tuple[str, int], int],
+        placed: dict[int, tuple[int, int]] | None = None,
+    ) -> int:
         if seqs and not lost_marks:
             lost_marks.append(len(seqs))
             raise sqlite3.OperationalError("disk I/O error")
-        return mark_relayed(seqs, offsets)
+        return mark_relayed(seqs, offsets, placed)
 
     monkeypatch.setattr(journal, "mark_relayed", lose_the_first_mark)
     ids = post_canonical(ingest, signer, [canonical_ticket(tenant, i) for i in range(50)])
