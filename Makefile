@@ -63,11 +63,14 @@ test-unit: $(STAMP) ## Unit tests only (no broker)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy --strict
-	$(VENV)/bin/ruff check services tests bench deploy
-	$(VENV)/bin/ruff format --check services tests bench deploy
+	$(VENV)/bin/ruff check services tests bench deploy docs
+	$(VENV)/bin/ruff format --check services tests bench deploy docs
 	$(VENV)/bin/mypy
 
 PROMTOOL ?= promtool
+
+architecture: $(STAMP) ## Check the import layering of services/ and draw docs/architecture.svg
+	$(PY) docs/layout.py
 
 rules: $(STAMP) ## Generate the Prometheus and Grafana alert rules from deploy/alerting/rules.yaml
 	$(PY) deploy/alerting/generate.py
@@ -105,4 +108,4 @@ fuzz: $(STAMP) ## schemathesis over every OpenAPI spec against `partnerpulse up`
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run demo test test-unit lint check-rules rules format bench bench-ingest bench-classifier bench-scale bench-report report-picture fuzz system-deps system-packages clean
+.PHONY: help install run demo test test-unit lint check-rules rules architecture format bench bench-ingest bench-classifier bench-scale bench-report report-picture fuzz system-deps system-packages clean
