@@ -63,13 +63,20 @@ test-unit: $(STAMP) ## Unit tests only (no broker)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy --strict
-	$(VENV)/bin/ruff check services tests bench
-	$(VENV)/bin/ruff format --check services tests bench
+	$(VENV)/bin/ruff check services tests bench deploy docs
+	$(VENV)/bin/ruff format --check services tests bench deploy docs
 	$(VENV)/bin/mypy
 
 PROMTOOL ?= promtool
 
-check-rules: ## promtool: Prometheus config and rules valid, alert rule unit tests pass
+architecture: $(STAMP) ## Check the import layering of services/ and draw docs/architecture.svg
+	$(PY) docs/layout.py
+
+rules: $(STAMP) ## Generate the Prometheus and Grafana alert rules from deploy/alerting/rules.yaml
+	$(PY) deploy/alerting/generate.py
+
+check-rules: $(STAMP) ## Alert rules generated and in sync; promtool: config and rules valid, rule unit tests pass
+	$(PY) deploy/alerting/generate.py --check
 	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: make system-packages (as root), or apt-get install prometheus"; exit 1; }
 	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
 	$(PROMTOOL) test rules deploy/prometheus/tests/*.yml
@@ -101,4 +108,4 @@ fuzz: $(STAMP) ## schemathesis over every OpenAPI spec against `partnerpulse up`
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run demo test test-unit lint check-rules format bench bench-ingest bench-classifier bench-scale bench-report report-picture fuzz system-deps system-packages clean
+.PHONY: help install run demo test test-unit lint check-rules rules architecture format bench bench-ingest bench-classifier bench-scale bench-report report-picture fuzz system-deps system-packages clean

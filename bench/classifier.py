@@ -39,6 +39,7 @@ from services.events import topics
 from services.events.models import CanonicalEvent, Source
 from services.events.tenant import load_tenant
 from services.ingest.sender import Signer
+from services.platform.process import spawn, stop_process
 from services.runtime.auth import bearer, new_token
 from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
@@ -150,7 +151,7 @@ def env_for(data_dir: Path, tenant: Path, **extra: str) -> dict[str, str]:
 
 def run_trivial(bootstrap: str, expect: int, work: Path, round_no: int) -> float:
     out = work / f"trivial-{round_no}.json"
-    proc = subprocess.Popen(
+    proc = spawn(
         [
             sys.executable,
             "-m",
@@ -165,8 +166,6 @@ def run_trivial(bootstrap: str, expect: int, work: Path, round_no: int) -> float
             f"bench-trivial-{round_no}",
         ],
         cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 600
@@ -176,8 +175,7 @@ def run_trivial(bootstrap: str, expect: int, work: Path, round_no: int) -> float
             time.sleep(0.2)
         result = json.loads(out.read_text())
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        stop_process(proc, 60)
     return float(expect / (result["last"] - result["first"]))
 
 
@@ -185,7 +183,7 @@ def run_classifier(bootstrap: str, tenant: Path, expect: int, work: Path, round_
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = work / f"classifier-{round_no}.log"
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "services.cli", "classifier"],
         cwd=REPO,
         env=env_for(
@@ -196,8 +194,7 @@ def run_classifier(bootstrap: str, tenant: Path, expect: int, work: Path, round_
             PARTNERPULSE_CLASSIFIER_APP_ID=f"bench-classifier-{round_no}",
             PARTNERPULSE_CLASSIFIER_STORE=STORE,
         ),
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
+        log_file=log,
     )
     try:
         first = last = 0.0
@@ -223,8 +220,7 @@ def run_classifier(bootstrap: str, tenant: Path, expect: int, work: Path, round_
         if not last:
             raise RuntimeError("the classifier did not drain the backlog in time")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        stop_process(proc, 60)
     return expect / (last - first)
 
 
@@ -342,8 +338,8 @@ def end_to_end(
             "p99": histogram_quantile(0.99, buckets),
         }
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.communicate(timeout=60)
+        stop_process(proc, 60, sig=signal.SIGINT, group=True)  # as Ctrl+C would
+        proc.stdout.close()
 
 
 def post(ingest: str, signer: Signer, events: list[CanonicalEvent]) -> None:

@@ -42,7 +42,8 @@ import httpx
 
 from services.events import topics
 from services.events.tenant import load_tenant
-from services.runtime.broker import EmbeddedBroker, free_port, wait_for_port
+from services.platform.process import start_service, stop_process
+from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,23 +91,6 @@ def autotask_bodies(count: int) -> list[tuple[str, str]]:
         digest = hmac.new(secret, body.encode(), hashlib.sha1).digest()
         out.append(("sha1=" + base64.b64encode(digest).decode(), body))
     return out
-
-
-def start_process(
-    args: list[str], env: dict[str, str], port: int, log: Path
-) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-    wait_for_port("127.0.0.1", port, timeout=30)
-    return proc
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def wrk(
@@ -207,7 +191,8 @@ def main() -> int:
                 "relay": [sys.executable, "-m", "services.cli", "relay"],
             }
             procs = [
-                start_process(commands[n], proc_env, ports[n], work / f"{n}.log") for n in commands
+                start_service(commands[n], port=ports[n], env=proc_env, log_file=work / f"{n}.log")
+                for n in commands
             ]
             urls = {n: f"http://127.0.0.1:{ports[n]}/v1/webhooks/autotask" for n in ports}
             try:
@@ -232,7 +217,7 @@ def main() -> int:
                 )
             finally:
                 for proc in reversed(procs):
-                    stop_process(proc)
+                    stop_process(proc, 20)
 
     report = render(results, args)
     print(report)

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from services.ingest.metrics import RelayMetrics
 from services.ingest.relay import Relay
 from services.ingest.relay_journal import RelayJournal
 from services.ingest.relay_keep import Housekeeping
+from services.platform.process import spawn, stop_processes
 from services.runtime import covered
 from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
@@ -164,13 +164,7 @@ class Group:
                 PARTNERPULSE_BROKER_INCARNATION=incarnation,
             )
             self.procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "services.cli", "classifier"],
-                    cwd=REPO,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                spawn([sys.executable, "-m", "services.cli", "classifier"], cwd=REPO, env=env)
             )
             self.urls.append(f"http://127.0.0.1:{port}")
             self.dirs.append(data)
@@ -244,15 +238,7 @@ class Group:
         return 0
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes(self.procs, 60)
 
 
 @contextmanager

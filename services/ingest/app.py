@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect
 
 from services.events.models import Source
@@ -46,26 +45,9 @@ from services.ingest.records import (
     event_record,
 )
 from services.ingest.settings import IngestSettings
+from services.platform.http import BodyTooLarge, add_health_routes, read_body
 
 log = logging.getLogger("partnerpulse.ingest")
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class Ingest:
@@ -150,11 +132,9 @@ class Ingest:
         m = self.metrics.by_source[source]
         try:
             body = await read_body(request, self.settings.ingest_max_body_bytes)
-        except BodyTooLarge:
+        except BodyTooLarge as exc:
             m.rejected["too_large"].inc()
-            return _error(
-                413, f"body exceeds the limit of {self.settings.ingest_max_body_bytes} bytes"
-            )
+            return _error(413, str(exc))
         except ClientDisconnect:
             # Gone before its body was all here (or cut by the read timeout): nobody
             # hears this answer, and it is no error of ours worth a traceback.
@@ -396,14 +376,9 @@ def create_app(
         operation_id="canonical_events",
     )(_handler(ingest, Source.canonical))
 
-    @app.get("/healthz", summary="Liveness")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", summary="Readiness: journal open, room in the journal")
-    async def readyz() -> Response:
+    def readiness() -> tuple[bool, dict[str, object]]:
         journal = ingest.journal
-        checks = {
+        checks: dict[str, object] = {
             "journal_open": journal.is_open,
             "journal_writable": journal.writable,
             "journal_error": journal.write_error,
@@ -418,13 +393,13 @@ def create_app(
             and journal.pending < journal.max_pending
             and journal.pending_bytes < journal.max_pending_bytes
         )
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", **checks},
-            status_code=200 if ready else 503,
-        )
+        return ready, checks
 
-    @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
-        return Response(generate_latest(ingest.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    add_health_routes(
+        app,
+        ingest.metrics.registry,
+        readiness,
+        ready_summary="Readiness: journal open, room in the journal",
+    )
 
     return app

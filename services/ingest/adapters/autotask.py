@@ -27,7 +27,6 @@ from services.ingest.adapters.base import (
     PayloadError,
     VendorAdapter,
     build_event,
-    decode_json,
     make_event,
     parse_time,
     record_version,
@@ -68,7 +67,7 @@ _ACTIONS = {"create": Action.created, "update": Action.updated, "delete": Action
 
 
 def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
-    body = require_object(decode_json(delivery.body), "body")
+    body = require_object(delivery.json(), "body")
     raw_action = text(require(body, "Action"))
     action = _ACTIONS.get((raw_action or "").casefold())
     if action is None:

@@ -46,6 +46,18 @@ class Delivery:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    def json(self) -> Any:
+        """The body as JSON (PayloadError when it is not), parsed once: the signature
+        check, the key_url look-up and `normalise` all read this one document."""
+        cached = self.__dict__.get("_document", _UNPARSED)
+        if cached is _UNPARSED:
+            cached = decode_json(self.body)
+            object.__setattr__(self, "_document", cached)
+        return cached
+
+
+_UNPARSED = object()
+
 
 # The receiver's check and the sender's headers, as a VendorAdapter holds them.
 AuthenticateFn = Callable[[Delivery, Tenant, Sequence[bytes]], None]

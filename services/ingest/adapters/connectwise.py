@@ -72,7 +72,7 @@ def key_url(delivery: Delivery, tenant: Tenant) -> str:
     if not delivery.header(SIGNATURE_HEADER):
         raise AuthenticationError(f"missing {SIGNATURE_HEADER} header")
     try:
-        body = require_object(decode_json(delivery.body), "body")
+        body = require_object(delivery.json(), "body")
     except PayloadError as exc:
         raise AuthenticationError(f"cannot read Metadata.key_url: {exc}") from None
     url = get_path(body, "Metadata.key_url")
@@ -126,7 +126,7 @@ ENTITY = "Entity."
 
 
 def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
-    body = require_object(decode_json(delivery.body), "body")
+    body = require_object(delivery.json(), "body")
     delivery_id = text(body.get("MessageId"))
     raw_action = text(require(body, "Action"))
     action = _ACTIONS.get((raw_action or "").casefold())

@@ -18,7 +18,6 @@ from services.ingest.adapters.base import (
     PayloadError,
     VendorAdapter,
     alert_refs,
-    decode_json,
     make_event,
     parse_time,
     require_object,
@@ -33,7 +32,7 @@ _STATUS_ACTIONS = {"raised": Action.triggered, "resolved": Action.resolved}
 
 
 def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
-    body = require_object(decode_json(delivery.body), "body")
+    body = require_object(delivery.json(), "body")
 
     def field(key: str, *, required: bool = False) -> str | None:
         # A placeholder left as-is ("[device_ip]") means Datto had no value for it.

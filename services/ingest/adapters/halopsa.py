@@ -37,7 +37,6 @@ from services.ingest.adapters.base import (
     PayloadError,
     VendorAdapter,
     build_event,
-    decode_json,
     make_event,
     parse_time,
     record_version,
@@ -66,7 +65,7 @@ def sign(body: bytes, tenant: Tenant, signing_key: bytes | None) -> dict[str, st
 
 
 def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
-    document = decode_json(delivery.body)
+    document = delivery.json()
     if isinstance(document, list):  # batching on: one delivery, several events
         items = [(require_object(item, f"[{i}]"), f"[{i}].") for i, item in enumerate(document)]
     else:

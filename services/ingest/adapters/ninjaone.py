@@ -42,7 +42,6 @@ from services.ingest.adapters.base import (
     PayloadError,
     VendorAdapter,
     alert_refs,
-    decode_json,
     get_path,
     make_event,
     parse_time,
@@ -64,7 +63,7 @@ _SOFTWARE_ADDED = "SOFTWARE_ADDED"
 
 
 def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
-    activity = require_object(decode_json(delivery.body), "body")
+    activity = require_object(delivery.json(), "body")
     activity_id = str(text(require(activity, "id")))
     activity_type = _code(activity, "activityType", required=True)
     status_code = _code(activity, "statusCode")

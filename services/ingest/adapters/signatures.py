@@ -1,113 +1,67 @@
-"""Signature and secret checks shared by the adapters.
-
-Every check runs over the raw bytes, compares in constant time, and accepts
-any of several secrets so a tenant can rotate without downtime.
+"""Signature and secret checks of the adapters: `services.platform.signatures` (the one
+verifier: raw bytes, every secret, constant time) with its refusals as the adapters'
+AuthenticationError (401), and the tenant's secrets as the sender's side uses them.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from pydantic import SecretStr
 
 from services.events.models import Source
 from services.events.tenant import HeaderSecret, Tenant
 from services.ingest.adapters.base import AuthenticateFn, AuthenticationError, Delivery, SignFn
+from services.platform import signatures
+from services.platform.signatures import Secret, SignatureError, hmac_digest, sign_hmac
+
+__all__ = [
+    "header_secret_functions",
+    "hmac_digest",
+    "newest_secret",
+    "sign_hmac",
+    "verify_basic_auth",
+    "verify_hmac",
+    "verify_shared_secret",
+]
+
+T = TypeVar("T")
 
 
-def _secret_bytes(secret: SecretStr | bytes | str) -> bytes:
-    if isinstance(secret, SecretStr):
-        return secret.get_secret_value().encode()
-    if isinstance(secret, str):
-        return secret.encode()
-    return secret
-
-
-def hmac_digest(key: bytes, message: bytes, digest: str) -> bytes:
-    return hmac.new(key, message, digest).digest()
-
-
-def decode_signature(presented: str, encoding: str) -> bytes:
+def _authentication(call: Callable[[], T]) -> T:
     try:
-        if encoding == "base64":
-            return base64.b64decode(presented.strip(), validate=True)
-        return bytes.fromhex(presented.strip())
-    except (binascii.Error, ValueError):
-        raise AuthenticationError(f"signature is not valid {encoding}") from None
+        return call()
+    except SignatureError as exc:
+        raise AuthenticationError(str(exc)) from None
 
 
 def verify_hmac(
     message: bytes,
     presented: str | None,
-    secrets: Iterable[SecretStr | bytes | str],
+    secrets: Iterable[Secret],
     *,
     digest: str,
     encoding: str = "base64",
     header: str,
 ) -> None:
-    """Raise unless `presented` is the HMAC of `message` under one of `secrets`."""
-    if not presented:
-        raise AuthenticationError(f"missing {header} header")
-    signature = decode_signature(presented, encoding)
-    keys = [_secret_bytes(s) for s in secrets]
-    if not keys:
-        raise AuthenticationError(f"no secret is configured for this source ({header})")
-    # Compare against every key (no early exit) so timing says nothing about which matched.
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(hmac_digest(key, message, digest), signature)
-    if not matched:
-        raise AuthenticationError(f"{header} does not match the body")
+    """Raise AuthenticationError unless `presented` is the HMAC of `message` under one of
+    `secrets` (`services.platform.signatures`, the one verifier)."""
+    _authentication(
+        lambda: signatures.verify_hmac(
+            message, presented, secrets, digest=digest, encoding=encoding, header=header
+        )
+    )
 
 
-def verify_shared_secret(
-    presented: str | None, secrets: Iterable[SecretStr | bytes | str], *, header: str
-) -> None:
-    """Raise unless `presented` equals one of `secrets` (constant time)."""
-    if not presented:
-        raise AuthenticationError(f"missing {header} header")
-    keys = [_secret_bytes(s) for s in secrets]
-    if not keys:
-        raise AuthenticationError(f"no secret is configured for this source ({header})")
-    candidate = presented.encode()
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(key, candidate)
-    if not matched:
-        raise AuthenticationError(f"{header} does not match a configured secret")
+def verify_shared_secret(presented: str | None, secrets: Iterable[Secret], *, header: str) -> None:
+    """Raise AuthenticationError unless `presented` equals one of `secrets` (constant time)."""
+    _authentication(lambda: signatures.verify_shared_secret(presented, secrets, header=header))
 
 
-def verify_basic_auth(
-    authorization: str | None, username: str, secrets: Iterable[SecretStr | bytes | str]
-) -> None:
+def verify_basic_auth(authorization: str | None, username: str, secrets: Iterable[Secret]) -> None:
     """HTTP Basic authentication: the configured user and one of the passwords."""
-    if not authorization or not authorization.lower().startswith("basic "):
-        raise AuthenticationError("missing Basic Authorization header")
-    try:
-        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationError("Authorization header is not valid Basic credentials") from None
-    user, sep, password = decoded.partition(":")
-    if not sep:
-        raise AuthenticationError("Authorization header is not valid Basic credentials")
-    user_ok = hmac.compare_digest(user.encode(), username.encode())
-    try:
-        verify_shared_secret(password, secrets, header="Authorization")
-    except AuthenticationError:
-        raise AuthenticationError("Basic credentials do not match") from None
-    if not user_ok:
-        raise AuthenticationError("Basic credentials do not match")
-
-
-def sign_hmac(
-    message: bytes, secret: SecretStr | bytes | str, *, digest: str, encoding: str
-) -> str:
-    """The signature a sender would put in its header (used by send/evaluate and tests)."""
-    raw = hmac_digest(_secret_bytes(secret), message, digest)
-    return base64.b64encode(raw).decode() if encoding == "base64" else raw.hex()
+    _authentication(lambda: signatures.verify_basic_auth(authorization, username, secrets))
 
 
 def newest_secret(secrets: Sequence[SecretStr], source: str, problem: str) -> SecretStr:

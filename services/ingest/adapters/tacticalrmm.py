@@ -22,7 +22,6 @@ from services.ingest.adapters.base import (
     PayloadError,
     VendorAdapter,
     alert_refs,
-    decode_json,
     make_event,
     parse_time,
     require_object,
@@ -38,7 +37,7 @@ _UNSET = frozenset({"None"})
 
 
 def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
-    decoded = decode_json(delivery.body)
+    decoded = delivery.json()
     if isinstance(decoded, str):
         # Tactical sends its template as a JSON string when the rendered text
         # was not valid JSON, typically a value with a double quote in it.

@@ -1,0 +1,5 @@
+"""`python -m services.cli`: how `partnerpulse up` starts each service."""
+
+from services.cli import app
+
+app()
