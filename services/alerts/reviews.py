@@ -31,8 +31,8 @@ from services.alerts.store import Store
 from services.alerts.worker import Worker
 from services.events.tenant import Tenant
 from services.events.tenant_people import Client
-from services.report.fetch import ReportClient, ReportFetchError
 from services.runtime.auth import read_local_token
+from services.runtime.report_client import ReportClient, ReportFetchError
 
 log = logging.getLogger("partnerpulse.alerts.reviews")
 

@@ -42,10 +42,10 @@ def report(
     """The partnership review of a client (or of --all) for a period, from the running
     classifier: every visit and why, proactive work, recommendations, habits, health."""
     from services.classifier.settings import ClassifierSettings
-    from services.report.fetch import ReportClient, ReportFetchError, output_path
     from services.report.period import between
     from services.report.period import quarter as quarter_of
     from services.runtime.auth import read_local_token
+    from services.runtime.report_client import ReportClient, ReportFetchError, output_path
 
     if fmt not in ("html", "pdf"):
         raise _fail(f"report: --format must be html or pdf, not {fmt!r}")

@@ -28,9 +28,9 @@ from aiosmtpd.controller import Controller
 from rich.console import Console
 from rich.table import Table
 
-from services.report.fetch import ReportClient, ReportFetchError
 from services.runtime.auth import bearer, read_local_token
 from services.runtime.broker import free_port
+from services.runtime.report_client import ReportClient, ReportFetchError
 from services.scenario.stack import Endpoints
 
 SMTP_ENV = ("PARTNERPULSE_ALERTS_SMTP_HOST", "PARTNERPULSE_ALERTS_SMTP_PORT")

@@ -1,4 +1,5 @@
-"""`partnerpulse report`'s side: ask the running classifier's API for reports.
+"""A client of the classifier's report API, for `partnerpulse report`, the alerts
+service (the reviews it mails) and the demo: ask the running classifier for reports.
 
 The classifier holds the client states; the command asks
 `GET /v1/clients/{id}/report[.pdf]` with an API token (scope read): the one given, or
