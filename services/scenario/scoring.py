@@ -288,13 +288,15 @@ def account(
     dead_lettered: Iterable[str],
     work_refs_published: Iterable[str],
     labelled_refs: Iterable[str],
+    expected_work: Iterable[str] = (),
 ) -> Accounting:
     """Every accepted event accounted for, from ingest's answers to the outputs.
 
     `published`: the event ids on the events topic (with repeats); `unprocessed`: ids
     the classifier had not processed when the wait ended; `work_refs_published`: the
     refs of labelled work records (the truth's) whose events are on the topic;
-    `labelled_refs`: the refs the classifier labelled.
+    `labelled_refs`: the refs the classifier labelled; `expected_work`: the work refs
+    that must be published (a scenario whose work may come only through the poller).
     """
     answers: Counter[str] = Counter()
     accepted: set[str] = set()
@@ -342,6 +344,11 @@ def account(
     lost += [
         {"what": "dead-lettered by the classifier", "event_id": e}
         for e in sorted(set(dead_lettered) & accepted)
+    ]
+    published_work = set(work_refs_published)
+    lost += [
+        {"what": "work of the truth never published (no delivery or poll brought it)", "ref": r}
+        for r in sorted(set(expected_work) - published_work)
     ]
     labelled = set(labelled_refs)
     lost += [
