@@ -33,6 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.events.tenant_polling import PollingConfig
 from services.scenario.files import RecordedDelivery, ScenarioFiles
 from services.scenario.replay import Outcome
+from services.scenario.scoring import POLLED
 from services.vendorapi.records import ApiRecords, ReplayClock
 from services.vendorapi.server import RunningStandIns, pointed_at, start_standins
 
@@ -178,7 +179,7 @@ class PolledReplay:
             out.append(
                 Outcome(
                     seq=seq,
-                    source=f"poll:{line.get('route')}",
+                    source=f"{POLLED}{line.get('route')}",
                     status=int(line.get("status") or 0),
                     event_ids=tuple(str(i) for i in line.get("event_ids") or ()),
                     accepted=int(line.get("accepted") or 0),

@@ -14,8 +14,9 @@ from services.scenario import ambiguity, scoring
 def print_report(report: scoring.Report, console: Console, scenario: Path) -> None:
     acc = report.accounting
     console.print(f"\n[bold]partnerpulse evaluate {scenario}[/bold]")
+    polled = f", polled records posted {acc.polled} ({acc.polled_new} new)" if acc.polled else ""
     console.print(
-        f"deliveries {acc.deliveries} (answers {acc.answers}), accepted events "
+        f"deliveries {acc.deliveries}{polled} (answers {acc.answers}), accepted events "
         f"{acc.accepted_events}, lost {_flag(acc.lost == 0, acc.lost)}, duplicated "
         f"{_flag(acc.duplicated == 0, acc.duplicated)}"
     )

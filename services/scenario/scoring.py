@@ -99,6 +99,11 @@ class Accounting:
     duplicated_examples: list[dict[str, str]]
     rejected: list[dict[str, Any]]
     transport_repeats: int  # events on the events topic more than once (deduplicated downstream)
+    polled: int = 0  # the poller's posts (a scenario with api.jsonl), counted like deliveries
+    polled_new: int = 0  # of which ingest stored as new: what no webhook had brought
+
+
+POLLED = "poll:"  # the source of an outcome that is a poller's post (polled.PolledReplay)
 
 
 @dataclass
@@ -355,8 +360,9 @@ def account(
         {"what": "work record never labelled", "ref": r}
         for r in sorted(set(work_refs_published) - labelled)
     ]
+    polled = [o for o in outcomes if o.source.startswith(POLLED)]
     return Accounting(
-        deliveries=len(outcomes),
+        deliveries=len(outcomes) - len(polled),
         answers=dict(sorted(answers.items())),
         accepted_events=len(accepted),
         lost=len(lost),
@@ -365,6 +371,8 @@ def account(
         duplicated_examples=duplicated[:EXAMPLES],
         rejected=rejected[:EXAMPLES],
         transport_repeats=sum(n - 1 for n in on_topic.values() if n > 1),
+        polled=len(polled),
+        polled_new=sum(1 for o in polled if o.answered and o.accepted),
     )
 
 
