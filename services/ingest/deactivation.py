@@ -30,21 +30,27 @@ _NAMED = ("id", "name", "webhookguid", "guid")  # what may be logged of the body
 _PRINTABLE = re.compile(r"[^\w .:@/-]")
 
 
+class DeactivationMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.calls = Counter(
+            "partnerpulse_ingest_webhook_deactivations_total",
+            "Calls of a vendor's webhook deactivation URL: the vendor stopped sending "
+            "callouts (Autotask: the webhook was deleted or deactivated).",
+            ["source"],
+            registry=registry,
+        )
+        self.last = Gauge(
+            "partnerpulse_ingest_webhook_deactivated_timestamp_seconds",
+            "When the vendor last called its webhook deactivation URL (Unix time).",
+            ["source"],
+            registry=registry,
+        )
+        self.calls.labels("autotask")  # 0 from the start, so the alert rule has a series
+
+
 def register(app: FastAPI, registry: CollectorRegistry) -> None:
-    calls = Counter(
-        "partnerpulse_ingest_webhook_deactivations_total",
-        "Calls of a vendor's webhook deactivation URL: the vendor stopped sending callouts "
-        "(Autotask: the webhook was deleted or deactivated).",
-        ["source"],
-        registry=registry,
-    )
-    last = Gauge(
-        "partnerpulse_ingest_webhook_deactivated_timestamp_seconds",
-        "When the vendor last called its webhook deactivation URL (Unix time).",
-        ["source"],
-        registry=registry,
-    )
-    calls.labels("autotask")
+    metrics = DeactivationMetrics(registry)
+    calls, last = metrics.calls, metrics.last
 
     @app.post(
         "/v1/webhooks/autotask/deactivated",
