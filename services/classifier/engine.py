@@ -139,6 +139,7 @@ class Engine:
         self.retention = (longest + self.policy.allowed_lateness_days) * DAY
         self._names = {c.id: c.name for c in tenant.clients}
         self._endpoints = {c.id: c.endpoints for c in tenant.clients}
+        self._review_cadence = {c.id: c.review_cadence for c in tenant.clients}
 
     def is_known(self, client_id: str) -> bool:
         return client_id in self._names
@@ -363,6 +364,7 @@ class Engine:
         client_id = state.client_id
         name = self._names.get(client_id)
         pruned = state.prune(watermark - self.retention)
+        state.review_cadence_days = self._review_cadence.get(client_id)
         changed: list[Signal] = []
         open_signals: list[Signal] = []
         all_signals: list[Signal] = []
