@@ -264,9 +264,7 @@ def ninja_in_time_order(sent: list[Emission]) -> list[Emission]:
     """NinjaOne numbers its activity log in time order (pollers read it by id,
     `newerThan`): the activities' ids, handed out per client while each was played, are
     given again in the order of their times (the same ids; no truth names them)."""
-    ninja = sorted(
-        (e for e in sent if e.source is Source.ninjaone), key=lambda e: (e.at, e.body)
-    )
+    ninja = sorted((e for e in sent if e.source is Source.ninjaone), key=lambda e: (e.at, e.body))
     ids = sorted(json.loads(e.body)["id"] for e in ninja)
     renamed = {}
     for emission, new_id in zip(ninja, ids, strict=True):
