@@ -37,7 +37,7 @@ from services.events.outputs import Band, Behaviour
 from services.scenario.evaluate import replay_tenant
 from services.scenario.files import ScenarioFiles, load_scenario
 from services.scenario.polled import PolledReplay
-from services.scenario.replay import replay
+from services.scenario.replay import Hooks, replay
 from services.scenario.stack import Stack
 from services.scenario.vendors.apis import api_from_emission
 from services.scenario.vendors.common import Emission
@@ -57,6 +57,10 @@ STARTED_JOBS = (
     "partnerpulse-alerts",
     "partnerpulse-poll",
 )
+
+
+def stack_poll_url(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.ports.poll}"
 
 
 @dataclass
@@ -98,8 +102,7 @@ def with_api(scenario: ScenarioFiles, work: Path) -> ScenarioFiles:
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     work = tmp_path_factory.mktemp("observability")
     scenario = with_api(load_scenario(SCENARIO), work)
-    polled = PolledReplay.start(scenario, work)
-    polled.clock.set(polled.end)  # the APIs hold everything from the start
+    polled = PolledReplay.start(scenario, work)  # the replay below drives its clock
     # A real mail server, so the alerts service delivers (and its delivery metrics exist).
     smtp = SmtpSink().start()
     with (
@@ -122,7 +125,13 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
             # A first scrape before the replay: a rate is the change between samples.
             prometheus.wait_for_targets(STARTED_JOBS)
             started = time.time()
-            outcomes = replay(scenario.deliveries, scenario.tenant, endpoints.ingest_url)
+            outcomes = replay(
+                scenario.deliveries,
+                scenario.tenant,
+                endpoints.ingest_url,
+                hooks=Hooks(sent=polled.advance),
+            )
+            polled.catch_up(stack_poll_url(stack), timeout=DEADLINE)
             assert all(o.answered or o.status == 422 for o in outcomes)
             try:
                 yield Observed(prometheus, scenario, started)
