@@ -364,12 +364,12 @@ class Engine:
         client_id = state.client_id
         name = self._names.get(client_id)
         pruned = state.prune(watermark - self.retention)
-        state.review_cadence_days = self._review_cadence.get(client_id)
         changed: list[Signal] = []
         open_signals: list[Signal] = []
         all_signals: list[Signal] = []
         counts: dict[int, dict[Behaviour, int]] = {d: {} for d in WINDOWS}
         current: set[str] = set()
+        state.review_cadence_days = self._review_cadence.get(client_id)  # review_cadence.py
         for behaviour, detect in det.DETECTORS.items():
             policy = det.detector_policy(self.policy, behaviour)
             found = detect(state, self.policy, watermark)
