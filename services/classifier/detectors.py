@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from services.classifier.announcing import announces, announcing_kind
 from services.classifier.devices import Identities
 from services.classifier.labels import CLIENT_INITIATORS, by_client, is_cancelled
+from services.classifier.review_cadence import review_overdue
 from services.classifier.state import DAY, HOUR, AlertRec, ClientState, TicketRec
 from services.classifier.words import has_term, related, tokens
 from services.events.models import Nature
@@ -215,7 +216,7 @@ def skipped_meeting(state: ClientState, policy: ClassifierPolicy, watermark: flo
                 )
         elif m.client_reschedules >= p.reschedules:
             found.append(Found(m.ref, m.starts, f"{what} rescheduled {m.client_reschedules} times"))
-    return found
+    return found + review_overdue(state, watermark, Found)  # the tenant's review_cadence
 
 
 def ignored_recommendation(

@@ -108,6 +108,7 @@ class Engine:
         self._fold = Folder(self.policy)
         self._names = {c.id: c.name for c in tenant.clients}
         self._endpoints = {c.id: c.endpoints for c in tenant.clients}
+        self._review_cadence = {c.id: c.review_cadence for c in tenant.clients}
 
     def is_known(self, client_id: str) -> bool:
         return client_id in self._names
@@ -162,6 +163,7 @@ class Engine:
         all_signals: list[Signal] = []
         counts: dict[int, dict[Behaviour, int]] = {d: {} for d in WINDOWS}
         current: set[str] = set()
+        state.review_cadence_days = self._review_cadence.get(client_id)  # review_cadence.py
         for behaviour, detect in det.DETECTORS.items():
             policy = det.detector_policy(self.policy, behaviour)
             found = detect(state, self.policy, watermark)

@@ -184,6 +184,8 @@ class ClientState:
     # Event-time days whose records changed since the last checkpoint took them (None:
     # any day may have): the checkpoint re-encodes only those (services/classifier/layout.py).
     _touched: set[int] | None = field(default_factory=set, repr=False, compare=False)
+    # Not persisted: the tenant file's review_cadence (days), set by the engine.
+    review_cadence_days: float | None = field(default=None, repr=False, compare=False)
 
     _RECORDS: ClassVar[dict[str, type[Any]]] = {
         "tickets": TicketRec,

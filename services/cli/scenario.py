@@ -32,8 +32,20 @@ def simulate(
             "that differ, MSP cancellations, co-managed staff, follow-ups, silent clients...)."
         ),
     ] = "standard",
+    api: Annotated[
+        bool,
+        typer.Option(
+            "--api/--no-api",
+            help="Write api.jsonl: Autotask and HaloPSA time entries and visits only in the "
+            "vendors' APIs, every webhook's record there too, and --lost-share of the webhooks "
+            "never delivered. --no-api: the old form (a pretend poller posts canonical events).",
+        ),
+    ] = True,
+    lost_share: Annotated[
+        float, typer.Option(help="With --api: share of the vendors' webhooks that are lost.")
+    ] = 0.2,
 ) -> None:
-    """Write a simulated scenario: tenant.yaml, deliveries.jsonl and truth.json."""
+    """Write a simulated scenario: tenant.yaml, deliveries.jsonl, truth.json (and api.jsonl)."""
     from collections import Counter
     from datetime import date
 
@@ -49,15 +61,18 @@ def simulate(
             date.fromisoformat(start),
             max_endpoints=max_endpoints,
             profile=profile,
+            api=api,
+            lost_share=lost_share,
         )
     except ValueError as exc:
         raise _fail(f"simulate: {exc}") from None
     scenario = generate(config)
-    write_scenario(out_dir, scenario.tenant, scenario.deliveries, scenario.truth)
+    write_scenario(out_dir, scenario.tenant, scenario.deliveries, scenario.truth, scenario.api)
     personas = Counter(p.label for p in scenario.personas.values())
     truth = scenario.truth
     typer.echo(
-        f"{out_dir}: {len(scenario.deliveries)} deliveries, {len(truth['work'])} labelled work "
+        f"{out_dir}: {len(scenario.deliveries)} deliveries, {len(scenario.api)} API records, "
+        f"{len(truth['work'])} labelled work "
         f"records, {len(truth['signals'])} signals, {clients} clients over {days} days "
         f"from {config.start} (seed {seed})"
     )

@@ -55,6 +55,13 @@ class Client(_Strict):
     co_managed_staff: CoManagedStaff = Field(
         CoManagedStaff(), description="The client's own IT staff, when it is co-managed."
     )
+    review_cadence: int | None = Field(
+        None,
+        ge=7,
+        le=366,
+        description="Days between the client's review meetings (90: quarterly). With it, a "
+        "review that lapsed (none held for the cadence plus 14 days) is a skipped meeting.",
+    )
 
 
 class Person(_Strict):

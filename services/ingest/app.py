@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from services.events.models import Source
 from services.events.tenant import Tenant, load_tenant
-from services.ingest import freshness, openapi
+from services.ingest import deactivation, freshness, openapi
 from services.ingest.adapters import ADAPTERS
 from services.ingest.adapters.base import (
     AuthenticationError,
@@ -363,6 +363,8 @@ def create_app(
                 openapi_extra=openapi.delivery_operation(vendor, tenant),
                 operation_id=f"webhook_{vendor.value}",
             )(_handler(ingest, vendor))
+
+    deactivation.register(app, ingest.metrics.registry)  # before the generic route
 
     @app.post("/v1/webhooks/{source}", include_in_schema=False)
     async def webhook(source: str, request: Request) -> Response:

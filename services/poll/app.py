@@ -22,7 +22,11 @@ def create_app(settings: PollSettings, *, tenant: Tenant) -> FastAPI:
         max_wait_seconds=settings.poll_max_wait_seconds,
     )
     poller: Poller = build_poller(
-        tenant, data_dir=settings.data_dir, ingest_url=settings.poll_ingest_url, retry=retry
+        tenant,
+        data_dir=settings.data_dir,
+        ingest_url=settings.poll_ingest_url,
+        retry=retry,
+        receipts=settings.poll_receipts_file,
     )
 
     @asynccontextmanager

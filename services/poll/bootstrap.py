@@ -144,6 +144,7 @@ def build_poller(
     metrics: PollMetrics | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     sleep: Callable[[float], None] | None = None,
+    receipts: Path | None = None,
 ) -> Poller:
     metrics = metrics or PollMetrics()
     store = PollStore(data_dir / "poll" / "state.sqlite3")
@@ -154,7 +155,7 @@ def build_poller(
         def sleep(seconds: float) -> None:
             stop.wait(seconds)  # waits (Retry-After, back-off) end when the poller stops
 
-    poster = IngestPoster(ingest_url, signer, retry=retry, sleep=sleep)
+    poster = IngestPoster(ingest_url, signer, retry=retry, sleep=sleep, receipts=receipts)
     polling = tenant.polling
     loops: list[SourceLoop] = []
     collections: list[tuple[str, str]] = []

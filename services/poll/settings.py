@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from services.runtime.settings import CommonSettings
@@ -21,4 +23,10 @@ class PollSettings(CommonSettings):
     )
     poll_max_wait_seconds: float = Field(
         300, gt=0, description="Longest wait honoured for one Retry-After or back-off."
+    )
+    poll_receipts_file: Path | None = Field(
+        None,
+        description="Evaluation only: append ingest's answer to every post here (JSON lines: "
+        "ref, route, status, event_ids, accepted, body_sha256), so `evaluate` can account for "
+        "polled records as it does for the deliveries it sends.",
     )

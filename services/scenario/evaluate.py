@@ -23,11 +23,12 @@ from typing import Any
 import httpx
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from services.events import topics
 from services.scenario import ambiguity, collect, scoring
 from services.scenario.files import ScenarioFiles
+from services.scenario.polled import CatchUpError, PolledReplay
+from services.scenario.printing import print_report
 from services.scenario.replay import (
     KEY_FILE_ENV,
     Hooks,
@@ -41,6 +42,8 @@ from services.scenario.replay import (
 from services.scenario.stack import Endpoints, Ports, Stack
 from services.scenario.watch import Monitor
 from services.scenario.watchdog import WatchPolicy
+
+__all__ = ["EvaluationError", "evaluate", "own_stack", "print_report", "run", "score_run"]
 
 WORK_KINDS = ("ticket", "time_entry", "visit")
 
@@ -67,9 +70,10 @@ class OwnStack:
     endpoints: Endpoints
     folder: Path
     stack: Stack
+    polled: PolledReplay | None = None  # the scenario's api.jsonl, served and polled
 
 
-def replay_tenant(tenant_file: Path, folder: Path) -> Path:
+def replay_tenant(tenant_file: Path, folder: Path, polled: PolledReplay | None = None) -> Path:
     """The scenario's tenant file for a replay: as written, but with ingest's event-time
     checks against the wall clock (webhooks.freshness) off. A scenario is recorded
     history: its deliveries carry their vendors' times of then (or of a simulated year
@@ -81,6 +85,8 @@ def replay_tenant(tenant_file: Path, folder: Path) -> Path:
     freshness["max_event_age_hours"] = None
     freshness["max_event_ahead_hours"] = None
     webhooks["freshness"] = freshness
+    if polled is not None:  # poll the stand-ins of the scenario's api.jsonl
+        raw = polled.tenant_document(raw)
     path = folder / "tenant.replay.yaml"
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
@@ -104,13 +110,22 @@ def own_stack(
     this process stops it too, as Ctrl+C does, rather than leaving it running.
     Its ingest answers every ConnectWise key_url of the scenario (vendor hosts too)
     with the scenario's signing key, from a key file (`serve_keys`). A service that
-    crash-loops while it starts ends the wait with its last errors.
+    crash-loops while it starts ends the wait with its last errors. A scenario with an
+    api.jsonl gets the vendor API stand-ins serving it and a poller polling them
+    (`polled.PolledReplay`).
     """
     folder = data_dir or Path(tempfile.mkdtemp(prefix="partnerpulse-evaluate-"))
     env = {}
     if serve_keys and key_urls(files.deliveries):
         env[KEY_FILE_ENV] = str(write_key_file(files.deliveries, folder / "connectwise-keys.json"))
-    stack = Stack(replay_tenant(files.tenant_file, folder), folder, ports, env=env)
+    polled = PolledReplay.start(files, folder) if files.api_file is not None else None
+    if polled is not None:
+        env |= polled.env
+        console.print(
+            f"api.jsonl: vendor API stand-ins at {polled.standins.url}, polled by the pipeline's "
+            f"poller ({', '.join(sorted(polled.polling.sources()))})"
+        )
+    stack = Stack(replay_tenant(files.tenant_file, folder, polled), folder, ports, env=env)
     console.print(f"starting the pipeline (data and logs in {folder}) ...")
     failed = True
     main = threading.current_thread() is threading.main_thread()  # where handlers go
@@ -122,10 +137,12 @@ def own_stack(
             f"pipeline up: ingest {endpoints.ingest_url}, classifier {endpoints.classifier_url}, "
             f"broker {endpoints.bootstrap}"
         )
-        yield OwnStack(endpoints, folder, stack)
+        yield OwnStack(endpoints, folder, stack, polled)
         failed = False
     finally:
         stack.stop()
+        if polled is not None:
+            polled.stop()
         if main:
             signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
         if failed or keep:
@@ -143,12 +160,15 @@ def run(
     timeout: float = 600.0,
     stack: Stack | None = None,
     policy: WatchPolicy | None = None,
+    polled: PolledReplay | None = None,
 ) -> Run:
     """Replay every delivery, then wait until the classifier processed every accepted event.
 
     Watched all along (`watch.Monitor`): progress at least every few seconds, and a
     service of `stack` crash-looping or a source refused persistently ends the run
-    with an `EvaluationError` that says which, its last errors and the counts."""
+    with an `EvaluationError` that says which, its last errors and the counts. With
+    `polled`, the replay drives the vendor APIs' clock; after it the pollers catch up
+    with the end of the scenario, and their posts count like deliveries."""
     monitor = Monitor(
         console,
         policy=policy,
@@ -168,6 +188,7 @@ def run(
         finished=monitor.finished,
         accepted=confirmer.add,
         abort=monitor.abort,
+        sent=polled.advance if polled is not None else None,
     )
     try:
         with monitor:
@@ -180,6 +201,10 @@ def run(
                     concurrency=concurrency,
                     hooks=hooks,
                 )
+            if polled is not None:
+                monitor.phase("polled collections caught up", len(polled.collections()))
+                polled.catch_up(endpoints.poll_url, timeout=timeout, progress=monitor.advance)
+                outcomes += polled.outcomes(max((o.seq for o in outcomes), default=0) + 1)
             accepted = list(dict.fromkeys(i for o in outcomes if o.answered for i in o.event_ids))
             left = confirmer.unconfirmed(accepted)
             monitor.phase("events processed", len(accepted))
@@ -190,6 +215,8 @@ def run(
             processed = collect.Processed(
                 waited.processed + len(accepted) - len(left), waited.missing, waited.waited
             )
+    except CatchUpError as exc:
+        raise EvaluationError(str(exc)) from None
     except (KeyboardInterrupt, ReplayStopped):
         if monitor.verdict is not None:
             raise EvaluationError(monitor.verdict) from None
@@ -236,6 +263,9 @@ def score_run(files: ScenarioFiles, endpoints: Endpoints, result: Run) -> scorin
         dead_lettered=dead,
         work_refs_published=work_refs & set(truth.work),
         labelled_refs=work_items,
+        # With api.jsonl, work may reach the pipeline only through the poller: every
+        # work record of the truth must come out, whichever path brought it.
+        expected_work=set(truth.work) if files.api_file is not None else (),
     )
     report = scoring.score(
         truth,
@@ -331,6 +361,11 @@ def evaluate(
                 "[yellow]the scenario's ConnectWise key_urls name vendor hosts: the pipeline "
                 f"must run with {KEY_FILE_ENV}={keys} (evaluation only)[/yellow]"
             )
+        if files.api_file is not None:
+            console.print(
+                "[yellow]api.jsonl is not evaluated against a pipeline someone else runs (its "
+                "poller must poll the stand-ins evaluate starts): only the deliveries[/yellow]"
+            )
         result = run(files, endpoints, console, concurrency=concurrency, timeout=timeout)
         return score_run(files, endpoints, result)
     with own_stack(
@@ -350,70 +385,6 @@ def evaluate(
             timeout=timeout,
             stack=own.stack,
             policy=policy,
+            polled=own.polled,
         )
         return score_run(files, own.endpoints, result)
-
-
-# -- the report on a terminal --------------------------------------------------------------
-
-
-def print_report(report: scoring.Report, console: Console, scenario: Path) -> None:
-    acc = report.accounting
-    console.print(f"\n[bold]partnerpulse evaluate {scenario}[/bold]")
-    console.print(
-        f"deliveries {acc.deliveries} (answers {acc.answers}), accepted events "
-        f"{acc.accepted_events}, lost {_flag(acc.lost == 0, acc.lost)}, duplicated "
-        f"{_flag(acc.duplicated == 0, acc.duplicated)}"
-    )
-    work = report.work
-    accuracy = _flag(work.accuracy >= report.floors.accuracy, f"{work.accuracy:.4f}")
-    console.print(
-        f"work labels: accuracy {accuracy} ({work.correct}/{work.total}, "
-        f"{work.unlabelled} unlabelled)"
-    )
-    table = Table(title="behaviour signals", title_justify="left")
-    for column in ("behaviour", "true", "predicted", "matched", "precision", "recall", "F1"):
-        table.add_column(column, justify="left" if column == "behaviour" else "right")
-    floors = report.floors
-    for name, s in report.behaviours.items():
-        table.add_row(
-            name,
-            str(s.true),
-            str(s.predicted),
-            str(s.matched),
-            _flag(s.precision >= floors.precision, f"{s.precision:.3f}"),
-            _flag(s.recall >= floors.recall, f"{s.recall:.3f}"),
-            f"{s.f1:.3f}",
-        )
-    console.print(table)
-    bands = report.bands
-    console.print(
-        f"bands: {_flag(bands.agreement >= floors.bands, f'{bands.agree}/{bands.total}')} agree"
-    )
-    _examples(console, "work labels that disagree", work.disagreements)
-    for name, s in report.behaviours.items():
-        _examples(console, f"{name}: true signals not found", s.missed)
-        _examples(console, f"{name}: signals the truth does not hold", s.spurious)
-    _examples(console, "bands that disagree", bands.disagreements)
-    _examples(console, "lost", acc.lost_examples)
-    _examples(console, "duplicated", acc.duplicated_examples)
-    _examples(console, "deliveries refused", acc.rejected)
-    if report.ambiguity is not None and (report.ambiguity.decisions or report.ambiguity.bands):
-        console.print(ambiguity.table(report.ambiguity))
-    failures = report.failures()
-    if failures:
-        console.print("[red]below the floors:[/red] " + "; ".join(failures))
-    else:
-        console.print("[green]every floor met[/green]")
-
-
-def _flag(ok: bool, value: object) -> str:
-    return f"[green]{value}[/green]" if ok else f"[red]{value}[/red]"
-
-
-def _examples(console: Console, title: str, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    console.print(f"[bold]{title}[/bold] (first {len(rows)}):")
-    for row in rows:
-        console.print("  " + ", ".join(f"{k}={v}" for k, v in row.items()), highlight=False)

@@ -23,6 +23,7 @@ from services.events.tenant import Tenant, TenantConfigError, load_tenant
 TENANT = "tenant.yaml"
 DELIVERIES = "deliveries.jsonl"
 TRUTH = "truth.json"
+API = "api.jsonl"  # optional: what the vendors' REST APIs hold (see scenario-format.md)
 
 TENANT_HEADER = (
     "# Tenant file of a simulated scenario (partnerpulse simulate). Secrets are test values.\n"
@@ -64,6 +65,7 @@ class ScenarioFiles:
     tenant: Tenant
     deliveries: list[RecordedDelivery]
     truth: Truth
+    api_file: Path | None = None  # api.jsonl, when the scenario has one
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -74,7 +76,10 @@ def write_scenario(
     tenant: dict[str, Any],
     deliveries: list[dict[str, Any]],
     truth: dict[str, Any],
+    api: list[dict[str, Any]] | None = None,
 ) -> None:
+    """The scenario's files; `api` (records the vendors' APIs hold) goes to api.jsonl,
+    which is removed when there is none (a folder written again without it)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / TENANT).write_text(
         TENANT_HEADER + yaml.safe_dump(tenant, sort_keys=False, allow_unicode=True, width=100),
@@ -84,6 +89,12 @@ def write_scenario(
         for delivery in deliveries:
             out.write(json.dumps(delivery, ensure_ascii=False, separators=(",", ":")) + "\n")
     (folder / TRUTH).write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+    if not api:
+        (folder / API).unlink(missing_ok=True)
+        return
+    with (folder / API).open("w", encoding="utf-8") as out:
+        for record in api:
+            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -107,6 +118,7 @@ def load_scenario(folder: Path) -> ScenarioFiles:
         tenant=tenant,
         deliveries=read_deliveries(folder / DELIVERIES),
         truth=read_truth(folder / TRUTH),
+        api_file=folder / API if (folder / API).is_file() else None,
     )
 
 

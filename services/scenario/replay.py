@@ -55,6 +55,7 @@ class Hooks:
     answered: Callable[[str, int, str | None], None] | None = None
     finished: Callable[[str], None] | None = None
     accepted: Callable[[list[str]], None] | None = None  # event ids ingest took, as it did
+    sent: Callable[[RecordedDelivery], None] | None = None  # a delivery is about to go out
     abort: threading.Event = field(default_factory=threading.Event)
 
 
@@ -152,6 +153,8 @@ async def _replay(
                     await gate.acquire()
                     if hooks.abort.is_set():
                         raise ReplayStopped("the replay was stopped")
+                    if hooks.sent is not None:
+                        hooks.sent(delivery)
                     tasks.append(asyncio.create_task(send(index, delivery)))
                 await asyncio.gather(*tasks)
             except BaseException:

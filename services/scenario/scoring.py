@@ -99,6 +99,11 @@ class Accounting:
     duplicated_examples: list[dict[str, str]]
     rejected: list[dict[str, Any]]
     transport_repeats: int  # events on the events topic more than once (deduplicated downstream)
+    polled: int = 0  # the poller's posts (a scenario with api.jsonl), counted like deliveries
+    polled_new: int = 0  # of which ingest stored as new: what no webhook had brought
+
+
+POLLED = "poll:"  # the source of an outcome that is a poller's post (polled.PolledReplay)
 
 
 @dataclass
@@ -288,13 +293,15 @@ def account(
     dead_lettered: Iterable[str],
     work_refs_published: Iterable[str],
     labelled_refs: Iterable[str],
+    expected_work: Iterable[str] = (),
 ) -> Accounting:
     """Every accepted event accounted for, from ingest's answers to the outputs.
 
     `published`: the event ids on the events topic (with repeats); `unprocessed`: ids
     the classifier had not processed when the wait ended; `work_refs_published`: the
     refs of labelled work records (the truth's) whose events are on the topic;
-    `labelled_refs`: the refs the classifier labelled.
+    `labelled_refs`: the refs the classifier labelled; `expected_work`: the work refs
+    that must be published (a scenario whose work may come only through the poller).
     """
     answers: Counter[str] = Counter()
     accepted: set[str] = set()
@@ -343,13 +350,19 @@ def account(
         {"what": "dead-lettered by the classifier", "event_id": e}
         for e in sorted(set(dead_lettered) & accepted)
     ]
+    published_work = set(work_refs_published)
+    lost += [
+        {"what": "work of the truth never published (no delivery or poll brought it)", "ref": r}
+        for r in sorted(set(expected_work) - published_work)
+    ]
     labelled = set(labelled_refs)
     lost += [
         {"what": "work record never labelled", "ref": r}
         for r in sorted(set(work_refs_published) - labelled)
     ]
+    polled = [o for o in outcomes if o.source.startswith(POLLED)]
     return Accounting(
-        deliveries=len(outcomes),
+        deliveries=len(outcomes) - len(polled),
         answers=dict(sorted(answers.items())),
         accepted_events=len(accepted),
         lost=len(lost),
@@ -358,6 +371,8 @@ def account(
         duplicated_examples=duplicated[:EXAMPLES],
         rejected=rejected[:EXAMPLES],
         transport_repeats=sum(n - 1 for n in on_topic.values() if n > 1),
+        polled=len(polled),
+        polled_new=sum(1 for o in polled if o.answered and o.accepted),
     )
 
 

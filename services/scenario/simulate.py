@@ -23,6 +23,7 @@ from services.scenario.model import PSAS, RMMS, ClientWorld, EnteredBy, Records,
 from services.scenario.personas import HardCase, Persona, choose_personas, hard_personas
 from services.scenario.play import ClientPlay, Context, next_psa_id
 from services.scenario.rhythm import local_midnight
+from services.scenario.vendors import apis
 from services.scenario.vendors.common import Emission, WriterSettings, iso_z
 from services.scenario.vendors.picklists import tenant_mappings
 from services.scenario.world import (
@@ -50,6 +51,10 @@ class SimulationConfig:
     retry_share: float = 0.03  # deliveries a vendor sends twice
     delay_share: float = 0.03  # deliveries held back minutes to hours (out of order)
     profile: str = "standard"  # "hard": every client a hard case of issue 12
+    # api: the vendors' APIs hold what no webhook carries (api.jsonl), and `lost_share`
+    # of the webhooks never arrive; without: a pretend poller posts canonical events.
+    api: bool = False
+    lost_share: float = 0.2
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -60,6 +65,8 @@ class SimulationConfig:
             raise ValueError("days: between 7 and 365")
         if not 25 <= self.max_endpoints <= 5000:
             raise ValueError("max_endpoints: between 25 and 5000")
+        if not 0 <= self.lost_share < 1:
+            raise ValueError("lost_share: at least 0, below 1")
 
 
 @dataclass
@@ -73,6 +80,7 @@ class Scenario:
     records: Records = field(repr=False)
     start: datetime
     end: datetime
+    api: list[dict[str, Any]] = field(default_factory=list, repr=False)  # api.jsonl lines
 
 
 def key_port(seed: int) -> int:
@@ -113,10 +121,17 @@ def simulate(config: SimulationConfig) -> Scenario:
         autotask_webhook_guid=make_uuid(rng),
         end=end,
     )
-    sent = vendors.emissions(settings, records)
+    sent, api = vendors.emissions(settings, records, api=config.api)
+    if config.api and config.lost_share:
+        lost_rng = random.Random(f"partnerpulse-lost:{config.seed}")
+        sent, failed_callouts = apis.lose(sent, lost_rng, config.lost_share)
+        api += failed_callouts
     deliveries = _schedule(sent, rng, config)
     by_client = {c.id: p for c, p in zip(clients, personas, strict=True)}
     mappings = tenant_mappings(meeting_sides=tenant_accepts("meeting_sides"))
+    if config.api:  # the time entries' work types, as the poller reads them
+        for source, picklist in apis.work_type_mappings().items():
+            mappings[source]["work_type"] = picklist
     return Scenario(
         config=config,
         tenant=tenant_document(TENANT_ID, clients, mappings),
@@ -127,6 +142,7 @@ def simulate(config: SimulationConfig) -> Scenario:
         records=records,
         start=start,
         end=end,
+        api=sorted(api, key=lambda a: (a["at"], a["source"], a["entity"], a["id"])),
     )
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -37,6 +37,9 @@ _OURS = (
     "PARTNERPULSE_CLASSIFIER_PORT",
     "PARTNERPULSE_ALERTS_HOST",
     "PARTNERPULSE_ALERTS_PORT",
+    "PARTNERPULSE_POLL_HOST",
+    "PARTNERPULSE_POLL_PORT",
+    "PARTNERPULSE_POLL_RECEIPTS_FILE",
     "PARTNERPULSE_API_TOKENS",  # `up` makes its own local token, which `collect` sends
 )
 
@@ -52,6 +55,7 @@ class Ports:
     classifier: int
     broker: int
     alerts: int
+    poll: int = field(default_factory=free_port)  # the poller's /metrics (with polling only)
 
     @classmethod
     def free(cls) -> Ports:
@@ -80,6 +84,7 @@ class Endpoints:
     classifier_url: str
     bootstrap: str
     alerts_url: str = ""  # unknown when evaluating a pipeline someone else runs
+    poll_url: str = ""  # the poller's /metrics root (a pipeline of one's own)
 
 
 class Stack:
@@ -118,6 +123,7 @@ class Stack:
             "PARTNERPULSE_RELAY_PORT": str(self.ports.relay),
             "PARTNERPULSE_CLASSIFIER_PORT": str(self.ports.classifier),
             "PARTNERPULSE_ALERTS_PORT": str(self.ports.alerts),
+            "PARTNERPULSE_POLL_PORT": str(self.ports.poll),
         }
         env |= self.extra_env
         self.proc = spawn(
@@ -156,6 +162,7 @@ class Stack:
                         endpoints.classifier_url,
                         bootstrap,
                         f"http://127.0.0.1:{self.ports.alerts}",
+                        f"http://127.0.0.1:{self.ports.poll}",
                     )
             time.sleep(0.3)
         self.stop()

@@ -70,6 +70,12 @@ class ApiRecords:
             ats = [v.at for v in versions]
             versions.insert(bisect.bisect_right(ats, at), Version(at, body))
 
+    def span(self) -> tuple[datetime, datetime] | None:
+        """The first and the last `at` of the records (None: no record)."""
+        with self._lock:
+            ats = [v.at for c in self._versions.values() for vs in c.values() for v in vs]
+        return (min(ats), max(ats)) if ats else None
+
     def sources(self) -> set[str]:
         """The vendors these records come from."""
         with self._lock:

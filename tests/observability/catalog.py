@@ -19,7 +19,10 @@ from prometheus_client import CollectorRegistry
 
 from services.alerts.metrics import AlertsMetrics
 from services.classifier.metrics import ClassifierMetrics
+from services.ingest.deactivation import DeactivationMetrics
 from services.ingest.metrics import IngestMetrics, RelayMetrics
+from services.poll.domain.specs import SPECS
+from services.poll.metrics import PollMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = REPO / "dashboards"
@@ -34,11 +37,16 @@ TARGET_LABELS = frozenset({"job", "instance"})
 
 def service_registries() -> list[CollectorRegistry]:
     """A registry of each service's metrics, as each service builds it."""
+    ingest = IngestMetrics()
+    DeactivationMetrics(ingest.registry)  # ingest's deactivation URL route adds these
+    poll = PollMetrics()
+    poll.initialise([(str(source), entity) for source, entity in SPECS])
     return [
-        IngestMetrics().registry,
+        ingest.registry,
         RelayMetrics().registry,
         ClassifierMetrics(["a-client"]).registry,
         AlertsMetrics().registry,
+        poll.registry,
     ]
 
 

@@ -15,13 +15,14 @@ import yaml
 
 from services.classifier.settings import ClassifierSettings
 from services.ingest.settings import IngestSettings
+from services.poll.settings import PollSettings
 
 from . import catalog
 
 DEPLOY = catalog.REPO / "deploy"
 COMPOSE: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-PIPELINE = ("ingest", "relay", "classifier", "alerts")
+PIPELINE = ("ingest", "relay", "classifier", "alerts", "poll")
 _DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
 
@@ -95,6 +96,7 @@ def test_prometheus_scrapes_the_services_where_they_listen() -> None:
         "relay": IngestSettings.model_fields["relay_port"].default,
         "classifier": ClassifierSettings.model_fields["classifier_port"].default,
         "alerts": 8483,  # the alerts service's default port (issue 5)
+        "poll": PollSettings.model_fields["poll_port"].default,
     }
     config = yaml.safe_load((catalog.PROMETHEUS / "prometheus.yml").read_text())
     targets = {

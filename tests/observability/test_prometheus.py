@@ -1,7 +1,8 @@
 """Every dashboard query and every rule returns data from the real pipeline.
 
-`partnerpulse up` (embedded broker, ingest, relay, classifier) on free ports, a real
-Prometheus (Debian's binary) scraping it every second with the deployed config and
+`partnerpulse up` (embedded broker, ingest, relay, classifier, and the poller polling the
+vendor API stand-ins, which hold the records of the scenario's webhooks) on free ports, a
+real Prometheus (Debian's binary) scraping it every second with the deployed config and
 rule files, and the committed families-30d scenario replayed into ingest over HTTP.
 
 "Returns data" means at least one sample with a finite value. Grafana's variables
@@ -20,19 +21,26 @@ scenario's truth.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.events.outputs import Band, Behaviour
+from services.scenario.evaluate import replay_tenant
 from services.scenario.files import ScenarioFiles, load_scenario
-from services.scenario.replay import replay
+from services.scenario.polled import PolledReplay
+from services.scenario.replay import Hooks, replay
 from services.scenario.stack import Stack
+from services.scenario.vendors.apis import api_from_emission
+from services.scenario.vendors.common import Emission
 
 from ..integration.test_alerts import SmtpSink
 from . import catalog, promql
@@ -47,7 +55,12 @@ STARTED_JOBS = (
     "partnerpulse-relay",
     "partnerpulse-classifier",
     "partnerpulse-alerts",
+    "partnerpulse-poll",
 )
+
+
+def stack_poll_url(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.ports.poll}"
 
 
 @dataclass
@@ -71,15 +84,32 @@ class Observed:
         return {s["metric"][label] for s in self.prometheus.query(expr)}
 
 
+def with_api(scenario: ScenarioFiles, work: Path) -> ScenarioFiles:
+    """The scenario with an api.jsonl: the records its webhooks report, as the vendors'
+    APIs hold them, so the poller has something to poll (and its metrics their series)."""
+    path = work / "api.jsonl"
+    lines = [
+        line
+        for d in scenario.deliveries
+        if d.at is not None
+        for line in api_from_emission(Emission(d.at, d.source, d.body.decode()))
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return dataclasses.replace(scenario, api_file=path)
+
+
 @pytest.fixture(scope="module")
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
-    scenario = load_scenario(SCENARIO)
     work = tmp_path_factory.mktemp("observability")
+    scenario = with_api(load_scenario(SCENARIO), work)
+    polled = PolledReplay.start(scenario, work)  # the replay below drives its clock
     # A real mail server, so the alerts service delivers (and its delivery metrics exist).
     smtp = SmtpSink().start()
     with (
         pytest.MonkeyPatch.context() as env,
-        Stack(scenario.tenant_file, work / "pipeline") as stack,
+        Stack(
+            replay_tenant(scenario.tenant_file, work, polled), work / "pipeline", env=polled.env
+        ) as stack,
     ):
         env.setenv("PARTNERPULSE_ALERTS_SMTP_HOST", "127.0.0.1")
         env.setenv("PARTNERPULSE_ALERTS_SMTP_PORT", str(smtp.port))
@@ -89,17 +119,25 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
             "partnerpulse-relay": stack.ports.relay,
             "partnerpulse-classifier": stack.ports.classifier,
             "partnerpulse-alerts": stack.ports.alerts,
+            "partnerpulse-poll": stack.ports.poll,
         }
         with PrometheusServer(work / "prometheus", job_ports) as prometheus:
             # A first scrape before the replay: a rate is the change between samples.
             prometheus.wait_for_targets(STARTED_JOBS)
             started = time.time()
-            outcomes = replay(scenario.deliveries, scenario.tenant, endpoints.ingest_url)
+            outcomes = replay(
+                scenario.deliveries,
+                scenario.tenant,
+                endpoints.ingest_url,
+                hooks=Hooks(sent=polled.advance),
+            )
+            polled.catch_up(stack_poll_url(stack), timeout=DEADLINE)
             assert all(o.answered or o.status == 422 for o in outcomes)
             try:
                 yield Observed(prometheus, scenario, started)
             finally:
                 smtp.stop()
+                polled.stop()
 
 
 def eventually(check: Callable[[], list[str]], what: str) -> None:

@@ -4,11 +4,15 @@ apply to it exactly as to a webhook delivery."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 import httpx
 
@@ -38,8 +42,11 @@ class IngestPoster:
         *,
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
+        receipts: Path | None = None,
     ) -> None:
         self._url = ingest_url.rstrip("/")
+        self._receipts = receipts  # evaluation only: ingest's answers, as JSON lines
+        self._receipts_lock = threading.Lock()
         self._signer = signer
         self._retry, self._sleep = retry, sleep
         self._http = httpx.Client(timeout=30, trust_env=False)
@@ -61,7 +68,9 @@ class IngestPoster:
                 continue
             status = response.status_code
             if status in (200, 202):
-                accepted = response.json().get("accepted", 1 if status == 202 else 0)
+                answer = _json_object(response)
+                accepted = answer.get("accepted", 1 if status == 202 else 0)
+                self._receipt(out, status, answer)
                 return Posted.new if accepted else Posted.duplicate
             if status in (429, 503):
                 wait = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
@@ -73,10 +82,29 @@ class IngestPoster:
                     "check the tenant's webhooks section"
                 )
             if 400 <= status < 500:
+                self._receipt(out, status, _json_object(response))
                 log.warning("%s: ingest rejected it (%s): %s", out.ref, status, response.text[:300])
                 return Posted.rejected
             self._wait(attempt, None, f"ingest answered {status}")
         raise IngestUnavailable(f"ingest did not take {out.ref} after {self._retry.attempts} tries")
+
+    def _receipt(self, out: Outgoing, status: int, answer: dict[str, object]) -> None:
+        """One line per answered post, for `evaluate`'s accounting (no secrets: the body's
+        digest, not the body or its signature)."""
+        if self._receipts is None:
+            return
+        ids = answer.get("event_ids")
+        line = {
+            "ref": out.ref,
+            "route": str(out.route),
+            "status": status,
+            "event_ids": [str(i) for i in ids] if isinstance(ids, list) else [],
+            "accepted": int(answer.get("accepted") or 0),  # type: ignore[call-overload]
+            "body_sha256": hashlib.sha256(out.body).hexdigest(),
+            "error": None if status < 300 else str(answer.get("error") or "")[:300],
+        }
+        with self._receipts_lock, self._receipts.open("a", encoding="utf-8") as file:
+            file.write(json.dumps(line, separators=(",", ":")) + "\n")
 
     def _wait(self, attempt: int, retry_after: float | None, reason: str) -> None:
         if attempt >= self._retry.attempts:
@@ -87,3 +115,11 @@ class IngestPoster:
         )
         log.warning("%s; retrying in %.1f s", reason, wait)
         self._sleep(wait)
+
+
+def _json_object(response: httpx.Response) -> dict[str, object]:
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}

@@ -67,6 +67,11 @@ class _Builder:
                 return stamp
         return None
 
+    def work_nature(self, work_type: str | None) -> str:
+        """The nature of a time entry's work type (billing code, outcome) by the tenant's
+        `work_type` picklist: what decides a time entry charged to no ticket."""
+        return str(self.tenant.map(self.source, "work_type", work_type))
+
     def identity(self, ref: str | None) -> dict[str, Any] | None:
         found = self.tenant.identity(self.source, ref)
         return None if found is None else found.model_dump(mode="json", exclude_none=True)
@@ -125,6 +130,7 @@ def autotask_time_entry(
         "charge_to": charge_to,
         "ticket_id": ticket,
         "work_type": _text(r.get("billingCodeID")),
+        "nature": b.work_nature(_text(r.get("billingCodeID"))),
         "started_at": _iso(started),
         "ended_at": _iso(b.time("endDateTime")),
         "hours": max(0.0, min(float(r.get("hoursWorked") or 0), 24 * 31)),
@@ -211,6 +217,7 @@ def halo_action(
         "charge_to": "ticket" if ticket else "charge_code",
         "ticket_id": ticket,
         "work_type": _text(r.get("outcome")),
+        "nature": b.work_nature(_text(r.get("outcome"))),
         "started_at": _iso(started),
         "ended_at": _iso(b.time("actioncompletiondate")),
         "hours": min(hours, 24 * 31),

@@ -2,7 +2,10 @@
 
 `emissions` turns every record into the bodies its system would send, at the
 vendor-side time of each change; nothing after the end of the scenario is
-sent. Which channels a PSA can express is part of its format: `CHANNELS`.
+sent. With `api`, what no webhook carries (Autotask and HaloPSA time entries and
+visits) goes only to the vendors' APIs (api.jsonl, `apis`), with the API side of every
+webhook; without, a pretend poller posts those as canonical events (scenarios of
+before api.jsonl). Which channels a PSA can express is part of its format: `CHANNELS`.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from typing import Any
 
 from services.events.models import Channel, Nature, Source
 from services.scenario.model import Records
-from services.scenario.vendors import autotask, canonical, connectwise, halopsa, rmm
-from services.scenario.vendors.common import Emission, WriterSettings
+from services.scenario.vendors import apis, autotask, canonical, connectwise, halopsa, rmm
+from services.scenario.vendors.common import Emission, WriterSettings, iso_z
 
 __all__ = ["CHANNELS", "Emission", "WriterSettings", "emissions", "encoded_nature"]
 
@@ -35,19 +38,27 @@ _PSA_TICKETS = {
 }
 
 
-def emissions(settings: WriterSettings, records: Records) -> list[Emission]:
+def emissions(
+    settings: WriterSettings, records: Records, *, api: bool = False
+) -> tuple[list[Emission], list[apis.Line]]:
+    """The webhook bodies, and (with `api`) the api.jsonl lines."""
     out: list[Emission] = []
     polled: list[tuple[Any, str, dict[str, Any]]] = []
+    held: list[apis.Line] = []
     for ticket in records.tickets:
         out += _PSA_TICKETS[ticket.source](ticket, settings)
     for entry in records.time_entries:
         if entry.source is Source.connectwise:
             out += connectwise.time_entry(entry, settings)
+        elif api:
+            held += apis.time_entry(entry)
         else:
             polled.append(canonical.polled_time_entry(entry))
     for visit in records.visits:
         if visit.source is Source.connectwise:
             out += connectwise.visit(visit, settings)
+        elif api:
+            held += apis.visit(visit, settings.end)
         else:
             polled += canonical.polled_visit(visit)
     for meeting in records.meetings:
@@ -64,4 +75,8 @@ def emissions(settings: WriterSettings, records: Records) -> list[Emission]:
     for activity in records.activities:
         out += rmm.ninja_activity(activity)
     sent = [e for e in out if e.at <= settings.end]
-    return sent + canonical.poller_batches(polled, settings.end)
+    if api:
+        sent = apis.ninja_in_time_order(sent)
+        held += [line for e in sent for line in apis.api_from_emission(e)]
+        return sent, [h for h in held if h["at"] <= iso_z(settings.end)]
+    return sent + canonical.poller_batches(polled, settings.end), []
