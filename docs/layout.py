@@ -25,8 +25,9 @@ FLOORS: list[list[str]] = [
     ["platform", "events"],
     ["runtime"],
     ["ingest", "classifier", "alerts"],
-    ["poll", "report", "scenario"],
+    ["poll", "report"],
     ["vendorapi"],
+    ["scenario"],
     ["cli"],
 ]
 ROLE = {
