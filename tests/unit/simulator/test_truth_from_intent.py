@@ -200,6 +200,9 @@ def test_a_habit_at_the_threshold_is_shown_twice_weeks_apart_and_is_a_signal(
     lapses = sorted(e.at for e in play.out.evidence)
     assert len(lapses) == 2
     assert lapses[1] - lapses[0] >= timedelta(days=13)
+    # A habit kept to the end is still shown at the end: twice early and never again
+    # would be a client that reformed (green), not one that keeps it (yellow).
+    assert play.end - lapses[1] <= timedelta(days=10)
     (signal,) = truths.signals(play.out.evidence)
     assert signal.behaviour is Behaviour.direct_to_tech and len(signal.evidence) == 2
 
