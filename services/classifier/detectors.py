@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.classifier.announcing import announces, announcing_kind
-from services.classifier.devices import Identities
-from services.classifier.labels import CLIENT_INITIATORS, by_client, is_cancelled
+from services.classifier.labels import by_client, is_cancelled
+from services.classifier.late import late_reports
 from services.classifier.review_cadence import review_overdue
-from services.classifier.state import DAY, HOUR, AlertRec, ClientState, TicketRec
-from services.classifier.words import has_term, related, tokens
-from services.events.models import Nature
+from services.classifier.state import DAY, HOUR, ClientState, TicketRec
 from services.events.outputs import Behaviour, Initiator, Severity
-from services.events.policy import ClassifierPolicy, DetectorPolicy, LateReportingPolicy
+from services.events.policy import ClassifierPolicy, DetectorPolicy
 
 SIGNAL_NAMESPACE = uuid.UUID("0b8f4d5e-2c71-4a3e-9f60-7d1e5a2b9c84")
 
@@ -74,123 +72,12 @@ def _direct_how(t: TicketRec) -> str:
     )
 
 
-_CLIENT_INITIATOR_VALUES = frozenset(i.value for i in CLIENT_INITIATORS)
-_PROBLEM = frozenset({Nature.incident.value, Nature.problem.value})
-_URGENT = frozenset({"critical", "high"})
-
-
-def problem_report(t: TicketRec, p: LateReportingPolicy) -> bool:
-    """Only a report of a problem can be a late one: an incident or problem ticket, or a
-    ticket of unknown nature with a reactive sign (high or critical priority, a failure
-    word in its summary, a problem start stated before creation). A service request,
-    a change or a new laptop is never late reporting of an incident."""
-    if t.nature in _PROBLEM:
-        return True
-    if t.nature != Nature.unknown.value:
-        return False
-    return (
-        t.priority in _URGENT
-        or has_term(tokens(t.summary), p.failure_terms) is not None
-        or (t.issue_started is not None and t.issue_started < t.created)
-    )
-
-
-class _Alerts:
-    """A client's alerts as the late-reporting rule looks them up: by device identity
-    and by site, each in time order."""
-
-    def __init__(self, state: ClientState, policy: ClassifierPolicy) -> None:
-        p = policy.detectors.late_reporting
-        transient = p.transient_alert_minutes * 60
-        self.lead, self.lookback = p.alert_lead_hours * HOUR, p.alert_lookback_days * DAY
-        self.by_key: dict[str, list[AlertRec]] = {}
-        self.by_site: dict[str, list[AlertRec]] = {}
-        identities = Identities(policy.device_identity)
-        for a in sorted(state.alerts.values(), key=lambda a: a.at):
-            if a.pending or (a.resolved is not None and a.resolved - a.at <= transient):
-                continue  # only a reset known, or a blip reset within minutes
-            for key in identities(a.devices):
-                self.by_key.setdefault(key, []).append(a)
-            if a.site is not None:
-                self.by_site.setdefault(a.site, []).append(a)
-
-    def counts(self, a: AlertRec, t: TicketRec) -> bool:
-        """Fired at least the lead before the ticket, and either still open when it was
-        created (however old) or fired within the look-back."""
-        if a.at > t.created - self.lead:
-            return False
-        return a.at >= t.created - self.lookback or a.resolved is None or a.resolved > t.created
-
-    def on_devices(self, keys: set[str], t: TicketRec) -> AlertRec | None:
-        found = [a for key in keys for a in self.by_key.get(key, ()) if self.counts(a, t)]
-        return min(found, key=lambda a: (a.at, a.ref)) if found else None
-
-    def at_site(self, site: str, t: TicketRec) -> list[AlertRec]:
-        return [a for a in self.by_site.get(site, ()) if self.counts(a, t)]
-
-
-def _same_problem(
-    t: TicketRec, alerts: _Alerts, policy: ClassifierPolicy, identities: Identities
-) -> tuple[AlertRec, str] | None:
-    """The earliest alert that plausibly concerns the ticket's problem, and how."""
-    p = policy.detectors.late_reporting
-    ticket_keys = identities(t.devices)
-    if ticket_keys:  # same device, by any identity both systems share
-        a = alerts.on_devices(ticket_keys, t)
-        return (a, "on the same device") if a is not None else None
-    # The ticket names no device both systems know: the same site, if the tenant allows.
-    if p.site_match == "off" or t.site is None:
-        return None
-    words = tokens(t.summary)
-    for a in alerts.at_site(t.site, t):
-        if p.site_match == "any":
-            return a, "at the same site"
-        topic = related(words, tokens(f"{a.category or ''} {a.message or ''}"), p.topics)
-        if topic is not None:
-            return a, f"at the same site, about {topic}"
-    return None
-
-
 def late_reporting(state: ClientState, policy: ClassifierPolicy, watermark: float) -> list[Found]:
-    p = policy.detectors.late_reporting
-    client_tickets = sorted(
-        (t for t in state.tickets.values() if t.initiator in _CLIENT_INITIATOR_VALUES),
-        key=lambda t: t.created,
-    )
-    alerts = _Alerts(state, policy)
-    identities = Identities(policy.device_identity)
-    found: list[Found] = []
-    previous: float | None = None
-    for t in client_tickets:
-        reasons: list[str] = []
-        if problem_report(t, p):
-            match = _same_problem(t, alerts, policy, identities)
-            if match is not None:
-                a, how = match
-                hours = (t.created - a.at) / HOUR
-                still_open = a.resolved is None or a.resolved > t.created
-                still = " and was still open" if still_open else ""
-                reasons.append(
-                    f"the RMM alerted {hours:.0f} h earlier {how} "
-                    f"({a.message or a.category or a.ref}){still}"
-                )
-            if (
-                t.issue_started is not None
-                and t.created - t.issue_started >= p.issue_age_hours * HOUR
-            ):
-                days = (t.created - t.issue_started) / DAY
-                reasons.append(f"the problem started {days:.1f} days before it was reported")
-            # Without an earlier ticket there is no evidence of a quiet period, only of no data.
-            if (
-                t.priority == "critical"
-                and previous is not None
-                and t.created - previous >= p.quiet_days * DAY
-            ):
-                reasons.append("first contact after a quiet period came in at critical priority")
-        if reasons:
-            found.append(Found(t.ref, t.created, f"{_ticket_name(t)}: " + "; ".join(reasons)))
-        previous = t.created
-    return found
+    """A client's problem report after an alert on the same problem (see `late`)."""
+    return [
+        Found(t.ref, t.created, f"{_ticket_name(t)}: {why}")
+        for t, why in late_reports(state, policy)
+    ]
 
 
 def skipped_meeting(state: ClientState, policy: ClassifierPolicy, watermark: float) -> list[Found]:

@@ -71,7 +71,15 @@ class LateReportingPolicy(DetectorPolicy):
         "related",
         description="When the ticket names no device, an alert at the same site counts: "
         "`off` never; `related` only when the alert's category or message and the ticket's "
-        "summary concern the same topic; `any` always.",
+        "summary concern the same topic; `any` always. Only an alert still open when the "
+        "client reported counts at the site level.",
+    )
+    site_max_devices: int = Field(
+        50,
+        ge=0,
+        description="Site-level matching only at a site where the RMM has alerted on at most "
+        "this many devices: on a larger estate some alert about the same topic is always "
+        "open somewhere, and says nothing about the ticket.",
     )
 
     topics: dict[str, list[str]] = Field(

@@ -330,6 +330,10 @@ class PlayBase:
             low <= at <= high for low, high in self.reserved[device.hostname]
         )
 
+    def _named_later(self, device: Device, at: datetime) -> bool:
+        """Will a client ticket reserved before now name the device after `at`?"""
+        return any(high >= at for _, high in self.reserved[device.hostname])
+
     def _clean_device(self, at: datetime, lookback: timedelta, until: timedelta) -> Device | None:
         """A device with no alert between `at - lookback` and `at - until`, and none still
         open then: the client reports nothing it sat on."""

@@ -23,15 +23,17 @@ def habit_times(
     play: PlayBase, behaviour: Behaviour, step_days: float, minimum: int
 ) -> list[datetime]:
     """When the persona shows a habit: spread over its window, every `step_days` (a third
-    of that when severe), or just twice, weeks apart, when played at the threshold."""
+    of that when severe), or just twice, weeks apart, when played at the threshold. A habit
+    the persona keeps is still shown at the end of its window, at the threshold too (as
+    its skipped meetings are): twice early and never again is a client that reformed."""
     window = play._habit_window(behaviour)
     if window is None:
         return []
     low, high = window
     if play.persona.at_threshold and behaviour in play.persona.habits:
         span = high - low
-        first = low + span * play.rng.uniform(0.3, 0.45)
-        second = first + min(span * 0.45, timedelta(days=play.rng.uniform(14, 21)))
+        second = high - min(span * 0.1, timedelta(days=play.rng.uniform(2, 9)))
+        first = max(low, second - min(span * 0.45, timedelta(days=play.rng.uniform(14, 21))))
         return [first, second]
     if play.persona.severe:
         step_days /= 3

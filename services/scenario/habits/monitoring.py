@@ -2,7 +2,9 @@
 the "reported within the hour" pairs, and NinjaOne's patch and software activity.
 
 Noise alerts fire on any device not promised to a client ticket, so a client
-ticket often follows an alert on another device at its site: no late report.
+ticket often follows an alert on another device at its site: no late report. The few
+left open for good (stale alerts nobody clears) are never on a device a client ticket
+will name later: an alert still open when the client reports is a late report.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ class Monitoring(PlayBase):
                 continue
             device = self.rng.choices(free, [6 if d.server else 1 for d in free])[0]
             resolved = None
-            if self.rng.random() > 0.08:
+            if self.rng.random() > 0.08 or self._named_later(device, at):
+                # A stale alert left open is noise only on a device no client ticket will
+                # name: open when the client reports, it is a problem the client sat on.
                 resolved = at + timedelta(hours=self.rng.uniform(0.1, 8))
             alert = self._alert(device, at, resolved)
             if self.rng.random() < self.volumes.rmm_ticket_share:

@@ -237,3 +237,132 @@ def test_words_of_time_and_quantity_make_no_topic(feed: Feed, tenant: Tenant) ->
     )
     found = late_reporting(feed.state, tenant.classifier, feed.watermark)
     assert [(f.ref, "quickbooks" in f.note) for f in found] == [("connectwise:ticket:2", True)]
+
+
+# -- only the client's own report: never a technician's follow-up ----------------------
+
+
+def test_a_technicians_follow_up_after_an_alert_is_not_the_client_reporting(
+    feed: Feed, tenant: Tenant
+) -> None:
+    """A follow-up is the MSP continuing earlier work, at whatever source the PSA left it:
+    an alert on its device since the first ticket is no problem the client sat on."""
+    feed(
+        ticket("1", at(0), devices=["pc-01"], summary="Laptop will not boot"),
+        alert("a1", at(1), device="pc-01"),
+        ticket(
+            "2",
+            at(2),
+            devices=["pc-01"],
+            entered_by=TECH,
+            channel="phone",
+            priority="low",
+            summary="Follow-up of #1: Laptop will not boot",
+        ),
+        ticket("3", at(2, 1), devices=["pc-01"], entered_by=TECH, channel="phone", follows="1"),
+    )
+    assert late(feed, tenant.classifier) == []
+    # The client's own report of the same device at that time would be late.
+    feed(ticket("4", at(2, 2), devices=["pc-01"], summary="Laptop still will not boot"))
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:4"]
+
+
+def test_a_follow_up_is_no_contact_ending_a_quiet_period(feed: Feed, tenant: Tenant) -> None:
+    feed(
+        ticket("1", at(0)),
+        ticket("2", at(10), entered_by=TECH, channel="phone", summary="Follow-up of #1"),
+        ticket("3", at(20), priority="critical", summary="Server down"),
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:3"]
+
+
+# -- the ticket naming the device in its text -------------------------------------------
+
+
+def test_a_ticket_naming_the_alerts_host_in_its_text_is_about_that_device(
+    feed: Feed, tenant: Tenant
+) -> None:
+    feed(
+        alert("a1", at(0), device="acme-ws032", site="HQ", message="Memory above 90%"),
+        ticket("1", at(1), summary="ACME-WS032 keeps freezing"),  # no device field, no site
+        ticket("2", at(1, 1), summary="ACME-WS033 keeps freezing"),  # another machine
+    )
+    found = late_reporting(feed.state, tenant.classifier, feed.watermark)
+    assert [f.ref for f in found] == ["connectwise:ticket:1"]
+    assert "on the device the ticket names" in found[0].note
+
+
+# -- the site level: a problem the site was still living with, at a small site ----------
+
+
+def test_at_the_site_an_alert_resolved_before_the_report_is_not_the_problem(
+    feed: Feed, tenant: Tenant
+) -> None:
+    """Without a device, only a site-wide problem still going on when the client called
+    can be the one it reports; the site had recovered from one resolved before."""
+    feed(
+        alert("a1", at(0), device="fw-01", site="HQ", message="WAN link unreachable"),
+        alert("a1", at(0, 6), device="fw-01", site="HQ", status="resolved"),
+        ticket("1", at(1), site="hq", summary="Kein Internet seit gestern"),
+        alert("a2", at(10), device="fw-01", site="HQ", message="WAN link unreachable"),
+        ticket("2", at(11), site="hq", summary="No internet since yesterday"),
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:2"]
+
+
+def many_devices_alerting(site: str, count: int, day: float) -> list[Any]:
+    return [
+        alert(
+            f"{site}-{i}",
+            at(day, i / count),
+            device=f"{site}-{i:04}",
+            site=site,
+            message="Disk C: full",
+        )
+        for i in range(count)
+    ]
+
+
+def test_on_a_large_estate_an_alert_at_the_site_says_nothing_about_the_ticket(
+    feed: Feed, tenant: Tenant
+) -> None:
+    """On a campus of thousands of endpoints some alert about the same topic is always
+    open: the site singles out no problem, only the device (or its name) does."""
+    p = tenant.classifier.detectors.late_reporting
+    feed(*many_devices_alerting("Campus", p.site_max_devices + 1, 0))
+    feed(ticket("1", at(2), site="campus", summary="Disk full on my laptop"))
+    assert late(feed, tenant.classifier) == []
+    # At a small office, the one open alert about the topic is the problem.
+    feed(*many_devices_alerting("Branch", 3, 0))
+    feed(ticket("2", at(2, 1), site="branch", summary="Disk full on my laptop"))
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:2"]
+    # The size is the tenant's to set.
+    assert late(feed, with_late(tenant.classifier, site_max_devices=1000)) == [
+        "connectwise:ticket:1",
+        "connectwise:ticket:2",
+    ]
+
+
+def test_the_device_still_counts_on_a_large_estate(feed: Feed, tenant: Tenant) -> None:
+    p = tenant.classifier.detectors.late_reporting
+    feed(*many_devices_alerting("Campus", p.site_max_devices + 1, 0))
+    feed(ticket("1", at(2), devices=["campus-0007"], site="campus", summary="Disk full"))
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:1"]
+
+
+def test_each_ticket_is_judged_on_the_alerts_of_its_window(feed: Feed, tenant: Tenant) -> None:
+    """The alerts are looked up by device in time order: an alert after the ticket, or
+    resolved and older than the look-back, is never its evidence; an earlier alert still
+    open is, however many alerts came in between."""
+    feed(
+        alert("old", at(0), device="pc-01"),
+        alert("old", at(0, 5), device="pc-01", status="resolved"),
+        *[alert(f"x{i}", at(1 + i), device="pc-02") for i in range(20)],
+        alert("open", at(2), device="pc-03"),
+        ticket("1", at(10), devices=["pc-01"]),  # "old" resolved 10 days before: no
+        ticket("2", at(30), devices=["pc-03"]),  # "open" still open after 28 days: yes
+        alert("after", at(31), device="pc-01"),
+        ticket("3", at(31, 1), devices=["pc-01"]),  # an hour after: not yet late
+    )
+    found = late_reporting(feed.state, tenant.classifier, feed.watermark)
+    assert [(f.ref, "672 h" in f.note) for f in found] == [("connectwise:ticket:2", True)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from services.events.models import Channel, MeetingStatus, Nature, Priority, Source
@@ -127,6 +127,31 @@ def test_late_reports_follow_an_alert_on_the_same_device(make_play: PlayFor) -> 
     assert long_open == 1
 
 
+def test_a_client_that_reports_promptly_has_no_alert_left_open_on_the_device_it_names(
+    make_play: PlayFor,
+) -> None:
+    """A stale alert nobody clears is noise only on a device no client ticket names:
+    still open when the client reports on that device, it is a problem the client sat on
+    (issue 12, rule 2), which a partner never does. Played over a year on a small estate,
+    where stale alerts and the devices tickets name meet."""
+    play = make_play(PARTNER, days=365, endpoints=12, seed=2)
+    records = play.run()
+    late = {r for e in records.evidence if e.behaviour is Behaviour.late_reporting for r in e.refs}
+    by_device: dict[str, list[tuple[datetime, datetime | None]]] = {}
+    for a in records.alerts:
+        by_device.setdefault(a.device.hostname, []).append((a.triggered_at, a.resolved_at))
+    reported = [
+        t
+        for t in records.tickets
+        if t.client_initiated and t.device is not None and t.ref not in late
+    ]
+    assert len(reported) > 10 and any(a.resolved_at is None for a in records.alerts)
+    for t in reported:
+        for fired, cleared in by_device.get(t.device.hostname, []):
+            sat_on = fired <= t.created_at - timedelta(hours=4)
+            assert not (sat_on and (cleared is None or cleared > t.created_at)), t.ref
+
+
 # -- meetings ---------------------------------------------------------------------------------
 
 
@@ -175,6 +200,9 @@ def test_a_habit_at_the_threshold_is_shown_twice_weeks_apart_and_is_a_signal(
     lapses = sorted(e.at for e in play.out.evidence)
     assert len(lapses) == 2
     assert lapses[1] - lapses[0] >= timedelta(days=13)
+    # A habit kept to the end is still shown at the end: twice early and never again
+    # would be a client that reformed (green), not one that keeps it (yellow).
+    assert play.end - lapses[1] <= timedelta(days=10)
     (signal,) = truths.signals(play.out.evidence)
     assert signal.behaviour is Behaviour.direct_to_tech and len(signal.evidence) == 2
 
