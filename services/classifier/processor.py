@@ -165,8 +165,9 @@ class Processor:
 
     def tick(self) -> None:
         """Judge the clients changed since the last pass, and re-judge the others as event
-        time moves on (overdue recommendations, windows). Only once the table holds every
-        client's state (a half-recovered table would cache stale states)."""
+        time moves on (overdue recommendations, windows). The agent calls it only while
+        the table holds every client's state (a half-recovered one would cache stale
+        states)."""
         self._recover_watermark()
         if not self.watermark:
             return
