@@ -22,7 +22,7 @@ from faust.web.exceptions import ServiceUnavailable
 from yarl import URL
 
 if TYPE_CHECKING:
-    from services.classifier.app import Classifier
+    from services.classifier.service import Classifier
 
 log = logging.getLogger("partnerpulse.classifier.peers")
 

@@ -21,7 +21,7 @@ from services.classifier.state import DAY
 from services.events.outputs import Signal
 
 if TYPE_CHECKING:
-    from services.classifier.app import Classifier
+    from services.classifier.service import Classifier
 
 MAX_DAYS = 3660  # ten years: the longest report period asked for
 MAX_PROCESSED_BODY_BYTES = 1024 * 1024  # 2,000 event ids (what `evaluate` sends) is ~150 KB
@@ -62,13 +62,13 @@ def processed_ids(body: bytes) -> list[str] | str:
 
 def status_of(classifier: Classifier) -> dict[str, Any]:
     return {
-        "events_processed": classifier.processed,
-        "events_failed": classifier.failed,
-        "events_too_late": len(classifier.too_late),
-        "watermark": _iso(classifier.watermark),
-        "clients_judged": len(classifier.views),
-        "partitions": sorted(classifier.assigned),
-        "behind": classifier.behind(),  # events on its partitions still to process
+        "events_processed": classifier.processor.processed,
+        "events_failed": classifier.processor.failed,
+        "events_too_late": len(classifier.processor.too_late),
+        "watermark": _iso(classifier.processor.watermark),
+        "clients_judged": len(classifier.processor.views),
+        "partitions": sorted(classifier.agent.assigned),
+        "behind": classifier.agent.behind(),  # events on its partitions still to process
     }
 
 
@@ -99,9 +99,9 @@ def client_list(classifier: Classifier, *, owned_only: bool = False) -> list[dic
     clients only."""
     rows = []
     for client in classifier.tenant.clients:
-        view = classifier.views.get(client.id)
+        view = classifier.processor.views.get(client.id)
         if view is None and classifier.metrics.owns(client.id):
-            view = classifier.quiet_view(client.id)
+            view = classifier.processor.quiet_view(client.id)
         if view is None and owned_only:
             continue
         window = view.windows.get("90d") if view else None
@@ -125,9 +125,9 @@ def client_detail(classifier: Classifier, client_id: str, days: float) -> dict[s
     client = classifier.tenant.client(client_id)
     if client is None:
         return None
-    view = classifier.views.get(client_id) or classifier.quiet_view(client_id)
-    state = classifier.state_of(client_id, keep=False)
-    end = classifier.watermark
+    view = classifier.processor.views.get(client_id) or classifier.processor.quiet_view(client_id)
+    state = classifier.processor.state_of(client_id, keep=False)
+    end = classifier.processor.watermark
     split = (
         work_split(state, end - days * DAY, end, classifier.tenant.classifier)
         if state is not None
@@ -164,9 +164,9 @@ def client_daily(
     client = classifier.tenant.client(client_id)
     if client is None:
         return None
-    state = classifier.state_of(client_id, keep=False)
+    state = classifier.processor.state_of(client_id, keep=False)
     days = (
-        classifier.engine.daily_totals(state, first, last, classifier.watermark)
+        classifier.processor.engine.daily_totals(state, first, last, classifier.processor.watermark)
         if state is not None
         else []
     )

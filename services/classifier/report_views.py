@@ -19,6 +19,7 @@ from faust.web import Request, Response, View
 
 from services.classifier import peers
 from services.classifier.state import ClientState
+from services.classifier.tables import STATE_TABLE
 from services.report import period as periods
 from services.report.build import build_report
 from services.report.pdf import PdfUnavailable, html_to_pdf
@@ -26,11 +27,10 @@ from services.report.render import render_html
 from services.runtime.auth import Principal, Scope, Verifier
 
 if TYPE_CHECKING:
-    from services.classifier.app import Classifier
+    from services.classifier.service import Classifier
 
 log = logging.getLogger(__name__)
 
-STATE_TABLE = "client-state"  # the routing key's table, as services/classifier/views.py
 RENDERS_AT_ONCE = 2
 RETRY_AFTER_SECONDS = "5"
 
@@ -50,7 +50,7 @@ def register_report_views(classifier: Classifier) -> None:
     async def answer(web: View, request: Request, client_id: str, *, pdf: bool) -> Response:
         if (refusal := refused(web, request)) is not None:
             return refusal
-        period = periods.of_query(dict(request.query), classifier.watermark)
+        period = periods.of_query(dict(request.query), classifier.processor.watermark)
         if isinstance(period, str):
             return web.json({"error": period}, status=400)
         try:
@@ -70,7 +70,7 @@ def register_report_views(classifier: Classifier) -> None:
                 status=503,
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             )
-        state = classifier.state_of(client_id, keep=False) or ClientState(client_id)
+        state = classifier.processor.state_of(client_id, keep=False) or ClientState(client_id)
         report = build_report(state, classifier.tenant, client, period)
         async with renders:
             html = await asyncio.to_thread(render_html, report)

@@ -1,9 +1,10 @@
 """The classifier's HTTP views: health, metrics, status and the query API.
 
-Apart from the agent (services/classifier/app.py), as faust's guide keeps views.py
-apart: every view reads the classifier's latest client views and states and
-changes nothing. Every route but /healthz asks for an API token with scope
-`read` (services/runtime/auth.py); /metrics only when `metrics_require_token`.
+Apart from the agent (services/classifier/agent.py) and the processor
+(services/classifier/processor.py), as faust's guide keeps views.py apart: every
+view reads the processor's latest client views and states and changes nothing.
+Every route but /healthz asks for an API token with scope `read`
+(services/runtime/auth.py); /metrics only when `metrics_require_token`.
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ from services.classifier.queries import (
     status_of,
 )
 from services.classifier.report_views import register_report_views
+from services.classifier.tables import STATE_TABLE
 from services.runtime.auth import Principal, Scope, Verifier
 
 if TYPE_CHECKING:
-    from services.classifier.app import Classifier
-
-STATE_TABLE = "client-state"  # services.classifier.app.STATE_TABLE: the routing key's table
+    from services.classifier.service import Classifier
 
 
 def register_views(classifier: Classifier) -> None:
@@ -109,7 +109,7 @@ def register_views(classifier: Classifier) -> None:
             if (refusal := refused(self, request)) is not None:
                 return refusal
             days = day_range(
-                request.query.get("from"), request.query.get("to"), classifier.watermark
+                request.query.get("from"), request.query.get("to"), classifier.processor.watermark
             )
             if isinstance(days, str):
                 return self.json({"error": days}, status=400)
@@ -139,7 +139,7 @@ def register_views(classifier: Classifier) -> None:
             ids = processed_ids(body)
             if isinstance(ids, str):
                 return self.json({"error": ids}, status=400)
-            _, missing = classifier.processed_ids(ids)
+            _, missing = classifier.processor.processed_ids(ids)
             if missing:  # another worker's clients?
                 answers = await peers.ask_peers(
                     classifier, request, "/v1/processed", json={"event_ids": missing}

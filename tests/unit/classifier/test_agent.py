@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from services.classifier import layout
-from services.classifier.app import Classifier
+from services.classifier.bootstrap import bootstrap
+from services.classifier.service import Classifier
 from services.classifier.settings import ClassifierSettings
 from services.events.tenant import Tenant
 
@@ -21,11 +22,11 @@ from .factory import TECH, at, ticket, time_entry
 @pytest.fixture
 def classifier(tenant: Tenant, tmp_path: Path) -> Iterator[Classifier]:
     settings = ClassifierSettings(data_dir=tmp_path, classifier_batch_within=0.01)
-    service = Classifier(settings, tenant, "127.0.0.1:1")
+    service = bootstrap(settings, tenant, "127.0.0.1:1")
     service.app.finalize()
     service.app.conf.store = "memory://"
     service.app.flow_control.resume()
-    for table in (service.states, service.parked, service.positions):
+    for table in service.tables.all():
         # No producer in test mode: record changelog writes instead of partitioning them.
         table.send_changelog = _record_changelog(table)  # type: ignore[method-assign]
     yield service
@@ -72,13 +73,13 @@ def test_agent_folds_events_and_dead_letters_bad_ones(classifier: Classifier) ->
             for event in [*events, events[0]]:  # the last one is a redelivery
                 await test_agent.put(event.model_dump_json().encode())
             await test_agent.put(b"{not an event")
-        await classifier._checkpoint()  # the last events' checkpoint (the timer's job)
+        await classifier.agent.checkpoint()  # the last events' checkpoint (the timer's job)
 
     classifier.app.loop.run_until_complete(scenario())
-    state = classifier.state_of("acme")
+    state = classifier.processor.state_of("acme")
     assert state is not None
     assert set(state.tickets) == {"connectwise:ticket:1", "connectwise:ticket:2"}
-    assert classifier.processed == 3 and classifier.failed == 1
+    assert classifier.processor.processed == 3 and classifier.processor.failed == 1
     by_topic: dict[str, int] = {}
     for topic, _ in sent:
         by_topic[topic] = by_topic.get(topic, 0) + 1
@@ -87,7 +88,7 @@ def test_agent_folds_events_and_dead_letters_bad_ones(classifier: Classifier) ->
     assert by_topic["partnerpulse.signals"] == 1
     # One head per client per checkpoint, not one per event; the parts the last head
     # names hold every ticket.
-    log = classifier.states.changelog_writes  # type: ignore[attr-defined]
+    log = classifier.tables.states.changelog_writes  # type: ignore[attr-defined]
     writes = dict(log)
     heads = [value for key, value in log if key == b"acme"]
     assert 1 <= len(heads) < len(events)
@@ -102,8 +103,9 @@ def test_an_event_from_2099_is_dead_lettered_and_changes_no_score(classifier: Cl
     history = [
         ticket(str(i), at(i), channel="phone", entered_by=TECH, client="acme") for i in range(6)
     ]
-    classifier.handle(e.model_dump_json().encode() for e in history)
-    before = (classifier.watermark, classifier.views["acme"].score)
+    processor = classifier.processor
+    processor.handle(e.model_dump_json().encode() for e in history)
+    before = (processor.watermark, processor.views["acme"].score)
     real = history[-1]
     future = real.model_copy(
         update={
@@ -112,9 +114,9 @@ def test_an_event_from_2099_is_dead_lettered_and_changes_no_score(classifier: Cl
             "received_at": real.received_at,
         }
     )
-    classifier.handle([future.model_dump_json().encode()])
-    assert classifier.failed == 1  # dead-lettered with its reason
-    assert (classifier.watermark, classifier.views["acme"].score) == before
+    processor.handle([future.model_dump_json().encode()])
+    assert processor.failed == 1  # dead-lettered with its reason
+    assert (processor.watermark, processor.views["acme"].score) == before
     late = ticket("6", at(6), channel="phone", entered_by=TECH)
-    classifier.handle([late.model_dump_json().encode()])
-    assert late.event_id not in classifier.too_late  # real events still count
+    processor.handle([late.model_dump_json().encode()])
+    assert late.event_id not in processor.too_late  # real events still count

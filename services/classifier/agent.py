@@ -1,0 +1,363 @@
+"""The classifier's Faust agent: batches in, outputs sent, checkpoints, rebalances.
+
+The agent takes events in batches and hands them to the `Processor`
+(services/classifier/processor.py), which folds and judges without any await;
+it sends the batch's outputs (`publish.Publisher`) and, at most every
+`classifier_checkpoint_interval` seconds, checkpoints: it writes the state of
+each client changed since the last checkpoint (only the records that changed,
+services/classifier/layout.py) once the broker has every output produced before
+it, then records each partition's position and acknowledges the events it
+covers. A restart resumes from the recorded positions; the events after them are
+processed again, and the engine deduplicates by event id, so a SIGTERM or kill -9
+counts nothing twice (outputs are at least once). A record that cannot be sent
+exits the process, so nothing no checkpoint covers is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, NoReturn, cast
+
+import faust
+
+from services.classifier import layout
+from services.classifier.cover import StoreCover
+from services.classifier.metrics import ClassifierMetrics
+from services.classifier.offsets import OffsetGuard, Verdict
+from services.classifier.processor import Processor
+from services.classifier.publish import Publisher, partition_of
+from services.classifier.settings import ClassifierSettings
+from services.classifier.tables import Tables
+from services.classifier.transport import forget, open_partitions, start_offset, table_write
+from services.events import topics
+from services.events.tenant import Tenant
+
+log = logging.getLogger("partnerpulse.classifier")
+
+
+class Agent:
+    """The agent, its timers and rebalance handlers, over one faust app."""
+
+    def __init__(
+        self,
+        settings: ClassifierSettings,
+        tenant: Tenant,
+        *,
+        app: faust.App,
+        tables: Tables,
+        processor: Processor,
+        publisher: Publisher,
+        metrics: ClassifierMetrics,
+        cover: StoreCover,
+    ) -> None:
+        self.settings = settings
+        self.tenant = tenant
+        self.app = app
+        self.tables = tables
+        self.processor = processor
+        self.states = processor.states
+        self.publisher = publisher
+        self.metrics = metrics
+        self.cover = cover
+        self.offsets = OffsetGuard()
+        self._collect_orphans = True  # after an assignment: parts of crashed checkpoints
+        self._assigned: set[int] = set()  # events partitions assigned to this worker
+        self._largest_record = 0
+        self._inflight: list[Any] = []  # futures of records sent since the last checkpoint
+        self._publishing = asyncio.Lock()  # a checkpoint waits for a flush under way
+        self._unrecorded: dict[Any, int] = {}  # partition -> next offset, handled not recorded
+        self._generation = 0  # partitions revoked: what a checkpoint under way covered is moot
+        self._saved_at = 0.0  # monotonic time of the last checkpoint
+        self._checkpointing = asyncio.Lock()
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        events = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes, **raw)
+        app.agent(events, name="classify")(self._classify)
+        app.timer(settings.classifier_tick_seconds)(self._tick)
+        if settings.classifier_live_judge_interval > 0:
+            app.timer(settings.classifier_live_judge_interval)(self._judge_pending)
+        app.timer(settings.classifier_checkpoint_interval)(self._checkpoint_tail)
+        app.on_partitions_revoked.connect(self._on_partitions_revoked)
+        app.on_partitions_assigned.connect(self._on_partitions_assigned)
+
+    @property
+    def assigned(self) -> set[int]:
+        """The events partitions this worker processes."""
+        return self._assigned
+
+    def behind(self) -> int | None:
+        """Events on this worker's partitions not processed yet (None: not known yet)."""
+        if not self._assigned:
+            return None
+        total = 0
+        for partition in self._assigned:
+            tp = faust.types.TP(topics.EVENTS, partition)
+            try:
+                highwater = self.app.consumer.highwater(tp)
+            except Exception:  # no consumer yet, or a rebalance
+                return None
+            position = self.offsets.next_offset(tp)
+            if highwater is None:
+                return None
+            total += max(0, highwater - (position or 0))
+        return total
+
+    # -- the agent ------------------------------------------------------------------
+
+    async def _classify(self, stream: faust.StreamT[bytes]) -> None:
+        s = self.settings
+        # noack(): every acknowledgement is ours, after a checkpoint covers the event.
+        # (take() hands acks back to the stream when it exits, at a stop, and the stream
+        # then acknowledged events it had fetched but never given us.)
+        manual = cast(faust.Stream[bytes], cast(faust.Stream[bytes], stream).noack())
+        batches = manual.noack_take(s.classifier_batch_size, within=s.classifier_batch_within)
+        unacked: list[faust.EventT[bytes]] = []
+        # The checkpoint under way and the events it covers: it runs beside the agent,
+        # which goes on with the next batches while the broker takes the records.
+        running: tuple[asyncio.Future[bool], list[faust.EventT[bytes]]] | None = None
+        generation = self._generation
+        try:
+            async for events in batches:
+                if generation != self._generation:
+                    unacked, generation = [], self._generation  # of a previous assignment
+                taken = await self._in_offset_order(cast(list[faust.EventT[bytes]], events))
+                self.processor.handle((e.value for e in taken), caught_up=self._caught_up(taken))
+                for tp in {event.message.tp for event in taken}:  # in handle()'s step
+                    position = self.offsets.next_offset(tp)
+                    if position is not None:
+                        self._unrecorded[tp] = position
+                unacked += taken
+                await self._publish()
+                if running is not None and running[0].done():
+                    recorded, covered = running[0].result(), running[1]
+                    running = None
+                    for event in covered if recorded else ():
+                        await manual.ack(event)
+                if running is None and self._checkpoint_due():
+                    running = (asyncio.ensure_future(self.checkpoint()), unacked)
+                    unacked = []
+        except asyncio.CancelledError:
+            # A stop: what no checkpoint recorded is not acknowledged, so redelivered.
+            if running is not None:
+                running[0].cancel()
+            raise
+        except Exception:
+            _exit_for_redelivery()  # each event was folded or dead-lettered: a send failed
+
+    async def _in_offset_order(
+        self, events: list[faust.EventT[bytes]]
+    ) -> list[faust.EventT[bytes]]:
+        """The events to process; those after a hole in a partition's offsets wait (see
+        services/classifier/offsets.py) while the partition is sought back."""
+        guard = self.offsets
+        taken = []
+        for event in events:
+            message = event.message
+            if not guard.expects(message.tp):
+                start = self._recorded_position(message.tp)
+                if start is None:
+                    start = await start_offset(self.app, message.tp)
+                if start is not None:
+                    guard.start(message.tp, start)
+            if guard.admit(message.tp, message.offset) is Verdict.TAKE:
+                taken.append(event)
+            else:
+                forget(self.app, message)
+        await self._seek_back()
+        return taken
+
+    def _caught_up(self, events: list[faust.EventT[bytes]]) -> bool:
+        """Whether the batch reaches the end of every partition it comes from (as far as
+        the consumer's last fetch knows): live traffic, not a backlog being drained."""
+        last: dict[Any, int] = {}
+        for event in events:
+            last[event.message.tp] = event.message.offset
+        for tp, offset in last.items():
+            try:
+                highwater = self.app.consumer.highwater(tp)
+            except Exception:  # not assigned any more (a rebalance), or no consumer (tests)
+                highwater = None
+            if highwater is not None and offset + 1 < highwater:
+                return False
+        return True
+
+    def _recorded_position(self, tp: Any) -> int | None:
+        """The next offset to process, as recorded in this broker's incarnation (a new
+        embedded broker replays the journal at offsets of its own)."""
+        value = self.tables.positions.get(_position_key(tp))
+        if not isinstance(value, list) or value[0] != self.settings.broker_incarnation:
+            return None
+        return int(value[1])
+
+    async def _seek_back(self) -> None:
+        for tp, offset in self.offsets.seeks_due(time.monotonic()):
+            log.warning(
+                "events of %s from offset %d were never delivered to the agent: "
+                "seeking back to fetch them again",
+                tp,
+                offset,
+            )
+            self.metrics.offset_seeks.inc()
+            await self.app.consumer.seek(cast(Any, tp), offset)
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    async def checkpoint(self) -> bool:
+        """Record what the events handled so far did, in an order a crash cannot undo:
+        their outputs delivered, then the changed states, then where each partition's
+        processing stands. False when partitions were revoked meanwhile: the positions
+        are then not recorded (their new owner resumes from the previous ones)."""
+        async with self._checkpointing:
+            try:
+                return await self._checkpoint_now()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _exit_for_redelivery()
+
+    async def _checkpoint_now(self) -> bool:
+        generation = self._generation
+        states = self.tables.states
+        # One synchronous step: the states (their records as of now), the positions
+        # and the outputs all describe the same events.
+        if self._collect_orphans and self._tables_ready():
+            self._collect_orphans = False
+            self._tombstone_orphans()
+        plans = self.states.plans()
+        positions, self._unrecorded = self._unrecorded, {}
+        await self._publish()  # any records of those events not sent yet
+        await self._delivered()  # outputs first: a state is never ahead of its outputs
+        for client_id, planned in plans:
+            # Parts, then the head that names them, then the parts it no longer names:
+            # in one partition, so in that order on the changelog.
+            partition = self._state_partition(client_id)
+            for key, value in [*planned.parts, planned.head]:
+                self._inflight.append(table_write(states, partition, key, value))
+            for key in planned.tombstones:
+                self._inflight.append(table_write(states, partition, key, None))
+            self.states.written[client_id] = planned.written
+            for _, value in [*planned.parts, planned.head]:
+                self.metrics.state_record_bytes.observe(len(value))
+                self._largest_record = max(self._largest_record, len(value))
+            self.metrics.state_record_max_bytes.set(self._largest_record)
+        await self._delivered()
+        self._saved_at = time.monotonic()
+        if generation != self._generation:
+            return False
+        self._record_positions(positions)
+        self.cover.record(positions)
+        return True
+
+    def _state_partition(self, client_id: str) -> int:
+        """The client's events partition: its changelog records are recovered with it."""
+        return partition_of(client_id.encode(), self.settings.topic_partitions)
+
+    def _tombstone_orphans(self) -> None:
+        """Delete the parts no head names (a checkpoint a crash cut short)."""
+        for key in self.states.orphans():
+            partition = self._state_partition(layout.client_of(key))
+            if partition in self._assigned:
+                self._inflight.append(table_write(self.tables.states, partition, key, None))
+
+    async def _publish(self) -> None:
+        """Send the outputs queued by the processor."""
+        async with self._publishing:
+            self._inflight += await self.publisher.flush()
+
+    def _checkpoint_due(self) -> bool:
+        return time.monotonic() - self._saved_at >= self.settings.classifier_checkpoint_interval
+
+    async def _checkpoint_tail(self) -> None:
+        """The last events of a burst: no later batch comes to checkpoint them."""
+        pending = self.states.unsaved or self._unrecorded or self._inflight or len(self.publisher)
+        if pending and self._checkpoint_due():
+            await self.checkpoint()
+
+    def _record_positions(self, positions: Mapping[Any, int]) -> None:
+        """After the states are delivered: where each partition's processing stood.
+
+        Its delivery is awaited with the next checkpoint (it can only lag behind).
+        """
+        for tp, offset in positions.items():
+            key = _position_key(tp)
+            value = [self.settings.broker_incarnation, offset]
+            self._inflight.append(table_write(self.tables.positions, tp.partition, key, value))
+
+    async def _delivered(self) -> None:
+        """Wait until the broker has every record sent so far."""
+        inflight, self._inflight = self._inflight, []
+        if inflight:
+            await asyncio.gather(*inflight)
+
+    # -- timers and rebalances ----------------------------------------------------------
+
+    async def _judge_pending(self) -> None:
+        """Judge the clients a paced batch left unjudged (no batch followed soon enough)."""
+        if self._tables_ready():
+            self.processor.judge_pending()
+
+    async def _tick(self) -> None:
+        """Re-judge clients as event time advances (overdue recommendations, windows)."""
+        if self._tables_ready():  # a half-recovered table would cache stale states
+            self.processor.tick()
+        await self.checkpoint()
+        if self._tables_ready():
+            await self._seek_back()  # a partition sought back that still receives nothing
+
+    def _tables_ready(self) -> bool:
+        """Recovery done and no rebalance under way: the tables hold every client's state."""
+        app = self.app
+        recovery = cast(Any, app.tables).recovery  # TableManagerT does not declare it
+        return bool(recovery.completed.is_set() and not app.rebalancing and not app.in_recovery)
+
+    async def _on_partitions_assigned(self, sender: Any, /, *args: Any, **kwargs: Any) -> None:
+        """Per-client metrics for the clients whose events this worker now receives."""
+        assigned = args[0] if args else kwargs.get("assigned", ())
+        self.own({tp.partition for tp in assigned if tp.topic == topics.EVENTS})
+
+    def own(self, partitions: set[int]) -> None:
+        self._assigned = set(partitions)
+        for table in self.tables.all():
+            open_partitions(table, partitions)
+        self._collect_orphans = True
+        self.states.reindex()
+        try:
+            count = self.app.consumer.topic_partitions(topics.EVENTS)
+        except Exception:  # no metadata (tests): the partition count `up` creates
+            count = None
+        count = count or self.settings.topic_partitions
+        self.metrics.own(
+            c.id for c in self.tenant.clients if partition_of(c.id.encode(), count) in partitions
+        )
+
+    async def _on_partitions_revoked(
+        self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any
+    ) -> None:
+        """Partitions may come back recovered from elsewhere: reload state from the table.
+
+        A checkpoint under way finishes first (its positions are not recorded: the
+        generation moved on), so no state of ours reaches a changelog partition after
+        its next owner started recovering it.
+        """
+        self._generation += 1
+        async with self._checkpointing:
+            pass
+        self.processor.forget()
+        self._unrecorded.clear()
+        self.offsets.reset()
+
+
+def _exit_for_redelivery() -> NoReturn:
+    """A record could not be sent. Exiting now (no finally blocks, no commit) gets every
+    event no checkpoint covers redelivered to a restarted worker, and deduplication
+    makes that exact."""
+    log.critical("could not record a batch; exiting for redelivery", exc_info=True)
+    logging.shutdown()
+    os._exit(70)
+
+
+def _position_key(tp: Any) -> bytes:
+    return f"{tp.topic}:{tp.partition}".encode()

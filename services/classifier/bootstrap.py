@@ -1,0 +1,97 @@
+"""Wires one classifier worker: the faust app and its tables, the ports the processor
+is given (client states over the state table, the schedule join's parking, the
+outbox, metrics, clock), the agent (with what the local store covers, for a replay),
+and the HTTP views."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from services.classifier.agent import Agent
+from services.classifier.cover import StoreCover, worker_dir
+from services.classifier.domain.schedule_join import ScheduleJoin
+from services.classifier.metrics import ClassifierMetrics
+from services.classifier.processor import Processor
+from services.classifier.publish import Publisher
+from services.classifier.service import Classifier
+from services.classifier.settings import ClassifierSettings
+from services.classifier.states import ClientStates
+from services.classifier.tables import TableParking, create_tables
+from services.classifier.transport import ClassifierFaust
+from services.classifier.views import register_views
+from services.events.tenant import Tenant
+
+
+def bootstrap(
+    settings: ClassifierSettings,
+    tenant: Tenant,
+    kafka_bootstrap: str,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Classifier:
+    cover = StoreCover(settings)  # before the app opens the store
+    app = faust_app(settings, kafka_bootstrap)
+    tables = create_tables(app, settings.topic_partitions)
+    publisher = Publisher(app)
+    metrics = ClassifierMetrics([])  # the clients of the partitions assigned
+    states = ClientStates(tables.states)
+    join = ScheduleJoin(states, TableParking(tables.parked, settings.topic_partitions))
+    processor = Processor(
+        settings,
+        tenant,
+        states=states,
+        join=join,
+        outbox=publisher,
+        metrics=metrics,
+        clock=clock,
+    )
+    agent = Agent(
+        settings,
+        tenant,
+        app=app,
+        tables=tables,
+        processor=processor,
+        publisher=publisher,
+        metrics=metrics,
+        cover=cover,
+    )
+    classifier = Classifier(settings, tenant, app, tables, publisher, metrics, processor, agent)
+    register_views(classifier)
+    return classifier
+
+
+def faust_app(settings: ClassifierSettings, kafka_bootstrap: str) -> ClassifierFaust:
+    app = ClassifierFaust(
+        settings.classifier_app_id,
+        broker=f"kafka://{kafka_bootstrap}",
+        store=settings.classifier_store,
+        datadir=str(worker_dir(settings)),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        broker_rebalance_timeout=20,
+        broker_max_poll_interval=300,
+        broker_request_timeout=90,
+        broker_commit_interval=1,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        # Idempotent: events no checkpoint covers are processed again after a stop or
+        # a rebalance, so neither waits for them to be acknowledged.
+        stream_wait_empty=False,
+        # The check compares the offset a worker already read of a changelog partition
+        # (as its standby) with the partition's highwater when it becomes active; the
+        # embedded broker answered a highwater below offsets it had served (377 > 367)
+        # after a member died, and the worker crashed. States are recovered whole from
+        # the changelog either way (memory store: no local files to be inconsistent).
+        recovery_consistency_check=False,
+        web_enabled=True,
+        web_bind=settings.classifier_host,
+        web_host=settings.classifier_host,
+        web_port=settings.classifier_port,
+        producer_linger=0.005,
+    )
+    app.fetch_max_wait_ms = settings.classifier_fetch_max_wait_ms
+    app.producer_buffer_max_messages = 20_000
+    return app
