@@ -6,7 +6,8 @@ server (aiosmtpd) and a real HTTP receiver for the chat webhooks.
 - an SMTP outage and a chat webhook answering 503 delay notices, never lose them;
 - kill -9 of the service, with notices sent and notices waiting, then a restart, and a
   replay of every record under a fresh consumer group: nothing is sent twice;
-- acknowledging an alert stops its reminders and its escalation;
+- (acknowledging an alert stops its reminders and its escalation: on a fake clock in
+  tests/unit/alerts/test_policy.py, through real processes once, in test_alerts_up.py);
 - Grafana's webhook with a good signature is accepted, a bad one refused.
 """
 
@@ -15,17 +16,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,7 +28,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from kafka import KafkaProducer
 
 from services.events import topics
@@ -41,6 +35,10 @@ from services.events.outputs import Band, Behaviour, HealthSnapshot, Signal
 from services.runtime.auth import Scope, bearer, new_token
 from services.runtime.broker import EmbeddedBroker, free_port
 
+from ..support.metrics import scrape
+from ..support.processes import ServiceProcess, clean_env
+from ..support.smtp import SmtpSink
+from ..support.waiting import stays, wait_for
 from ..unit.alerts.records import health
 from ..unit.alerts.records import signal as make_signal
 
@@ -52,74 +50,6 @@ ALICE_TOKEN, ALICE_TOKEN_ENTRY = new_token("alice", Scope.ack)  # an account lea
 BOB = "bob.lead@northwind-msp.example"  # globex: email and the leads' Slack channel
 ALICE = "alice.lead@northwind-msp.example"  # acme, vandelay: email
 OPS = "olivia.owner@northwind-msp.example"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
-
-
-# -- a real SMTP server ---------------------------------------------------------------------
-
-
-@dataclass
-class Mail:
-    to: list[str]
-    message: EmailMessage
-    at: float
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
-
-    @property
-    def text(self) -> str:
-        return str(self.message.get_content())
-
-
-def _parse(content: bytes) -> EmailMessage:
-    message = message_from_bytes(content, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-class SmtpSink:
-    """aiosmtpd on a fixed port, which a test can stop (an outage) and start again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.mails: list[Mail] = []
-        self._controller: Controller | None = None
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.mails.append(Mail(list(envelope.rcpt_tos), _parse(envelope.content), time.time()))
-        return "250 OK"
-
-    def start(self) -> SmtpSink:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def to(self, address: str, subject: str = "") -> list[Mail]:
-        return [m for m in self.mails if address in m.to and subject in m.subject]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 # -- a real HTTP receiver for the chat webhooks ---------------------------------------------
@@ -188,76 +118,42 @@ def write_tenant(path: Path, receiver: Receiver | None, **alerts: Any) -> Path:
     return path
 
 
-class AlertsProcess:
+class AlertsProcess(ServiceProcess):
     def __init__(self, data_dir: Path, tenant_file: Path, smtp_port: int, **env: str) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir / f"alerts-{self.port}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
-        self.env.update(
-            PARTNERPULSE_DATA_DIR=str(data_dir),
-            PARTNERPULSE_TENANT_FILE=str(tenant_file),
-            PARTNERPULSE_SETTINGS_FILE=str(data_dir / "no-settings.yaml"),
-            PARTNERPULSE_ALERTS_PORT=str(self.port),
-            PARTNERPULSE_ALERTS_SMTP_HOST="127.0.0.1",
-            PARTNERPULSE_ALERTS_SMTP_PORT=str(smtp_port),
-            PARTNERPULSE_ALERTS_SMTP_FROM="partnerpulse@northwind-msp.example",
-            PARTNERPULSE_ALERTS_SETTLE_SECONDS="0.5",
-            PARTNERPULSE_ALERTS_RETRY_INITIAL_SECONDS="0.5",
-            PARTNERPULSE_ALERTS_RETRY_MAX_SECONDS="2",
-            PARTNERPULSE_ALERTS_TICK_SECONDS="0.5",
-            PARTNERPULSE_ALERTS_SMTP_TIMEOUT="5",
-            PARTNERPULSE_API_TOKENS=ALICE_TOKEN_ENTRY.line(),
+        super().__init__(
+            "alerts",
+            clean_env(
+                PARTNERPULSE_DATA_DIR=str(data_dir),
+                PARTNERPULSE_TENANT_FILE=str(tenant_file),
+                PARTNERPULSE_SETTINGS_FILE=str(data_dir / "no-settings.yaml"),
+                PARTNERPULSE_ALERTS_PORT=str(self.port),
+                PARTNERPULSE_ALERTS_SMTP_HOST="127.0.0.1",
+                PARTNERPULSE_ALERTS_SMTP_PORT=str(smtp_port),
+                PARTNERPULSE_ALERTS_SMTP_FROM="partnerpulse@northwind-msp.example",
+                PARTNERPULSE_ALERTS_SETTLE_SECONDS="0.5",
+                PARTNERPULSE_ALERTS_RETRY_INITIAL_SECONDS="0.5",
+                PARTNERPULSE_ALERTS_RETRY_MAX_SECONDS="2",
+                PARTNERPULSE_ALERTS_TICK_SECONDS="0.5",
+                PARTNERPULSE_ALERTS_SMTP_TIMEOUT="5",
+                PARTNERPULSE_API_TOKENS=ALICE_TOKEN_ENTRY.line(),
+                **env,
+            ),
+            data_dir / f"alerts-{self.port}.log",
+            f"http://127.0.0.1:{self.port}",
         )
-        self.env.update(env)
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, **env: str) -> AlertsProcess:
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "alerts"],
-                env={**self.env, **env},
-                cwd=REPO,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(f"the alerts service on {self.url}\n{self.output()}", self._healthy, 30)
+        super().start(**env)
+        self.wait_answering("/healthz", 30)
         return self
 
-    def _healthy(self) -> bool:
-        assert self.proc is not None and self.proc.poll() is None, self.output()
-        try:
-            return httpx.get(f"{self.url}/healthz", trust_env=False).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     def wait_ready(self, timeout: float = 40) -> None:
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{self.url}/readyz", trust_env=False).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(f"the consumer to join its group\n{self.output()}", ready, timeout)
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(30)
-        self.proc = None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        self.wait_answering("/readyz", timeout)
 
     def metric(self, name: str, **labels: str) -> float:
-        text = httpx.get(f"{self.url}/metrics", trust_env=False, timeout=10).text
-        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        for line in text.splitlines():
-            m = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
-            if m and ",".join(sorted((m.group(1) or "").split(","))).strip(",") == want:
-                return float(m.group(2))
-        raise AssertionError(f"{name}{{{want}}} not exported")
+        return scrape(self.url, name, **labels)
 
     def alerts(self, **params: str) -> list[dict[str, Any]]:
         response = httpx.get(
@@ -326,8 +222,8 @@ def test_a_signal_becomes_exactly_one_email_with_its_evidence(
             service.metric("partnerpulse_alerts_records_consumed_total", topic=topics.SIGNALS) == 3
         ),
     )
-    time.sleep(1.5)  # settle + a sender round: a second email would be out by now
-    assert len(smtp.mails) == 1 and len(receiver.posts) == 1
+    # settle + a sender round: a second email would be out by now
+    stays("one email, one post", lambda: len(smtp.mails) == 1 == len(receiver.posts), 1.5)
     assert (
         service.metric("partnerpulse_alerts_notifications_total", channel="email", outcome="sent")
         == 1
@@ -370,13 +266,20 @@ def test_an_smtp_and_chat_outage_delays_but_loses_nothing(
     [alert] = service.alerts()
     email = next(n for n in alert["notifications"] if n["channel"] == "email")
     assert email["state"] == "pending" and "unavailable" in email["last_error"]
-    time.sleep(3)  # an outage of some seconds
+    wait_for(  # an outage of some seconds: attempts keep failing, with back-off
+        "a third failed email attempt",
+        lambda: (
+            service.metric(
+                "partnerpulse_alerts_notifications_total", channel="email", outcome="retry"
+            )
+            >= 3
+        ),
+    )
     smtp.start()
     wait_for("the delayed email", lambda: smtp.to(BOB), timeout=20)
     wait_for("the delayed Slack post", lambda: receiver.bodies("/slack/leads"), timeout=20)
     assert receiver.refused == 3
-    time.sleep(2)
-    assert len(smtp.mails) == 1 and len(receiver.posts) == 1
+    stays("one email, one post", lambda: len(smtp.mails) == 1 == len(receiver.posts), 1.5)
     assert service.metric("partnerpulse_alerts_outbox_depth") == 0
     assert (
         service.metric("partnerpulse_alerts_notifications_total", channel="slack", outcome="retry")
@@ -430,61 +333,11 @@ def test_kill_9_and_restart_send_nothing_twice(
         ),
         timeout=40,
     )
-    time.sleep(2)
+    stays("four emails", lambda: len(smtp.mails) == 4, 2)  # the replay sends nothing
     subjects = [m.subject for m in smtp.mails]
     assert len(subjects) == 4, subjects
     assert len({m.message["Message-ID"] for m in smtp.mails}) == 4
     assert sorted(m.to[0] for m in smtp.mails) == sorted([ALICE, ALICE, ALICE, BOB])
-
-
-def test_acknowledging_stops_reminders_and_escalation(
-    broker: EmbeddedBroker,
-    smtp: SmtpSink,
-    start_alerts: Callable[..., AlertsProcess],
-) -> None:
-    service = start_alerts(
-        broker.bootstrap,
-        chat_webhooks={},
-        leads={},
-        remind_every_minutes=0.04,  # every 2.4 s
-        escalation={
-            "contact": {"name": "Olivia Owner", "email": OPS},
-            "unacknowledged_after_minutes": 0.2,  # 12 s
-        },
-    )
-    produce(broker.bootstrap, make_signal("acme", signal_id="acme:dtt"))
-    wait_for("a reminder", lambda: smtp.to(ALICE, " - reminder"), timeout=20)
-    [alert] = service.alerts()
-    response = httpx.post(
-        f"{service.url}/v1/alerts/{alert['id']}/ack", headers=bearer(ALICE_TOKEN), trust_env=False
-    )
-    assert response.status_code == 200, response.text
-    acked = response.json()
-    assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "alice"
-    acked_at = acked["acknowledged_at"]
-    time.sleep(15)  # past two more reminders and the escalation delay
-    [alert] = service.alerts()
-    reminders = [
-        n
-        for n in alert["notifications"]
-        if n["purpose"] == "reminder" and n["state"] != "superseded"  # dropped by the ack
-    ]
-    assert all(n["due_at"] <= acked_at for n in reminders), "a reminder after the ack"
-    delivered = [n for n in reminders if n["state"] == "sent"]
-    assert len(smtp.to(ALICE, " - reminder")) == len(delivered) >= 1
-    assert smtp.to(OPS) == [] and alert["escalated_at"] is None
-    assert service.metric("partnerpulse_alerts_open_alerts", state="acknowledged") == 1
-
-    # Unacknowledged, the next risk is escalated once its delay passes.
-    produce(broker.bootstrap, make_signal("globex", signal_id="globex:dtt"))
-    escalation = wait_for("the escalation", lambda: smtp.to(OPS), timeout=30)[0]
-    assert escalation.subject.endswith(" - escalated")
-    assert "Escalated to you because nobody acknowledged it" in escalation.text
-    assert "account lead: Bob Lead" in escalation.text
-    unknown = httpx.post(
-        f"{service.url}/v1/alerts/al-nope/ack", headers=bearer(ALICE_TOKEN), trust_env=False
-    )
-    assert unknown.status_code == 404
 
 
 def test_red_band_through_the_broker_and_health_back_resolves(
@@ -506,7 +359,7 @@ def test_red_band_through_the_broker_and_health_back_resolves(
     red = wait_for("the red email", lambda: smtp.to(ALICE, "turned red"))
     teams = wait_for("the Teams escalation", lambda: receiver.bodies("/teams/ops"))
     wait_for("the escalation email", lambda: smtp.to(OPS))
-    time.sleep(1.5)
+    stays("one email to Alice", lambda: len(smtp.to(ALICE)) == 1, 1.5)
     assert len(smtp.to(ALICE)) == 1 == len(red)  # the signals are in the red message
     assert "Problems reported late" in red[0].text and "ConnectWise ticket #acme-1" in red[0].text
     card = teams[0]["attachments"][0]["content"]
@@ -592,8 +445,7 @@ def test_grafana_webhook_with_good_and_bad_signature(
     assert "runbooks.example/classifier-stalled" in mail.text
     assert post(grafana_payload("resolved")).status_code == 200
     wait_for("the resolve", lambda: smtp.to(OPS, " - cleared"))
-    time.sleep(1)
-    assert len(smtp.mails) == 2
+    stays("two emails", lambda: len(smtp.mails) == 2, 1)  # the repeat sent nothing
     assert (
         service.metric("partnerpulse_alerts_grafana_notifications_total", outcome="accepted") == 3
     )

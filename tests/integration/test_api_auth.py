@@ -335,7 +335,7 @@ def test_up_runs_the_example_tenant_on_loopback_only(tmp_path: Path) -> None:
     assert "loopback only, not with PARTNERPULSE_INGEST_HOST=0.0.0.0" in run.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_make_run_with_the_example_tenant_gives_its_tools_a_private_token(tmp_path: Path) -> None:
     """What `make run` starts: the example tenant on loopback, a local API token (0600)
     for the README's tools, the README's ConnectWise `send --curl`, and no Grafana webhook."""
