@@ -249,6 +249,8 @@ def test_the_acknowledger_is_the_token_holder_and_reading_cannot_acknowledge(
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "acknowledged"
     assert done.json()["acknowledged_by"] == "alice"  # the token's name, never the body's
+    unknown = httpx.post(f"{url}/v1/alerts/al-nope/ack", headers=bearer(ALICE), trust_env=False)
+    assert unknown.status_code == 404, unknown.text
 
 
 def test_metrics_behind_a_token_when_configured(alerts_factory: Any) -> None:
