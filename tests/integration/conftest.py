@@ -156,7 +156,7 @@ class RelayProcess(ServiceProcess):
         super().__init__("relay", env, log, f"http://127.0.0.1:{self.port}")
         self.start()
 
-    def wait_ready(self, timeout: float = 30) -> RelayProcess:
+    def wait_ready(self, timeout: float = 90) -> RelayProcess:
         self.wait_answering("/readyz", timeout)
         return self
 

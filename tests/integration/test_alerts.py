@@ -146,10 +146,10 @@ class AlertsProcess(ServiceProcess):
 
     def start(self, **env: str) -> AlertsProcess:
         super().start(**env)
-        self.wait_answering("/healthz", 30)
+        self.wait_answering("/healthz", 120)  # generous: a loaded machine starts slowly
         return self
 
-    def wait_ready(self, timeout: float = 40) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:
         self.wait_answering("/readyz", timeout)
 
     def metric(self, name: str, **labels: str) -> float:

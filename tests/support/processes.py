@@ -80,7 +80,10 @@ class ServiceProcess:
             assert self.alive(), f"{self.command} exited:\n{self.output()}"
             return answers(f"{self.url}{path}")
 
-        wait_for(f"{self.command} at {self.url}{path}\n{self.output()[-3000:]}", up, timeout)
+        try:
+            wait_for(f"{self.command} at {self.url}{path}", up, timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its log:\n{self.output()[-3000:]}") from None
         return self
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> int | None:
