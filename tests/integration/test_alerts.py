@@ -138,8 +138,8 @@ class AlertsProcess(ServiceProcess):
                 PARTNERPULSE_ALERTS_TICK_SECONDS="0.5",
                 PARTNERPULSE_ALERTS_SMTP_TIMEOUT="5",
                 PARTNERPULSE_API_TOKENS=ALICE_TOKEN_ENTRY.line(),
-                **env,
-            ),
+            )
+            | env,  # a test's settings override these
             data_dir / f"alerts-{self.port}.log",
             f"http://127.0.0.1:{self.port}",
         )
