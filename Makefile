@@ -56,8 +56,13 @@ system-deps: ## Debian packages the services need (as root: installed; else: the
 system-packages: system-deps ## Debian packages the tests need too (prometheus, chromium)
 	$(call install_debian,$(TEST_PACKAGES))
 
-test: $(STAMP) system-packages lint check-rules ## Lint, type-check, check the Prometheus rules and run every test
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: $(STAMP) system-packages lint check-rules ## Lint, type-check, check the Prometheus rules, run every test but the acceptance tier
+	$(PY) -m pytest -m "not acceptance" $(PYTEST_ARGS)
+
+test-acceptance: $(STAMP) system-packages ## The slow acceptance tier: `up`, `evaluate`, real Prometheus, chromium, restarts
+	$(PY) -m pytest -m acceptance $(PYTEST_ARGS)
+
+test-all: test test-acceptance ## What CI runs (.ci/run): make test, then make test-acceptance
 
 test-unit: $(STAMP) ## Unit tests only (no broker)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -108,4 +113,4 @@ fuzz: $(STAMP) ## schemathesis over every OpenAPI spec against `partnerpulse up`
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install run demo test test-unit lint check-rules rules architecture format bench bench-ingest bench-classifier bench-scale bench-report report-picture fuzz system-deps system-packages clean
+.PHONY: help install run demo test test-acceptance test-all test-unit lint check-rules rules architecture format bench bench-ingest bench-classifier bench-scale bench-report report-picture fuzz system-deps system-packages clean

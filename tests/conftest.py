@@ -8,6 +8,9 @@ from services.events.tenant import Tenant, load_tenant
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# Fixtures of the shared support package (tests/support), for every test module.
+pytest_plugins = ["tests.support.smtp"]
+
 
 @pytest.fixture(scope="session")
 def tenant() -> Tenant:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import subprocess
 import sys
@@ -20,18 +18,21 @@ from services.events.tenant import Tenant
 from services.runtime.auth import bearer, new_token
 from services.runtime.broker import free_port
 
-REPO = Path(__file__).resolve().parents[2]
-TENANT_FILE = REPO / "tests" / "fixtures" / "tenant.yaml"
+from ..support.metrics import scrape
+from ..support.processes import FIXTURE_TENANT, REPO, clean_env, stop_process
+
+TENANT_FILE = FIXTURE_TENANT
 TOKEN, TOKEN_ENTRY = new_token("tests")  # the query API's reader
 AUTH = bearer(TOKEN)
 
 
 def worker_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
-    env.update(PARTNERPULSE_DATA_DIR=str(data_dir), PARTNERPULSE_TENANT_FILE=str(TENANT_FILE))
-    env.update(PARTNERPULSE_API_TOKENS=TOKEN_ENTRY.line())
-    env.update(extra)
-    return env
+    return clean_env(
+        PARTNERPULSE_DATA_DIR=str(data_dir),
+        PARTNERPULSE_TENANT_FILE=str(TENANT_FILE),
+        PARTNERPULSE_API_TOKENS=TOKEN_ENTRY.line(),
+        **extra,
+    )
 
 
 def series(url: str, name: str, **labels: str) -> list[str]:
@@ -52,13 +53,7 @@ def get_json(url: str) -> Any:
 
 
 def metric(url: str, name: str, **labels: str) -> float:
-    text = httpx.get(f"{url}/metrics", trust_env=False, timeout=10).text
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        m = re.match(rf"^{re.escape(name)}\{{(.*)\}} (\S+)$", line)
-        if m and ",".join(sorted(m.group(1).split(","))) == want:
-            return float(m.group(2))
-    raise AssertionError(f"{name}{{{want}}} not exported")
+    return scrape(url, name, **labels)
 
 
 def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
@@ -126,8 +121,7 @@ class Worker:
 
     def stop(self, sig: signal.Signals) -> None:
         assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(60)
+        stop_process(self.proc, sig, 60)
         self.proc = None
 
 

@@ -1,12 +1,10 @@
-"""Real processes: the embedded broker (tansu), uvicorn serving the ingest and relay apps."""
+"""Real processes: the embedded broker (tansu), uvicorn serving the ingest and relay apps.
+
+The plumbing (processes, waiting, serving, metrics) is in tests/support; the fixtures here."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,14 +22,17 @@ from services.events.tenant import Tenant
 from services.ingest.app import Ingest, create_app
 from services.ingest.relay import Relay, create_relay_app
 from services.ingest.settings import IngestSettings
-from services.runtime.broker import EmbeddedBroker, free_port, wait_for_port
+from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
 
+from ..support.metrics import sample
+from ..support.processes import REPO, ServiceProcess, clean_env
+from ..support.servers import serve
 from .proxy import TcpProxy
 
-pytestmark = pytest.mark.integration
+__all__ = ["REPO", "serve"]  # imported from here by test modules
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -96,20 +97,6 @@ class RunningIngest:
         return 0.0 if value is None else value
 
 
-def serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for_port("127.0.0.1", port)
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return server, thread
-
-
 def start_ingest(
     tenant: Tenant, data_dir: Path, bootstrap: str | None, **settings: Any
 ) -> tuple[RunningIngest, list[threading.Thread]]:
@@ -155,56 +142,26 @@ def ingest_factory(tenant: Tenant, tmp_path: Path) -> Iterator[Any]:
             thread.join(20)
 
 
-class RelayProcess:
+class RelayProcess(ServiceProcess):
     """`partnerpulse relay` as its own process, on the journal of `ingest_factory`."""
 
     def __init__(self, data_dir: Path, bootstrap: str) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir.parent / f"relay-{self.port}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
-        env.update(
+        env = clean_env(
             PARTNERPULSE_DATA_DIR=str(data_dir),
             PARTNERPULSE_KAFKA_BOOTSTRAP=bootstrap,
             PARTNERPULSE_RELAY_PORT=str(self.port),
         )
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "relay"],
-                env=env,
-                cwd=REPO,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        log = data_dir.parent / f"relay-{self.port}.log"
+        super().__init__("relay", env, log, f"http://127.0.0.1:{self.port}")
+        self.start()
 
-    def wait_ready(self, timeout: float = 30) -> RelayProcess:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.proc.poll() is None, f"relay exited:\n{self.output()}"
-            assert time.monotonic() < deadline, f"relay never ready:\n{self.output()}"
-            try:
-                if httpx.get(f"{self.url}/readyz", trust_env=False).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+    def wait_ready(self, timeout: float = 90) -> RelayProcess:
+        self.wait_answering("/readyz", timeout)
+        return self
 
     def metric(self, name: str) -> float:
-        text = httpx.get(f"{self.url}/metrics", trust_env=False).text
-        match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-        return float(match.group(1)) if match else 0.0
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        return sample(httpx.get(f"{self.url}/metrics", trust_env=False).text, name) or 0.0
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ server (aiosmtpd) and a real HTTP receiver for the chat webhooks.
 - an SMTP outage and a chat webhook answering 503 delay notices, never lose them;
 - kill -9 of the service, with notices sent and notices waiting, then a restart, and a
   replay of every record under a fresh consumer group: nothing is sent twice;
-- acknowledging an alert stops its reminders and its escalation;
+- (acknowledging an alert stops its reminders and its escalation: on a fake clock in
+  tests/unit/alerts/test_policy.py, through real processes once, in test_alerts_up.py);
 - Grafana's webhook with a good signature is accepted, a bad one refused.
 """
 
@@ -31,18 +32,13 @@ from kafka import KafkaProducer
 
 from services.events import topics
 from services.events.outputs import Band, Behaviour, HealthSnapshot, Signal
-from services.runtime.auth import bearer
 from services.runtime.broker import EmbeddedBroker, free_port
 
+from ..support.smtp import SmtpSink
+from ..support.waiting import stays, wait_for
 from ..unit.alerts.records import health
 from ..unit.alerts.records import signal as make_signal
-from .alerts_support import (
-    ALICE_TOKEN,
-    REPO,
-    AlertsProcess,
-    SmtpSink,
-    wait_for,
-)
+from .alerts_support import REPO, AlertsProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -50,13 +46,6 @@ FIXTURE_TENANT = REPO / "tests" / "fixtures" / "tenant.yaml"
 BOB = "bob.lead@northwind-msp.example"  # globex: email and the leads' Slack channel
 ALICE = "alice.lead@northwind-msp.example"  # acme, vandelay: email
 OPS = "olivia.owner@northwind-msp.example"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 # -- a real HTTP receiver for the chat webhooks ---------------------------------------------
@@ -184,8 +173,8 @@ def test_a_signal_becomes_exactly_one_email_with_its_evidence(
             service.metric("partnerpulse_alerts_records_consumed_total", topic=topics.SIGNALS) == 3
         ),
     )
-    time.sleep(1.5)  # settle + a sender round: a second email would be out by now
-    assert len(smtp.mails) == 1 and len(receiver.posts) == 1
+    # settle + a sender round: a second email would be out by now
+    stays("one email, one post", lambda: len(smtp.mails) == 1 == len(receiver.posts), 1.5)
     assert (
         service.metric("partnerpulse_alerts_notifications_total", channel="email", outcome="sent")
         == 1
@@ -228,13 +217,20 @@ def test_an_smtp_and_chat_outage_delays_but_loses_nothing(
     [alert] = service.alerts()
     email = next(n for n in alert["notifications"] if n["channel"] == "email")
     assert email["state"] == "pending" and "unavailable" in email["last_error"]
-    time.sleep(3)  # an outage of some seconds
+    wait_for(  # an outage of some seconds: attempts keep failing, with back-off
+        "a third failed email attempt",
+        lambda: (
+            service.metric(
+                "partnerpulse_alerts_notifications_total", channel="email", outcome="retry"
+            )
+            >= 3
+        ),
+    )
     smtp.start()
     wait_for("the delayed email", lambda: smtp.to(BOB), timeout=20)
     wait_for("the delayed Slack post", lambda: receiver.bodies("/slack/leads"), timeout=20)
     assert receiver.refused == 3
-    time.sleep(2)
-    assert len(smtp.mails) == 1 and len(receiver.posts) == 1
+    stays("one email, one post", lambda: len(smtp.mails) == 1 == len(receiver.posts), 1.5)
     assert service.metric("partnerpulse_alerts_outbox_depth") == 0
     assert (
         service.metric("partnerpulse_alerts_notifications_total", channel="slack", outcome="retry")
@@ -288,61 +284,11 @@ def test_kill_9_and_restart_send_nothing_twice(
         ),
         timeout=40,
     )
-    time.sleep(2)
+    stays("four emails", lambda: len(smtp.mails) == 4, 2)  # the replay sends nothing
     subjects = [m.subject for m in smtp.mails]
     assert len(subjects) == 4, subjects
     assert len({m.message["Message-ID"] for m in smtp.mails}) == 4
     assert sorted(m.to[0] for m in smtp.mails) == sorted([ALICE, ALICE, ALICE, BOB])
-
-
-def test_acknowledging_stops_reminders_and_escalation(
-    broker: EmbeddedBroker,
-    smtp: SmtpSink,
-    start_alerts: Callable[..., AlertsProcess],
-) -> None:
-    service = start_alerts(
-        broker.bootstrap,
-        chat_webhooks={},
-        leads={},
-        remind_every_minutes=0.04,  # every 2.4 s
-        escalation={
-            "contact": {"name": "Olivia Owner", "email": OPS},
-            "unacknowledged_after_minutes": 0.2,  # 12 s
-        },
-    )
-    produce(broker.bootstrap, make_signal("acme", signal_id="acme:dtt"))
-    wait_for("a reminder", lambda: smtp.to(ALICE, " - reminder"), timeout=20)
-    [alert] = service.alerts()
-    response = httpx.post(
-        f"{service.url}/v1/alerts/{alert['id']}/ack", headers=bearer(ALICE_TOKEN), trust_env=False
-    )
-    assert response.status_code == 200, response.text
-    acked = response.json()
-    assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "alice"
-    acked_at = acked["acknowledged_at"]
-    time.sleep(15)  # past two more reminders and the escalation delay
-    [alert] = service.alerts()
-    reminders = [
-        n
-        for n in alert["notifications"]
-        if n["purpose"] == "reminder" and n["state"] != "superseded"  # dropped by the ack
-    ]
-    assert all(n["due_at"] <= acked_at for n in reminders), "a reminder after the ack"
-    delivered = [n for n in reminders if n["state"] == "sent"]
-    assert len(smtp.to(ALICE, " - reminder")) == len(delivered) >= 1
-    assert smtp.to(OPS) == [] and alert["escalated_at"] is None
-    assert service.metric("partnerpulse_alerts_open_alerts", state="acknowledged") == 1
-
-    # Unacknowledged, the next risk is escalated once its delay passes.
-    produce(broker.bootstrap, make_signal("globex", signal_id="globex:dtt"))
-    escalation = wait_for("the escalation", lambda: smtp.to(OPS), timeout=30)[0]
-    assert escalation.subject.endswith(" - escalated")
-    assert "Escalated to you because nobody acknowledged it" in escalation.text
-    assert "account lead: Bob Lead" in escalation.text
-    unknown = httpx.post(
-        f"{service.url}/v1/alerts/al-nope/ack", headers=bearer(ALICE_TOKEN), trust_env=False
-    )
-    assert unknown.status_code == 404
 
 
 def test_red_band_through_the_broker_and_health_back_resolves(
@@ -364,7 +310,7 @@ def test_red_band_through_the_broker_and_health_back_resolves(
     red = wait_for("the red email", lambda: smtp.to(ALICE, "turned red"))
     teams = wait_for("the Teams escalation", lambda: receiver.bodies("/teams/ops"))
     wait_for("the escalation email", lambda: smtp.to(OPS))
-    time.sleep(1.5)
+    stays("one email to Alice", lambda: len(smtp.to(ALICE)) == 1, 1.5)
     assert len(smtp.to(ALICE)) == 1 == len(red)  # the signals are in the red message
     assert "Problems reported late" in red[0].text and "ConnectWise ticket #acme-1" in red[0].text
     card = teams[0]["attachments"][0]["content"]
@@ -450,8 +396,7 @@ def test_grafana_webhook_with_good_and_bad_signature(
     assert "runbooks.example/classifier-stalled" in mail.text
     assert post(grafana_payload("resolved")).status_code == 200
     wait_for("the resolve", lambda: smtp.to(OPS, " - cleared"))
-    time.sleep(1)
-    assert len(smtp.mails) == 2
+    stays("two emails", lambda: len(smtp.mails) == 2, 1)  # the repeat sent nothing
     assert (
         service.metric("partnerpulse_alerts_grafana_notifications_total", outcome="accepted") == 3
     )

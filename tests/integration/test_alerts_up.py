@@ -25,10 +25,11 @@ from services.runtime.broker import free_port
 from services.scenario.files import load_scenario
 from services.scenario.replay import replay
 
-from .alerts_support import SmtpSink, wait_for
+from ..support.smtp import SmtpSink
+from ..support.waiting import wait_for
 from .test_up import Stack
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.acceptance  # the slow tier: `make test-acceptance`
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "families-30d"
 OPS = "owner@sim-msp.example"
@@ -44,13 +45,6 @@ def _red_client() -> tuple[str, str, str]:
 
 
 RED, RED_NAME, LEAD = _red_client()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

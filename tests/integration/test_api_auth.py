@@ -271,6 +271,8 @@ def test_the_acknowledger_is_the_token_holder_and_reading_cannot_acknowledge(
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "acknowledged"
     assert done.json()["acknowledged_by"] == "alice"  # the token's name, never the body's
+    unknown = httpx.post(f"{url}/v1/alerts/al-nope/ack", headers=bearer(ALICE), trust_env=False)
+    assert unknown.status_code == 404, unknown.text
 
 
 def test_metrics_behind_a_token_when_configured(alerts_factory: Any) -> None:
@@ -357,7 +359,7 @@ def test_up_runs_the_example_tenant_on_loopback_only(tmp_path: Path) -> None:
     assert "loopback only, not with PARTNERPULSE_INGEST_HOST=0.0.0.0" in run.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_make_run_with_the_example_tenant_gives_its_tools_a_private_token(tmp_path: Path) -> None:
     """What `make run` starts: the example tenant on loopback, a local API token (0600)
     for the README's tools, the README's ConnectWise `send --curl`, and no Grafana webhook."""

@@ -41,7 +41,7 @@ from .classifier_support import (
 )
 from .conftest import read_topic
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.acceptance  # the slow tier: `make test-acceptance`
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT_FILE = REPO / "tests" / "fixtures" / "tenant.yaml"

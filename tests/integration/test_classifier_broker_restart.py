@@ -26,7 +26,7 @@ from services.runtime.kafka import ensure_topics
 from ..unit.classifier.streams import shuffled_within, three_clients
 from .classifier_support import Worker, expected_state, get_json, wait_processed
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.acceptance  # the slow tier: `make test-acceptance`
 
 
 def produce(bootstrap: str, events: list[CanonicalEvent]) -> None:

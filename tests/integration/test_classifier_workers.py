@@ -33,7 +33,7 @@ from .classifier_support import (
     wait_processed,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.acceptance  # the slow tier: `make test-acceptance`
 
 COPIES = 4  # 12 clients over the 4 partitions of the events topic
 

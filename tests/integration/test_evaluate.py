@@ -27,7 +27,7 @@ from services.scenario.files import load_scenario
 from services.scenario.replay import ReplayError, _headers, signing_key
 from services.scenario.stack import Stack
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.acceptance  # the slow tier: `make test-acceptance`
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "tests" / "scenarios" / "families-30d"

@@ -16,7 +16,7 @@ from services.scenario.evaluate import evaluate
 from services.scenario.files import load_scenario, write_scenario
 from services.scenario.simulate import SimulationConfig, simulate
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.acceptance  # an evaluate run through `up`: `make test-acceptance`
 
 
 def test_work_only_in_the_apis_and_lost_webhooks_come_through_the_poller(

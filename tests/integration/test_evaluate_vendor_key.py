@@ -26,7 +26,7 @@ from services.scenario.evaluate import EvaluationError, evaluate
 from services.scenario.files import load_scenario
 from services.scenario.replay import vendor_key_urls
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.acceptance  # the slow tier: `make test-acceptance`
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "tests" / "scenarios" / "families-30d"

@@ -7,8 +7,7 @@ import json
 import logging
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from services.events.tenant import Tenant
 from services.ingest.sender import Signer
 from services.runtime.broker import free_port
 
+from ..support.waiting import wait_for
 from .conftest import RunningIngest
 
 pytestmark = pytest.mark.integration
@@ -38,13 +38,6 @@ def signer(tenant: Tenant) -> Iterator[Signer]:
 def post(ingest: RunningIngest, signer: Signer, source: Source, body: bytes) -> httpx.Response:
     headers = {"content-type": "application/json", **signer.headers(source, body)}
     return ingest.post(source.value, body, headers)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
-        time.sleep(0.05)
 
 
 def ninja_invalid(size: int) -> bytes:
@@ -219,7 +212,8 @@ def test_a_client_gone_mid_body_is_counted_and_logs_no_traceback(ingest_factory:
                     b'content-type: application/json\r\ncontent-length: 1000\r\n\r\n{"id":'
                 )
         wait_for(
-            lambda: ingest.metric(REJECTED, source="ninjaone", reason="client_disconnected") == 3
+            "three disconnects counted",
+            lambda: ingest.metric(REJECTED, source="ninjaone", reason="client_disconnected") == 3,
         )
     finally:
         for logger in loggers:

@@ -9,7 +9,6 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from services.events.tenant import Tenant
 from services.ingest.records import H_ERROR_ORIGINAL_SIZE, H_ERROR_SHA256, H_ERROR_TRUNCATED
 from services.ingest.sender import Signer
 
+from ..support.waiting import wait_for
 from .conftest import RunningIngest, event_values, read_topic
 
 pytestmark = pytest.mark.integration
@@ -36,13 +36,6 @@ def signer(tenant: Tenant) -> Any:
     s = Signer(tenant)
     yield s
     s.close()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
-        time.sleep(0.05)
 
 
 def canonical_ticket(ticket_id: str, summary: str, occurred_at: datetime | None = None) -> bytes:
@@ -107,7 +100,7 @@ def test_one_huge_delivery_cannot_stop_later_events_reaching_the_topic(
     assert headers[H_ERROR_TRUNCATED] == b"true"
     assert headers[topics.H_ERROR_REASON] == b"invalid_payload"
     assert ingest.relay is not None
-    wait_for(lambda: ingest.relay.relay.pending == 0, what="the relay's count of pending rows")
+    wait_for("the relay's count of pending rows", lambda: ingest.relay.relay.pending == 0)
 
 
 def test_an_event_over_the_event_cap_is_refused_413_before_any_202(
@@ -181,7 +174,9 @@ def test_a_record_kafka_refuses_is_dead_lettered_by_the_relay_which_moves_on(
         )
         == 1
     )
-    wait_for(lambda: relay.metric("partnerpulse_ingest_relay_pending_records") == 0)
+    wait_for(
+        "no pending record", lambda: relay.metric("partnerpulse_ingest_relay_pending_records") == 0
+    )
     ready = httpx.get(f"{relay.url}/readyz", trust_env=False)
     assert ready.status_code == 200
     assert ready.json()["dead_lettered_by_relay"] == 1
@@ -204,19 +199,22 @@ def test_relayed_rows_past_the_retention_are_pruned_pending_rows_never(
         assert response.status_code == 202
         ids += response.json()["event_ids"]
     wait_for(
-        lambda: relay.metric("partnerpulse_ingest_relayed_records_total", topic=topics.EVENTS) == 3
+        "three records relayed",
+        lambda: relay.metric("partnerpulse_ingest_relayed_records_total", topic=topics.EVENTS) == 3,
     )
 
     old = (datetime.now(UTC) - timedelta(days=36)).timestamp()
     with sqlite3.connect(journal_path(tmp_path)) as db:
         # One row received 36 days ago (pending rows are never pruned: tests/unit/ingest).
         db.execute("UPDATE journal SET received_at = ? WHERE event_id = ?", (old, ids[0]))
-    wait_for(lambda: relay.metric("partnerpulse_ingest_journal_pruned_rows_total") >= 1)
+    wait_for(
+        "a pruned row", lambda: relay.metric("partnerpulse_ingest_journal_pruned_rows_total") >= 1
+    )
     with sqlite3.connect(journal_path(tmp_path)) as db:
         kept = {row[0] for row in db.execute("SELECT event_id FROM journal")}
     assert kept == set(ids[1:])  # the old relayed row went, the newer ones stay
     assert relay.metric("partnerpulse_ingest_journal_pruned_rows_total") == 1
-    wait_for(lambda: relay.metric("partnerpulse_ingest_journal_rows") == 2)
+    wait_for("two rows left", lambda: relay.metric("partnerpulse_ingest_journal_rows") == 2)
     assert relay.metric("partnerpulse_ingest_journal_bytes") > 0
 
     # The dedupe window is the retention: the pruned event, delivered again, is new.

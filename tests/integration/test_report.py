@@ -103,7 +103,7 @@ def by_label(pdf: dict[str, str]) -> dict[str, str]:
     return {name: pdf[label] for label, name in names.items()}
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_reports_from_the_pipeline_show_the_figures_of_the_truth(tmp_path: Path) -> None:
     files = load_scenario(SCENARIO)
     with (
@@ -184,6 +184,7 @@ def scenario_html() -> str:
     return render_html(build_report(folded.states[client.id], files.tenant, client, q1()))
 
 
+@pytest.mark.acceptance
 def test_the_report_in_a_real_headless_chromium(scenario_html: str, tmp_path: Path) -> None:
     """Debian's chromium with chromium-driver, through selenium: the page loads without
     a console error, a screenshot is kept as a test artifact, and it prints to PDF."""

@@ -24,7 +24,7 @@ from services.runtime.broker import free_port
 from .conftest import read_topic
 from .test_ingest_http import canonical_ticket
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.acceptance  # the slow tier: `make test-acceptance`
 
 REPO = Path(__file__).resolve().parents[2]
 

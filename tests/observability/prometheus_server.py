@@ -20,6 +20,7 @@ import yaml
 
 from services.runtime.broker import free_port
 
+from ..support.processes import stop_process
 from . import catalog
 
 INTERVAL = "1s"
@@ -116,12 +117,7 @@ class PrometheusServer:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=30)
 
     def __enter__(self) -> PrometheusServer:
         return self.start()

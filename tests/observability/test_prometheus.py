@@ -42,11 +42,11 @@ from services.scenario.stack import Stack
 from services.scenario.vendors.apis import api_from_emission
 from services.scenario.vendors.common import Emission
 
-from ..integration.test_alerts import SmtpSink
+from ..support.smtp import SmtpSink
 from . import catalog, promql
 from .prometheus_server import PrometheusServer, scrape_config
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.acceptance  # the slow tier: `make test-acceptance`
 
 SCENARIO = catalog.REPO / "tests" / "scenarios" / "families-30d"
 DEADLINE = 90.0  # seconds for the pipeline and Prometheus to catch up; usually a few

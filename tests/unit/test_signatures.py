@@ -39,6 +39,8 @@ def test_verify_hmac_accepts_any_rotated_secret() -> None:
     verify_hmac(
         RFC4231_DATA, RFC4231_SHA256, ["Jefe"], digest="sha256", encoding="hex", header="x-sig"
     )
+    with pytest.raises(AuthenticationError, match="does not match"):  # none of them: refused
+        verify_hmac(RFC4231_DATA, signature, ["old", "jefe"], digest="sha256", header="x-sig")
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,8 @@ def minimal(**extra: Any) -> dict[str, Any]:
 
 
 def test_shipped_example_tenant_is_valid() -> None:
-    load_tenant(REPO / "deploy" / "tenant.example.yaml")
+    example = load_tenant(REPO / "deploy" / "tenant.example.yaml")
+    assert example.clients, "the example tenant names no client"
 
 
 def test_errors_name_the_file_the_key_and_the_fix(tmp_path: Path) -> None:

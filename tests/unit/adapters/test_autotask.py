@@ -65,6 +65,8 @@ def test_good_signature_is_accepted(tenant: Tenant, payloads: Path) -> None:
     body = raw(payloads, "ticket_create")
     headers = {"x-hook-signature": signature(body, CURRENT_SECRET)}
     ADAPTER.authenticate(delivery(body, headers), tenant)
+    with pytest.raises(AuthenticationError):  # the same signature, one byte more: refused
+        ADAPTER.authenticate(delivery(body + b" ", headers), tenant)
 
 
 def test_the_other_configured_secret_is_accepted_during_rotation(
@@ -72,6 +74,8 @@ def test_the_other_configured_secret_is_accepted_during_rotation(
 ) -> None:
     body = raw(payloads, "ticket_create")
     ADAPTER.authenticate(delivery(body, {"x-hook-signature": signature(body, OLD_SECRET)}), tenant)
+    with pytest.raises(AuthenticationError):  # a secret not configured: refused
+        ADAPTER.authenticate(delivery(body, {"x-hook-signature": signature(body, b"x")}), tenant)
 
 
 def test_rfc_2202_hmac_sha1_test_vector_in_the_autotask_header_format() -> None:

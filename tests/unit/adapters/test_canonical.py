@@ -138,6 +138,8 @@ def test_a_body_signed_by_hand_per_the_specification_verifies(
 ) -> None:
     body = raw(payloads, "ticket.json")
     ADAPTER.authenticate(delivery(body, signed_headers(body)), tenant)
+    with pytest.raises(AuthenticationError):  # the same headers over other bytes: refused
+        ADAPTER.authenticate(delivery(body + b" ", signed_headers(body)), tenant)
 
 
 def test_any_configured_secret_may_match(tenant: Tenant, payloads: Path) -> None:
@@ -155,6 +157,9 @@ def test_one_matching_signature_among_several_is_enough(tenant: Tenant, payloads
     stale = signed_headers(body, OTHER_SECRET)["webhook-signature"]
     headers["webhook-signature"] = f"{stale} v1a,c2lnbmF0dXJl {headers['webhook-signature']}"
     ADAPTER.authenticate(delivery(body, headers), tenant)
+    headers["webhook-signature"] = f"{stale} v1a,c2lnbmF0dXJl"  # without the good one
+    with pytest.raises(AuthenticationError, match="No matching signature"):
+        ADAPTER.authenticate(delivery(body, headers), tenant)
 
 
 @pytest.mark.parametrize(

@@ -89,18 +89,25 @@ tenant_with = helpers.tenant_with
 def test_good_signature_over_the_raw_bytes_is_accepted(tenant: Tenant, payloads: Path) -> None:
     body = raw(payloads, "ticket_added")
     ADAPTER.authenticate(signed(body), tenant, [SIGNING_KEY])
+    with pytest.raises(AuthenticationError):  # the same bytes under another key: refused
+        ADAPTER.authenticate(signed(body), tenant, [b"another-key"])
 
 
 def test_the_key_document_as_served_by_key_url_is_accepted(tenant: Tenant, payloads: Path) -> None:
     body = raw(payloads, "ticket_added")
     served = json.dumps({"signing_key": SIGNING_KEY.decode()}).encode()
     ADAPTER.authenticate(signed(body), tenant, [served])
+    other = json.dumps({"signing_key": "another-key"}).encode()
+    with pytest.raises(AuthenticationError):
+        ADAPTER.authenticate(signed(body), tenant, [other])
 
 
 def test_rotated_key_second_in_the_list_is_accepted(tenant: Tenant, payloads: Path) -> None:
     body = raw(payloads, "ticket_added")
     new_key = b"rotated-signing-key"
     ADAPTER.authenticate(signed(body, new_key), tenant, [SIGNING_KEY, new_key])
+    with pytest.raises(AuthenticationError):  # the rotated key is not in the list: refused
+        ADAPTER.authenticate(signed(body, new_key), tenant, [SIGNING_KEY])
 
 
 def test_wrong_key_is_refused(tenant: Tenant, payloads: Path) -> None:

@@ -63,6 +63,8 @@ def halo_auth(username: str, *secrets: str) -> Callable[[dict[str, Any]], None]:
 def test_good_credentials_are_accepted(tenant: Tenant, payloads: Path) -> None:
     body = raw(payloads, "new_ticket_logged")
     ADAPTER.authenticate(delivery(body, basic("partnerpulse", "halo-test-password")), tenant)
+    with pytest.raises(AuthenticationError):
+        ADAPTER.authenticate(delivery(body, basic("partnerpulse", "halo-test-passwore")), tenant)
 
 
 def test_rfc_7617_basic_credentials_test_vector() -> None:
@@ -77,6 +79,8 @@ def test_rotated_password_either_is_accepted() -> None:
     tenant = tenant_with(halo_auth("partnerpulse", "old-password", "new:password"))
     for password in ("old-password", "new:password"):
         ADAPTER.authenticate(delivery(b"{}", basic("partnerpulse", password)), tenant)
+    with pytest.raises(AuthenticationError):  # neither of them: refused
+        ADAPTER.authenticate(delivery(b"{}", basic("partnerpulse", "new")), tenant)
 
 
 @pytest.mark.parametrize(

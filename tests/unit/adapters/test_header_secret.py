@@ -80,6 +80,9 @@ def test_the_configured_secret_is_accepted(
     tenant: Tenant, payloads: Path, source: str, headers: dict[str, str]
 ) -> None:
     adapter(source).authenticate(delivery(source, payloads, headers), tenant)
+    wrong = {name: value + "x" for name, value in headers.items()}  # one character more
+    with pytest.raises(AuthenticationError):
+        adapter(source).authenticate(delivery(source, payloads, wrong), tenant)
 
 
 @pytest.mark.parametrize(("source", "headers", "reason"), REFUSED)

@@ -101,6 +101,16 @@ def test_signature_with_a_timestamp_and_replay_protection() -> None:
 
 def test_no_secret_configured_accepts_unsigned() -> None:
     grafana.verify(b"{}", {}, [], signature_header="x", timestamp_header=None, now=NOW, max_skew=1)
+    with pytest.raises(grafana.GrafanaRejected, match="missing x header"):  # with one: refused
+        grafana.verify(
+            b"{}",
+            {},
+            [SecretStr("s")],
+            signature_header="x",
+            timestamp_header=None,
+            now=NOW,
+            max_skew=1,
+        )
 
 
 @pytest.mark.parametrize(
