@@ -93,6 +93,7 @@ class Processor:
         self._dirty: dict[str, ClientState] = {}  # folded into since they were last judged
         self._waiting: dict[str, list[float]] = {}  # their events' ingest times
         self._judged_wall = 0.0
+        self._live = True  # the last batch reached the end of its partitions
 
     def handle(self, batch: Iterable[bytes], *, caught_up: bool | None = None) -> None:
         """Fold, judge, queue outputs: no await, so a stop cannot split it.
@@ -146,6 +147,7 @@ class Processor:
         # while draining a backlog at most once per judge interval.
         if caught_up is None:
             caught_up = size < self.settings.classifier_batch_size
+        self._live = caught_up
         s = self.settings
         gap = s.classifier_live_judge_interval if caught_up else s.classifier_judge_interval
         if now - self._judged_wall >= gap:
@@ -159,9 +161,13 @@ class Processor:
             self.metrics.event_time_lag.set(max(0.0, now - self.watermark))
 
     def judge_pending(self) -> None:
-        """Judge the clients a paced batch left unjudged (no batch followed soon enough)."""
-        if self._dirty:
-            self._judge_dirty(self.clock())
+        """Judge the clients a paced live batch left unjudged (no batch followed soon
+        enough). Not while draining a backlog: that is judged every judge interval (and
+        the batch that catches up is judged; the tick judges what a stop leaves)."""
+        now = self.clock()
+        gap = self.settings.classifier_live_judge_interval
+        if self._dirty and self._live and now - self._judged_wall >= gap:
+            self._judge_dirty(now)
 
     def tick(self) -> None:
         """Judge the clients changed since the last pass, and re-judge the others as event
@@ -173,6 +179,10 @@ class Processor:
             return
         now = self.clock()
         self._judge_dirty(now)
+        if not self._live:
+            # Draining a backlog, event time races ahead: re-judging every client at each
+            # tick would cost a pass over each, for nothing; they are judged once caught up.
+            return
         for client in self.tenant.clients:
             if not self.metrics.owns(client.id):
                 continue  # another worker's (or no partition assigned yet)
