@@ -165,6 +165,7 @@ classifier_routes = st.sampled_from(
         ("GET", "/v1/clients"),
         ("GET", "/v1/clients/acme"),
         ("GET", "/v1/clients/{id}"),
+        ("GET", "/v1/clients/acme/daily"),
         ("GET", "/v1/status"),
         ("GET", "/openapi.json"),
         ("GET", "/metrics"),
@@ -232,6 +233,7 @@ def test_the_classifier_serves_its_openapi_document_to_a_reader_only(
         "/v1/status",
         "/v1/clients",
         "/v1/clients/{client_id}",
+        "/v1/clients/{client_id}/daily",
         "/v1/processed",
     }
     body = paths["/v1/processed"]["post"]["requestBody"]["content"]["application/json"]
