@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Self
 
 from services.alerts.channels import Channels, DeliveryError
 from services.alerts.engine import Alerting, Outgoing
@@ -50,7 +51,7 @@ class Sender(Worker):
         self.idle = idle
         super().__init__()
 
-    def start(self) -> None:
+    def start(self) -> Self:
         recovered = self.engine.recover()
         if recovered:
             log.warning(
@@ -59,7 +60,7 @@ class Sender(Worker):
                 "the same Message-ID)",
                 recovered,
             )
-        super().start()
+        return super().start()
 
     def _run(self) -> None:
         next_tick = 0.0
