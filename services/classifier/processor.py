@@ -214,8 +214,12 @@ class Processor:
         )
 
     def processed_ids(self, event_ids: Iterable[str]) -> tuple[int, list[str]]:
-        """How many of these events are applied, dead-lettered or too late; which are not."""
+        """How many of these events are done (applied and their client judged since, so
+        their outputs are queued; dead-lettered; or too late); which are not. Judging is
+        paced, so an event folded a moment ago may still wait for its client's judgement."""
         seen = self.states.seen()
+        for state in self._dirty.values():
+            seen = seen - state.seen.keys()
         done, missing = 0, []
         for event_id in event_ids:
             if event_id in self.dead_letters or event_id in self.too_late or event_id in seen:

@@ -27,12 +27,12 @@ AUTH = bearer(TOKEN)
 
 
 def worker_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    return clean_env(
-        PARTNERPULSE_DATA_DIR=str(data_dir),
-        PARTNERPULSE_TENANT_FILE=str(TENANT_FILE),
-        PARTNERPULSE_API_TOKENS=TOKEN_ENTRY.line(),
-        **extra,
-    )
+    env = {
+        "PARTNERPULSE_DATA_DIR": str(data_dir),
+        "PARTNERPULSE_TENANT_FILE": str(TENANT_FILE),
+        "PARTNERPULSE_API_TOKENS": TOKEN_ENTRY.line(),
+    }
+    return clean_env(**(env | extra))  # the caller's settings win
 
 
 def series(url: str, name: str, **labels: str) -> list[str]:
