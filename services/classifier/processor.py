@@ -94,6 +94,8 @@ class Processor:
         self._waiting: dict[str, list[float]] = {}  # their events' ingest times
         self._judged_wall = 0.0
         self._live = True  # the last batch reached the end of its partitions
+        self._handled_at = 0.0  # clock time of the last batch
+        self.ticked_at = 0.0  # clock time of the last tick that judged every client
 
     def handle(self, batch: Iterable[bytes], *, caught_up: bool | None = None) -> None:
         """Fold, judge, queue outputs: no await, so a stop cannot split it.
@@ -147,7 +149,7 @@ class Processor:
         # while draining a backlog at most once per judge interval.
         if caught_up is None:
             caught_up = size < self.settings.classifier_batch_size
-        self._live = caught_up
+        self._live, self._handled_at = caught_up, now
         s = self.settings
         gap = s.classifier_live_judge_interval if caught_up else s.classifier_judge_interval
         if now - self._judged_wall >= gap:
@@ -179,9 +181,10 @@ class Processor:
             return
         now = self.clock()
         self._judge_dirty(now)
-        if not self._live:
+        if not self._live and now - self._handled_at < self.settings.classifier_tick_seconds:
             # Draining a backlog, event time races ahead: re-judging every client at each
-            # tick would cost a pass over each, for nothing; they are judged once caught up.
+            # tick would cost a pass over each, for nothing; they are judged once caught up
+            # (a batch that reaches the end, or no batch for a tick: nothing left to drain).
             return
         for client in self.tenant.clients:
             if not self.metrics.owns(client.id):
@@ -202,6 +205,7 @@ class Processor:
             except Exception:
                 log.exception("periodic judgement of %s failed", client.id)
         self.metrics.event_time_lag.set(max(0.0, now - self.watermark))
+        self.ticked_at = now
 
     def state_of(self, client_id: str, *, keep: bool = True) -> ClientState | None:
         """The client's state (`ClientStates.state_of`)."""

@@ -69,6 +69,9 @@ def status_of(classifier: Classifier) -> dict[str, Any]:
         "clients_judged": len(classifier.processor.views),
         "partitions": sorted(classifier.agent.assigned),
         "behind": classifier.agent.behind(),  # events on its partitions still to process
+        # When a tick last judged every client as of the watermark (epoch seconds): what
+        # a caller waits for to see the judgements of the events processed before it.
+        "ticked_at": classifier.processor.ticked_at,
     }
 
 
@@ -80,6 +83,7 @@ def merge_status(answers: list[dict[str, Any]]) -> dict[str, Any]:
     marks = [a["watermark"] for a in answers if a["watermark"]]
     merged["watermark"] = max(marks) if marks else None
     merged["workers"] = len(answers)
+    merged["ticked_at"] = min(a.get("ticked_at", 0.0) for a in answers)
     merged["partitions"] = sorted({p for a in answers for p in a["partitions"]})
     behind = [a.get("behind") for a in answers]
     merged["behind"] = None if None in behind else sum(b for b in behind if b is not None)

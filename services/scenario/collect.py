@@ -114,6 +114,23 @@ def wait_processed(
             time.sleep(0.5)
 
 
+def wait_judged(classifier_url: str, *, after: float, timeout: float = 60.0) -> bool:
+    """Wait until the classifier's every worker has judged all its clients in a tick that
+    started after `after` (epoch seconds): a signal raised only as event time moves on
+    (an episode's window) is then on its topic. False when `timeout` passed first."""
+    url = f"{classifier_url.rstrip('/')}/v1/status"
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=30.0, trust_env=False, headers=_headers(classifier_url)) as http:
+        while time.monotonic() < deadline:
+            try:
+                if float(http.get(url).json().get("ticked_at", 0.0)) >= after:
+                    return True
+            except (httpx.HTTPError, ValueError, TypeError, AttributeError):
+                pass  # not answering yet
+            time.sleep(0.25)
+    return False
+
+
 class Confirmer:
     """Confirms events as processed while the replay still runs.
 

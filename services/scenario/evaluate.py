@@ -12,6 +12,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -215,6 +216,8 @@ def run(
             processed = collect.Processed(
                 waited.processed + len(accepted) - len(left), waited.missing, waited.waited
             )
+            # Judgements that wait for event time to move on come with the next tick.
+            collect.wait_judged(endpoints.classifier_url, after=time.time())
     except CatchUpError as exc:
         raise EvaluationError(str(exc)) from None
     except (KeyboardInterrupt, ReplayStopped):

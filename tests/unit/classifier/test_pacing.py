@@ -57,3 +57,21 @@ def test_while_draining_the_timer_leaves_judging_to_the_judge_interval(tenant: T
     clock[0] += 5.0
     proc.handle([], caught_up=False)  # the next batch, a judge interval later
     assert proc.processed_ids([backlog.event_id]) == (1, [])
+
+
+def test_after_a_backlog_ends_the_tick_rejudges_every_client_again(tenant: Tenant) -> None:
+    """No batch for a tick means nothing is left to drain: a quiet client is judged again
+    as event time moved on, though the last batch was a full one (still draining)."""
+    clock = [1000.0]
+    proc, _ = paced(tenant, clock)
+    proc.metrics.own(c.id for c in tenant.clients)
+    proc.handle([ticket("g1", at(0), client="globex").model_dump_json().encode()], caught_up=True)
+    before = proc.views["globex"].snapshot.as_of
+    clock[0] += 1.0
+    backlog = ticket("a1", at(10), client="acme")  # event time ten days on
+    proc.handle([backlog.model_dump_json().encode()], caught_up=False)
+    proc.tick()  # still draining: globex waits
+    assert proc.views["globex"].snapshot.as_of == before
+    clock[0] += proc.settings.classifier_tick_seconds
+    proc.tick()  # no batch for a tick: caught up, globex judged as of the new watermark
+    assert proc.views["globex"].snapshot.as_of == backlog.occurred_at
