@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# make test runs its tests in this many pytest-xdist processes. Most integration tests wait
+# on real processes (brokers, HTTP, SMTP), so three keep two cores busy; 1 runs them in order.
+TEST_WORKERS ?= 3
 
 .DEFAULT_GOAL := help
 
@@ -17,8 +20,10 @@ $(STAMP): pyproject.toml
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    rm -rf $(VENV); apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); \
 	  else echo "could not create $(VENV): on Debian, sudo apt-get install python3-venv"; exit 1; fi; }
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@# uv (from PyPI) resolves and installs in parallel: about 5x less time than pip here;
+	@# pip does it alone if uv cannot be installed.
+	{ $(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'; } \
+	  || $(PY) -m pip install --quiet -e '.[dev]'
 	@$(MAKE) --no-print-directory system-deps
 	@touch $(STAMP)
 
@@ -57,7 +62,7 @@ system-packages: system-deps ## Debian packages the tests need too (prometheus, 
 	$(call install_debian,$(TEST_PACKAGES))
 
 test: $(STAMP) system-packages lint check-rules ## Lint, type-check, check the Prometheus rules, run every test but the acceptance tier
-	$(PY) -m pytest -m "not acceptance" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not acceptance" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-acceptance: $(STAMP) system-packages ## The slow acceptance tier: `up`, `evaluate`, real Prometheus, chromium, restarts
 	$(PY) -m pytest -m acceptance $(PYTEST_ARGS)

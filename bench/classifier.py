@@ -39,6 +39,7 @@ from services.events import topics
 from services.events.models import CanonicalEvent, Source
 from services.events.tenant import load_tenant
 from services.ingest.sender import Signer
+from services.platform import local_http
 from services.platform.process import spawn, stop_process
 from services.runtime.auth import bearer, new_token
 from services.runtime.broker import EmbeddedBroker, free_port
@@ -239,7 +240,7 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
 
 
 def scrape_latency(url: str) -> tuple[list[tuple[float, float]], float]:
-    text = httpx.get(f"{url}/metrics", trust_env=False, timeout=10).text
+    text = local_http.get(f"{url}/metrics", timeout=10).text
     buckets = []
     for m in re.finditer(
         r'^partnerpulse_classifier_processing_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$',
@@ -295,9 +296,7 @@ def end_to_end(
         post(ingest, signer, warm)
         deadline = time.monotonic() + 120
         while (
-            httpx.get(f"{classifier}/v1/status", headers=AUTH, trust_env=False).json()[
-                "events_processed"
-            ]
+            local_http.get(f"{classifier}/v1/status", headers=AUTH).json()["events_processed"]
             < clients
         ):
             if time.monotonic() > deadline:
@@ -344,7 +343,7 @@ def end_to_end(
 
 def post(ingest: str, signer: Signer, events: list[CanonicalEvent]) -> None:
     body = "\n".join(e.model_dump_json() for e in events).encode()
-    r = httpx.post(
+    r = local_http.post(
         f"{ingest}/v1/webhooks/canonical",
         content=body,
         headers=signer.headers(Source.canonical, body),

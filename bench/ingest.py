@@ -38,10 +38,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from services.events import topics
 from services.events.tenant import load_tenant
+from services.platform import local_http
 from services.platform.process import start_service, stop_process
 from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
@@ -243,7 +242,7 @@ def scrape(ingest_url: str, relay_url: str) -> dict[str, float]:
     }
     out = {}
     for url, names in wanted.items():
-        text = httpx.get(url, trust_env=False).text
+        text = local_http.get(url).text
         for key, name in names.items():
             m = re.search(rf"^{re.escape(name)} ([\d.e+]+)$", text, re.M)
             out[key] = float(m.group(1)) if m else float("nan")

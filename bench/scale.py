@@ -47,6 +47,7 @@ from services.ingest.metrics import RelayMetrics
 from services.ingest.relay import Relay
 from services.ingest.relay_journal import RelayJournal
 from services.ingest.relay_keep import Housekeeping
+from services.platform import local_http
 from services.platform.process import spawn, stop_processes
 from services.runtime import covered
 from services.runtime.broker import EmbeddedBroker, free_port
@@ -172,7 +173,7 @@ class Group:
     def status(self, i: int, *, local: bool = False) -> dict[str, Any]:
         headers = {**AUTH, "X-Partnerpulse-Local": "1"} if local else AUTH
         try:
-            answer = httpx.get(
+            answer = local_http.get(
                 f"{self.urls[i]}/v1/status", headers=headers, trust_env=False, timeout=10
             )
             return dict(answer.json()) if answer.status_code == 200 else {}
@@ -185,7 +186,7 @@ class Group:
     def missing(self, ids: list[str], via: int = 0) -> list[str]:
         """Which of these events the group has not processed (any worker answers)."""
         try:
-            answer = httpx.post(
+            answer = local_http.post(
                 f"{self.urls[via]}/v1/processed",
                 json={"event_ids": ids},
                 headers=AUTH,
@@ -225,7 +226,7 @@ class Group:
         raise RuntimeError(f"not caught up in {timeout:.0f} s: {self.status(0)}")
 
     def largest_record(self, i: int) -> float:
-        text = httpx.get(f"{self.urls[i]}/metrics", trust_env=False, timeout=10).text
+        text = local_http.get(f"{self.urls[i]}/metrics", timeout=10).text
         for line in text.splitlines():
             if line.startswith("partnerpulse_classifier_state_record_max_bytes "):
                 return float(line.split()[1])

@@ -14,6 +14,7 @@ import typer
 from services.cli.common import TenantOption, _bootstrap, _fail, _setup_logging
 from services.events.models import Source, json_schema
 from services.events.tenant import TenantConfigError, load_tenant
+from services.platform import local_http
 from services.runtime.auth import Scope
 from services.runtime.settings import CommonSettings
 
@@ -183,7 +184,7 @@ def send(
             typer.echo(shlex.join(command))
             raise typer.Exit(subprocess.run(command, check=False).returncode)
         try:
-            response = httpx.post(
+            response = local_http.post(
                 f"{base}/v1/webhooks/{source.value}", content=body, headers=headers, trust_env=False
             )
         except httpx.HTTPError as exc:

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from services.platform import local_http
+
 log = logging.getLogger(__name__)
 
 Process = subprocess.Popen[bytes]
@@ -50,7 +52,7 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
 def answers(url: str, timeout: float = 1.0) -> bool:
     """True when GET `url` answers 200 now."""
     try:
-        return httpx.get(url, timeout=timeout, trust_env=False).status_code == 200
+        return local_http.get(url, timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from services.events import topics
 from services.events.outputs import Signal, WorkItem
+from services.platform import local_http
 from services.runtime.auth import bearer
 
 BATCH = 2000
@@ -306,7 +307,9 @@ def classifier_dead_letters(records: list[Record]) -> set[str]:
 def fetch_clients(classifier_url: str) -> list[dict[str, Any]]:
     try:
         url = f"{classifier_url.rstrip('/')}/v1/clients"
-        response = httpx.get(url, timeout=30.0, trust_env=False, headers=_headers(classifier_url))
+        response = local_http.get(
+            url, timeout=30.0, trust_env=False, headers=_headers(classifier_url)
+        )
         if (refusal := _refused(response, url)) is not None:
             raise refusal
         response.raise_for_status()

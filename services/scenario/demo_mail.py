@@ -28,6 +28,7 @@ from aiosmtpd.controller import Controller
 from rich.console import Console
 from rich.table import Table
 
+from services.platform import local_http
 from services.runtime.auth import bearer, read_local_token
 from services.runtime.broker import free_port
 from services.runtime.report_client import ReportClient, ReportFetchError
@@ -103,7 +104,7 @@ def demo_mail(folder: Path) -> Iterator[MailSink]:
 
 def _alerts(endpoints: Endpoints, token: str) -> list[dict[str, Any]]:
     try:
-        response = httpx.get(
+        response = local_http.get(
             f"{endpoints.alerts_url}/v1/alerts", headers=bearer(token), timeout=10, trust_env=False
         )
     except httpx.HTTPError:

@@ -30,6 +30,7 @@ from services.events.models import Source
 from services.events.tenant import Tenant
 from services.ingest.adapters import ADAPTERS
 from services.ingest.sender import Signer
+from services.platform import local_http
 from services.scenario.files import RecordedDelivery
 
 RETRIES = 8
@@ -98,7 +99,7 @@ def _served_elsewhere(delivery: RecordedDelivery, key: bytes) -> bool:
     if url is None:
         return False
     try:
-        served = httpx.get(url, timeout=2.0, trust_env=False).json().get("signing_key")
+        served = local_http.get(url, timeout=2.0).json().get("signing_key")
     except (httpx.HTTPError, ValueError, AttributeError):
         return False
     return isinstance(served, str) and served.encode() == key

@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from services.platform import local_http
 from services.runtime.broker import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,7 +123,7 @@ class Stack:
         up: dict[str, bool] = {"up": self.proc is not None and self.proc.poll() is None}
         for service in self.ports:
             try:
-                r = httpx.get(f"{self.url(service)}/healthz", timeout=5, trust_env=False)
+                r = local_http.get(f"{self.url(service)}/healthz", timeout=5)
                 up[service] = r.status_code == 200
             except httpx.HTTPError:
                 up[service] = False
@@ -185,7 +186,7 @@ def schemathesis(
 
 def fetch_spec(url: str, token: str | None, into: Path) -> str:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    r = httpx.get(url, headers=headers, timeout=10, trust_env=False)
+    r = local_http.get(url, headers=headers, timeout=10)
     r.raise_for_status()
     into.write_text(r.text)
     return str(into)

@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from services.platform import local_http
 from services.runtime.auth import Scope, bearer, new_token
 from services.runtime.broker import free_port
 
@@ -61,7 +60,7 @@ class AlertsProcess(ServiceProcess):
         return scrape(self.url, name, **labels)
 
     def alerts(self, **params: str) -> list[dict[str, Any]]:
-        response = httpx.get(
+        response = local_http.get(
             f"{self.url}/v1/alerts", params=params, headers=bearer(ALICE_TOKEN), trust_env=False
         )
         assert response.status_code == 200, response.text

@@ -15,6 +15,7 @@ from services.classifier.engine import Engine
 from services.classifier.state import ClientState
 from services.events.models import CanonicalEvent
 from services.events.tenant import Tenant
+from services.platform import local_http
 from services.runtime.auth import bearer, new_token
 from services.runtime.broker import free_port
 
@@ -37,7 +38,7 @@ def worker_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 def series(url: str, name: str, **labels: str) -> list[str]:
     """The exported lines of metric `name` whose labels include `labels`."""
-    text = httpx.get(f"{url}/metrics", trust_env=False, timeout=10).text
+    text = local_http.get(f"{url}/metrics", timeout=10).text
     wanted = [f'{k}="{v}"' for k, v in labels.items()]
     return [
         line
@@ -47,7 +48,7 @@ def series(url: str, name: str, **labels: str) -> list[str]:
 
 
 def get_json(url: str) -> Any:
-    response = httpx.get(url, headers=AUTH, trust_env=False, timeout=10)
+    response = local_http.get(url, headers=AUTH, timeout=10)
     assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:500]}"
     return response.json()
 
@@ -61,7 +62,7 @@ def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
     missing: list[str] = ids
     while time.monotonic() < deadline:
         try:
-            answer = httpx.post(
+            answer = local_http.post(
                 f"{url}/v1/processed",
                 json={"event_ids": ids},
                 headers=AUTH,
@@ -74,7 +75,7 @@ def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
         except httpx.HTTPError:
             pass  # a restarting worker
         time.sleep(0.5)
-    status = httpx.get(f"{url}/v1/status", headers=AUTH, trust_env=False, timeout=10).text
+    status = local_http.get(f"{url}/v1/status", headers=AUTH, timeout=10).text
     raise AssertionError(
         f"{len(missing)} of {len(ids)} events never processed ({missing[:5]}...); {status}"
     )
@@ -112,7 +113,7 @@ class Worker:
         """The group's status, or this worker's own (`local`)."""
         headers = {**AUTH, "X-Partnerpulse-Local": "1"} if local else AUTH
         try:
-            response = httpx.get(
+            response = local_http.get(
                 f"{self.url}/v1/status", headers=headers, trust_env=False, timeout=10
             )
             return dict(response.json()) if response.status_code == 200 else {}

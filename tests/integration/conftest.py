@@ -22,6 +22,7 @@ from services.events.tenant import Tenant
 from services.ingest.app import Ingest, create_app
 from services.ingest.relay import Relay, create_relay_app
 from services.ingest.settings import IngestSettings
+from services.platform import local_http
 from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
 
@@ -84,7 +85,7 @@ class RunningIngest:
     relay: RunningRelay | None = None  # in this process, as `partnerpulse relay` would run
 
     def post(self, source: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return httpx.post(
+        return local_http.post(
             f"{self.url}/v1/webhooks/{source}",
             content=body,
             headers=headers,
@@ -161,7 +162,7 @@ class RelayProcess(ServiceProcess):
         return self
 
     def metric(self, name: str) -> float:
-        return sample(httpx.get(f"{self.url}/metrics", trust_env=False).text, name) or 0.0
+        return sample(local_http.get(f"{self.url}/metrics").text, name) or 0.0
 
 
 @pytest.fixture

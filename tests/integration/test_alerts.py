@@ -32,6 +32,7 @@ from kafka import KafkaProducer
 
 from services.events import topics
 from services.events.outputs import Band, Behaviour, HealthSnapshot, Signal
+from services.platform import local_http
 from services.runtime.broker import EmbeddedBroker, free_port
 
 from ..support.smtp import SmtpSink
@@ -370,7 +371,7 @@ def test_grafana_webhook_with_good_and_bad_signature(
     def post(body: bytes, secret: str = GRAFANA_SECRET, stamp: str | None = None) -> httpx.Response:
         stamp = stamp or str(int(time.time()))
         signature = hmac.new(secret.encode(), f"{stamp}:".encode() + body, hashlib.sha256)
-        return httpx.post(
+        return local_http.post(
             f"{service.url}/v1/grafana",
             content=body,
             headers={

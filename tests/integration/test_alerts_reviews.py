@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 import yaml
 
@@ -27,6 +26,7 @@ from services.alerts.report_schedule import ended_by
 from services.classifier.state import ClientState
 from services.events.tenant import load_tenant
 from services.events.tenant_reports import Cadence
+from services.platform import local_http
 from services.report.build import build_report
 from services.report.pdf import html_to_pdf
 from services.report.period import between
@@ -98,7 +98,7 @@ def report_api(tmp_path: Path) -> Iterator[ReportApi]:
 
 
 def reports(service: AlertsProcess) -> list[dict[str, Any]]:
-    response = httpx.get(
+    response = local_http.get(
         f"{service.url}/v1/reports", headers=bearer(ALICE_TOKEN), trust_env=False, timeout=10
     )
     assert response.status_code == 200, response.text

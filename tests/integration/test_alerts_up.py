@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
+from services.platform import local_http
 from services.runtime.auth import bearer, read_local_token
 from services.runtime.broker import free_port
 from services.scenario.files import load_scenario
@@ -127,7 +127,7 @@ def test_a_client_turning_red_emails_its_lead_once_with_evidence_within_60s(
     assert len(red_mail()) == 1
     ids = [m.message["Message-ID"] for m in smtp.mails]
     assert len(ids) == len(set(ids)), "an email was sent twice"
-    alerts = httpx.get(
+    alerts = local_http.get(
         f"{stack['alerts']}/v1/alerts", headers=bearer(stack["token"]), trust_env=False
     ).json()
     band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == RED]
@@ -151,7 +151,7 @@ def test_a_minute_without_smtp_delays_the_red_email_and_acknowledging_stops_remi
     down_since = time.time()
 
     def band_alert() -> dict[str, Any] | None:
-        alerts = httpx.get(
+        alerts = local_http.get(
             f"{stack['alerts']}/v1/alerts", headers=bearer(stack["token"]), trust_env=False
         ).json()
         band = [a for a in alerts if a["kind"] == "band" and a["client_id"] == RED]
@@ -172,7 +172,7 @@ def test_a_minute_without_smtp_delays_the_red_email_and_acknowledging_stops_remi
         lambda: red_mail(reminder=True),
         timeout=4 * REMINDER_SECONDS,
     )
-    acked = httpx.post(
+    acked = local_http.post(
         f"{stack['alerts']}/v1/alerts/{alert['id']}/ack",
         headers=bearer(stack["token"]),
         trust_env=False,

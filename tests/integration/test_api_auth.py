@@ -28,6 +28,7 @@ import pytest
 from services.alerts.app import create_app as create_alerts_app
 from services.alerts.settings import AlertsSettings
 from services.events.tenant import Tenant
+from services.platform import local_http
 from services.runtime.auth import ApiToken, Scope, bearer, new_token
 from services.runtime.broker import EmbeddedBroker, free_port
 
@@ -62,7 +63,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: fl
         assert proc.poll() is None, log.read_text(errors="replace")
         assert time.monotonic() < deadline, log.read_text(errors="replace")
         try:
-            if httpx.get(f"{url}/healthz", trust_env=False).status_code == 200:
+            if local_http.get(f"{url}/healthz").status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -124,23 +125,23 @@ def test_the_query_api_answers_only_a_configured_token(classifier: str) -> None:
         "/metrics",
     ]
     for route in routes:
-        assert_unauthorized(httpx.get(f"{classifier}{route}", trust_env=False))
-        forged = httpx.get(f"{classifier}{route}", headers=bearer(READER + "x"), trust_env=False)
+        assert_unauthorized(local_http.get(f"{classifier}{route}"))
+        forged = local_http.get(
+            f"{classifier}{route}", headers=bearer(READER + "x"), trust_env=False
+        )
         assert_unauthorized(forged, "invalid_token")
         for token in (OLD_READER, READER, ALICE):  # rotation: old and new at once; ack reads
-            answer = httpx.get(f"{classifier}{route}", headers=bearer(token), trust_env=False)
+            answer = local_http.get(f"{classifier}{route}", headers=bearer(token))
             assert answer.status_code == 200, (route, answer.text)
-    assert_unauthorized(
-        httpx.post(f"{classifier}/v1/processed", json={"event_ids": ["e1"]}, trust_env=False)
-    )
-    listed = httpx.get(f"{classifier}/v1/clients", headers=bearer(READER), trust_env=False)
+    assert_unauthorized(local_http.post(f"{classifier}/v1/processed", json={"event_ids": ["e1"]}))
+    listed = local_http.get(f"{classifier}/v1/clients", headers=bearer(READER))
     assert {c["client_id"] for c in listed.json()} >= {"acme"}
-    assert httpx.get(f"{classifier}/healthz", trust_env=False).status_code == 200
+    assert local_http.get(f"{classifier}/healthz").status_code == 200
 
 
 @pytest.mark.parametrize("days", ["nan", "inf", "1e309", "-5", "0", "3661", "ninety"])
 def test_a_report_period_out_of_range_is_a_400_naming_days(classifier: str, days: str) -> None:
-    answer = httpx.get(
+    answer = local_http.get(
         f"{classifier}/v1/clients/acme", params={"days": days}, headers=bearer(READER)
     )
     assert answer.status_code == 400, answer.text
@@ -158,7 +159,9 @@ def test_a_report_period_out_of_range_is_a_400_naming_days(classifier: str, days
 def test_a_daily_range_out_of_bounds_is_a_400_saying_why(
     classifier: str, query: dict[str, str], error: str
 ) -> None:
-    answer = httpx.get(f"{classifier}/v1/clients/acme/daily", params=query, headers=bearer(READER))
+    answer = local_http.get(
+        f"{classifier}/v1/clients/acme/daily", params=query, headers=bearer(READER)
+    )
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"].startswith(error)
 
@@ -176,21 +179,21 @@ def test_a_daily_range_out_of_bounds_is_a_400_saying_why(
 def test_hostile_processed_bodies_are_refused_not_500(
     classifier: str, body: bytes, status: int
 ) -> None:
-    answer = httpx.post(
+    answer = local_http.post(
         f"{classifier}/v1/processed",
         content=body,
         headers={"content-type": "application/json", **bearer(READER)},
         trust_env=False,
     )
     assert answer.status_code == status, answer.text[:300]
-    chunked = httpx.post(  # no Content-Length: the limit holds on what is read
+    chunked = local_http.post(  # no Content-Length: the limit holds on what is read
         f"{classifier}/v1/processed",
         content=iter([body]),
         headers=bearer(READER),
         trust_env=False,
     )
     assert chunked.status_code == status, chunked.text[:300]
-    good = httpx.post(
+    good = local_http.post(
         f"{classifier}/v1/processed", json={"event_ids": ["e1"]}, headers=bearer(READER)
     )
     assert good.json() == {"processed": 0, "missing": ["e1"]}
@@ -235,7 +238,7 @@ def grafana_post(url: str, body: bytes, secret: str | None = GRAFANA_SECRET) -> 
         headers["X-Grafana-Alerting-Signature"] = hmac.new(
             secret.encode(), body, hashlib.sha256
         ).hexdigest()
-    return httpx.post(f"{url}/v1/grafana", content=body, headers=headers, trust_env=False)
+    return local_http.post(f"{url}/v1/grafana", content=body, headers=headers)
 
 
 def notification() -> bytes:
@@ -254,32 +257,36 @@ def test_the_acknowledger_is_the_token_holder_and_reading_cannot_acknowledge(
 ) -> None:
     url = alerts_factory(alerts_grafana_secrets=[GRAFANA_SECRET])
     for route in ("/v1/alerts", "/openapi.json", "/docs", "/v1/alerts/al-nope"):
-        assert_unauthorized(httpx.get(f"{url}{route}", trust_env=False))
-    assert httpx.get(f"{url}/healthz", trust_env=False).status_code == 200
-    assert httpx.get(f"{url}/metrics", trust_env=False).status_code == 200  # default: open
+        assert_unauthorized(local_http.get(f"{url}{route}"))
+    assert local_http.get(f"{url}/healthz").status_code == 200
+    assert local_http.get(f"{url}/metrics").status_code == 200  # default: open
     assert grafana_post(url, notification()).status_code == 200
-    [alert] = httpx.get(f"{url}/v1/alerts", headers=bearer(READER), trust_env=False).json()
+    [alert] = local_http.get(f"{url}/v1/alerts", headers=bearer(READER)).json()
     ack = f"{url}/v1/alerts/{alert['id']}/ack"
 
-    assert_unauthorized(httpx.post(ack, json={"by": "alice"}, trust_env=False))
-    weak = httpx.post(ack, json={"by": "alice"}, headers=bearer(READER), trust_env=False)
+    assert_unauthorized(local_http.post(ack, json={"by": "alice"}))
+    weak = local_http.post(ack, json={"by": "alice"}, headers=bearer(READER))
     assert weak.status_code == 403, weak.text
     assert 'error="insufficient_scope", scope="ack"' in weak.headers["WWW-Authenticate"]
-    assert httpx.get(ack.removesuffix("/ack"), headers=bearer(READER)).json()["state"] == "open"
+    assert (
+        local_http.get(ack.removesuffix("/ack"), headers=bearer(READER)).json()["state"] == "open"
+    )
 
-    done = httpx.post(ack, json={"by": "mallory"}, headers=bearer(ALICE), trust_env=False)
+    done = local_http.post(ack, json={"by": "mallory"}, headers=bearer(ALICE))
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "acknowledged"
     assert done.json()["acknowledged_by"] == "alice"  # the token's name, never the body's
-    unknown = httpx.post(f"{url}/v1/alerts/al-nope/ack", headers=bearer(ALICE), trust_env=False)
+    unknown = local_http.post(
+        f"{url}/v1/alerts/al-nope/ack", headers=bearer(ALICE), trust_env=False
+    )
     assert unknown.status_code == 404, unknown.text
 
 
 def test_metrics_behind_a_token_when_configured(alerts_factory: Any) -> None:
     url = alerts_factory(metrics_require_token=True)
-    assert_unauthorized(httpx.get(f"{url}/metrics", trust_env=False))
-    assert httpx.get(f"{url}/metrics", headers=bearer(READER), trust_env=False).status_code == 200
-    assert httpx.get(f"{url}/readyz", trust_env=False).status_code in (200, 503)  # no token
+    assert_unauthorized(local_http.get(f"{url}/metrics"))
+    assert local_http.get(f"{url}/metrics", headers=bearer(READER)).status_code == 200
+    assert local_http.get(f"{url}/readyz").status_code in (200, 503)  # no token
 
 
 def test_without_a_grafana_secret_the_webhook_accepts_nothing(alerts_factory: Any) -> None:
@@ -288,7 +295,7 @@ def test_without_a_grafana_secret_the_webhook_accepts_nothing(alerts_factory: An
     assert refused.status_code == 403, refused.text
     assert "PARTNERPULSE_ALERTS_GRAFANA_SECRETS" in refused.json()["error"]
     assert grafana_post(url, notification(), secret="anything").status_code == 403
-    assert httpx.get(f"{url}/v1/alerts", headers=bearer(READER), trust_env=False).json() == []
+    assert local_http.get(f"{url}/v1/alerts", headers=bearer(READER)).json() == []
 
 
 @pytest.mark.parametrize(
@@ -400,10 +407,10 @@ def test_make_run_with_the_example_tenant_gives_its_tools_a_private_token(tmp_pa
 
         classifier = f"http://127.0.0.1:{ports['CLASSIFIER']}"
         alerts = f"http://127.0.0.1:{ports['ALERTS']}"
-        assert_unauthorized(httpx.get(f"{classifier}/v1/clients", trust_env=False))
-        assert httpx.get(f"{classifier}/v1/clients", headers=bearer(token)).status_code == 200
-        assert_unauthorized(httpx.get(f"{alerts}/v1/alerts", trust_env=False))
-        assert httpx.get(f"{alerts}/v1/alerts", headers=bearer(token)).status_code == 200
+        assert_unauthorized(local_http.get(f"{classifier}/v1/clients"))
+        assert local_http.get(f"{classifier}/v1/clients", headers=bearer(token)).status_code == 200
+        assert_unauthorized(local_http.get(f"{alerts}/v1/alerts"))
+        assert local_http.get(f"{alerts}/v1/alerts", headers=bearer(token)).status_code == 200
         assert grafana_post(alerts, notification(), secret=None).status_code == 403
 
         send = subprocess.run(
@@ -441,8 +448,8 @@ def test_the_token_command_prints_a_token_and_the_entry_that_admits_it(
         tenant, tmp_path / "var", api_tokens=[ApiToken.model_validate(entry)]
     )
     try:
-        assert httpx.get(f"{url}/v1/alerts", headers=bearer(token)).status_code == 200
-        assert_unauthorized(httpx.get(f"{url}/v1/alerts", headers=bearer(READER)))
+        assert local_http.get(f"{url}/v1/alerts", headers=bearer(token)).status_code == 200
+        assert_unauthorized(local_http.get(f"{url}/v1/alerts", headers=bearer(READER)))
     finally:
         server.should_exit = True
         thread.join(20)

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from kafka import KafkaProducer
 
@@ -28,6 +27,7 @@ from services.events import topics
 from services.events.models import CanonicalEvent, Source
 from services.events.tenant import Tenant
 from services.ingest.sender import Signer
+from services.platform import local_http
 from services.runtime.broker import EmbeddedBroker, free_port
 
 from ..unit.classifier.streams import DIRECT, LATE, PARTNER, shuffled_within, three_clients
@@ -107,7 +107,7 @@ def test_up_flags_the_vendor_clients_with_evidence_and_not_the_partner(
     ids: list[str] = []
     for start in range(0, len(events), 50):
         body = "\n".join(e.model_dump_json() for e in events[start : start + 50]).encode()
-        response = httpx.post(
+        response = local_http.post(
             f"{up['ingest']}/v1/webhooks/canonical",
             content=body,
             headers=signer.headers(Source.canonical, body),

@@ -26,6 +26,7 @@ from services.events.models import Source
 from services.events.tenant import Tenant
 from services.ingest.adapters import ADAPTERS
 from services.ingest.sender import Signer
+from services.platform import local_http
 from services.runtime.auth import bearer
 from services.runtime.broker import free_port
 from tests.fuzz.strategies import (
@@ -152,8 +153,8 @@ def test_no_delivery_makes_ingest_answer_5xx(
 
 def test_ingest_is_still_up_after_the_fuzz(ingest: RunningIngest) -> None:
     """Runs after the fuzz (module order): the same server answers and is ready."""
-    assert httpx.get(f"{ingest.url}/healthz", trust_env=False).status_code == 200
-    assert httpx.get(f"{ingest.url}/readyz", trust_env=False).status_code == 200
+    assert local_http.get(f"{ingest.url}/healthz").status_code == 200
+    assert local_http.get(f"{ingest.url}/readyz").status_code == 200
     assert ingest.metric("partnerpulse_ingest_deliveries_received_total", source="autotask") > 0
 
 
@@ -224,8 +225,8 @@ def test_the_classifier_serves_its_openapi_document_to_a_reader_only(
     classifier: str,
 ) -> None:
     """What schemathesis reads in `make fuzz`: every query route, each of which answers."""
-    assert httpx.get(f"{classifier}/openapi.json", trust_env=False).status_code == 401
-    spec = httpx.get(f"{classifier}/openapi.json", headers=bearer(READER), trust_env=False)
+    assert local_http.get(f"{classifier}/openapi.json").status_code == 401
+    spec = local_http.get(f"{classifier}/openapi.json", headers=bearer(READER))
     assert spec.status_code == 200
     paths = spec.json()["paths"]
     assert set(paths) == {
@@ -238,7 +239,7 @@ def test_the_classifier_serves_its_openapi_document_to_a_reader_only(
     }
     body = paths["/v1/processed"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["required"] == ["event_ids"]
-    detail = httpx.get(
+    detail = local_http.get(
         f"{classifier}/v1/clients/acme?days=30", headers=bearer(READER), trust_env=False
     )
     assert detail.status_code == 200 and detail.json()["client_id"] == "acme"
@@ -246,8 +247,8 @@ def test_the_classifier_serves_its_openapi_document_to_a_reader_only(
 
 def test_the_classifier_is_still_up_after_the_fuzz(classifier: str) -> None:
     """Runs after the fuzz (module order): the same process answers, with its data."""
-    assert httpx.get(f"{classifier}/healthz", trust_env=False).status_code == 200
-    clients = httpx.get(f"{classifier}/v1/clients", headers=bearer(READER), trust_env=False)
+    assert local_http.get(f"{classifier}/healthz").status_code == 200
+    clients = local_http.get(f"{classifier}/v1/clients", headers=bearer(READER))
     assert clients.status_code == 200
     assert {c["client_id"] for c in clients.json()} >= {"acme", "globex"}
 
@@ -330,6 +331,6 @@ def test_no_request_makes_the_alerts_api_answer_5xx(
 
 
 def test_the_alerts_api_is_still_up_after_the_fuzz(alerts: str) -> None:
-    assert httpx.get(f"{alerts}/healthz", trust_env=False).status_code == 200
-    listing = httpx.get(f"{alerts}/v1/alerts", headers=bearer(ALICE), trust_env=False)
+    assert local_http.get(f"{alerts}/healthz").status_code == 200
+    listing = local_http.get(f"{alerts}/v1/alerts", headers=bearer(ALICE))
     assert listing.status_code == 200

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from services.events import topics
 from services.events.models import CanonicalEvent, Source
 from services.events.tenant import Tenant
 from services.ingest.sender import Signer
+from services.platform import local_http
 from services.runtime.broker import free_port
 
 from ..support.waiting import answers, wait_for
@@ -234,7 +234,7 @@ def test_full_journal_answers_429_with_retry_after(
         )
         == 1
     )
-    ready = httpx.get(f"{ingest.url}/readyz", trust_env=False)
+    ready = local_http.get(f"{ingest.url}/readyz")
     assert ready.status_code == 503 and ready.json()["journal_pending"] == 2
 
 
@@ -242,7 +242,7 @@ def test_health_metrics_and_openapi_are_served(broker: Any, ingest_factory: Any)
     ingest: RunningIngest = ingest_factory(broker.bootstrap)
     assert ingest.relay is not None
     for url in (ingest.url, ingest.relay.url):
-        assert httpx.get(f"{url}/healthz", trust_env=False).json() == {"status": "ok"}
+        assert local_http.get(f"{url}/healthz").json() == {"status": "ok"}
         wait_for(f"{url} ready", lambda: answers(f"{url}/readyz"))  # noqa: B023
     served = {
         ingest.url: (
@@ -259,10 +259,10 @@ def test_health_metrics_and_openapi_are_served(broker: Any, ingest_factory: Any)
         ),
     }
     for url, names in served.items():
-        text = httpx.get(f"{url}/metrics", trust_env=False).text
+        text = local_http.get(f"{url}/metrics").text
         for name in names:
             assert name in text, (url, name)
-    spec = httpx.get(f"{ingest.url}/openapi.json", trust_env=False).json()
+    spec = local_http.get(f"{ingest.url}/openapi.json").json()
     # Every source's route declares its body and auth headers (services/ingest/openapi.py).
     routes = [f"/v1/webhooks/{s.value}" for s in Source if s is not Source.canonical]
     for route in [*routes, "/v1/events"]:

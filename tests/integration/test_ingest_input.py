@@ -18,6 +18,7 @@ import pytest
 from services.events.models import Source
 from services.events.tenant import Tenant
 from services.ingest.sender import Signer
+from services.platform import local_http
 from services.runtime.broker import free_port
 
 from ..support.waiting import wait_for
@@ -129,7 +130,7 @@ def test_a_journal_that_cannot_write_answers_503_and_429_to_connectwise_and_is_n
     assert statuses[0] == 422 and statuses[-1] == 503, statuses
     assert response.headers["retry-after"] == "5"
     assert "cannot store" in response.json()["error"]
-    ready = httpx.get(f"{ingest.url}/readyz", trust_env=False)
+    ready = local_http.get(f"{ingest.url}/readyz")
     assert ready.status_code == 503
     assert ready.json()["journal_writable"] is False
     assert "full" in ready.json()["journal_error"]

@@ -21,6 +21,7 @@ from services.events.models import CanonicalEvent, Source
 from services.events.tenant import Tenant
 from services.ingest.records import H_ERROR_ORIGINAL_SIZE, H_ERROR_SHA256, H_ERROR_TRUNCATED
 from services.ingest.sender import Signer
+from services.platform import local_http
 
 from ..support.waiting import wait_for
 from .conftest import RunningIngest, event_values, read_topic
@@ -177,7 +178,7 @@ def test_a_record_kafka_refuses_is_dead_lettered_by_the_relay_which_moves_on(
     wait_for(
         "no pending record", lambda: relay.metric("partnerpulse_ingest_relay_pending_records") == 0
     )
-    ready = httpx.get(f"{relay.url}/readyz", trust_env=False)
+    ready = local_http.get(f"{relay.url}/readyz")
     assert ready.status_code == 200
     assert ready.json()["dead_lettered_by_relay"] == 1
     assert "MessageSizeTooLargeError" in ready.json()["last_dead_letter"]

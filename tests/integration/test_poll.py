@@ -16,7 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
@@ -24,6 +23,7 @@ from services.events import topics
 from services.events.models import Source
 from services.events.tenant import Tenant
 from services.ingest.sender import signer
+from services.platform import local_http
 from services.poll.adapters.vendor import RetryPolicy
 from services.poll.bootstrap import Poller, build_poller
 from services.runtime.broker import free_port
@@ -332,7 +332,9 @@ def test_a_poller_killed_mid_page_resumes_at_its_checkpoint(
     second = subprocess.Popen(command, env=env, cwd=REPO, stderr=log)
     try:
         _wait(lambda: _finished(state), 60, "the resumed run to finish")
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5, trust_env=False).text
+        metrics = local_http.get(
+            f"http://127.0.0.1:{port}/metrics", timeout=5, trust_env=False
+        ).text
         assert 'partnerpulse_poll_lag_seconds{entity="TimeEntries",source="autotask"}' in metrics
         assert "at-secret" not in metrics
     finally:
@@ -365,7 +367,7 @@ def test_autotask_backs_off_above_half_of_the_shared_hourly_threshold(
     }
     for _ in range(5):  # other integrations of the same database use the budget
         url = standins.base_urls["autotask"] + "/V1.0/ThresholdInformation"
-        assert httpx.get(url, headers=headers, trust_env=False).status_code == 200
+        assert local_http.get(url, headers=headers).status_code == 200
     try:
         poller.run_cycle()
         registry = poller.metrics.registry

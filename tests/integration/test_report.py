@@ -18,7 +18,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from rich.console import Console
 from selenium import webdriver
@@ -27,6 +26,7 @@ from selenium.webdriver.common.print_page_options import PrintOptions
 
 from services.events.outputs import Behaviour
 from services.events.wording import WORDS as HABITS
+from services.platform import local_http
 from services.report.build import build_report
 from services.report.model import Period
 from services.report.period import quarter
@@ -117,14 +117,14 @@ def test_reports_from_the_pipeline_show_the_figures_of_the_truth(tmp_path: Path)
         api = endpoints.classifier_url
         client_id = files.tenant.clients[0].id
         refusals = {
-            "no token": httpx.get(f"{api}/v1/clients/{client_id}/report", trust_env=False),
-            "bad quarter": httpx.get(
+            "no token": local_http.get(f"{api}/v1/clients/{client_id}/report"),
+            "bad quarter": local_http.get(
                 f"{api}/v1/clients/{client_id}/report",
                 params={"quarter": "2026Q7"},
                 headers=bearer(token),
                 trust_env=False,
             ),
-            "unknown client": httpx.get(
+            "unknown client": local_http.get(
                 f"{api}/v1/clients/nobody/report.pdf", headers=bearer(token), trust_env=False
             ),
         }
@@ -137,7 +137,7 @@ def test_reports_from_the_pipeline_show_the_figures_of_the_truth(tmp_path: Path)
         signalled = {
             c.id: {
                 s["behaviour"]
-                for s in httpx.get(
+                for s in local_http.get(
                     f"{api}/v1/clients/{c.id}", headers=bearer(token), trust_env=False
                 ).json()["signals"]
                 if s["status"] != "withdrawn"

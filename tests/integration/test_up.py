@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from services.events import topics
 from services.events.models import Source
 from services.events.tenant import Tenant
 from services.ingest.sender import Signer
+from services.platform import local_http
 from services.runtime.auth import read_local_token
 from services.runtime.broker import free_port
 
@@ -92,7 +92,7 @@ def post_all(stack: Stack, signer: Signer, bodies: list[bytes]) -> list[str]:
     ids = []
     for body in bodies:
         headers = {"content-type": "application/json", **signer.headers(Source.canonical, body)}
-        response = httpx.post(
+        response = local_http.post(
             f"{stack.url}/v1/webhooks/canonical", content=body, headers=headers, trust_env=False
         )
         assert response.status_code == 202, response.text
@@ -143,7 +143,7 @@ def test_full_stop_and_start_of_up_loses_nothing(stack: Stack, tenant: Tenant) -
 def processed(stack: Stack, ids: list[str]) -> list[str]:
     """The ids among `ids` the classifier has not folded yet."""
     token = read_local_token(stack.data_dir)
-    answer = httpx.post(
+    answer = local_http.post(
         f"http://127.0.0.1:{stack.env['PARTNERPULSE_CLASSIFIER_PORT']}/v1/processed",
         json={"event_ids": ids},
         headers={"authorization": f"Bearer {token}"},

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import yaml
 
+from services.platform import local_http
 from services.runtime.broker import free_port
 
 from ..support.processes import stop_process
@@ -74,7 +75,7 @@ class PrometheusServer:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"prometheus exited: {self.log_file.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0, trust_env=False).is_success:
+                if local_http.get(f"{self.url}/-/ready", timeout=1.0).is_success:
                     return self
             except httpx.HTTPError:
                 pass
@@ -84,7 +85,7 @@ class PrometheusServer:
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """An instant query's vector (a scalar result as one sample without labels)."""
-        answer = httpx.post(
+        answer = local_http.post(
             f"{self.url}/api/v1/query", data={"query": expr}, timeout=10.0, trust_env=False
         )
         body = answer.json()
@@ -109,7 +110,7 @@ class PrometheusServer:
             time.sleep(0.2)
 
     def rules(self) -> list[dict[str, Any]]:
-        answer = httpx.get(f"{self.url}/api/v1/rules", timeout=10.0, trust_env=False).json()
+        answer = local_http.get(f"{self.url}/api/v1/rules", timeout=10.0).json()
         groups: list[dict[str, Any]] = answer["data"]["groups"]
         return groups
 

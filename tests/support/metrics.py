@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from services.platform import local_http
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -23,7 +24,7 @@ def sample(text: str, name: str, **labels: str) -> float | None:
 
 def scrape(url: str, name: str, headers: dict[str, str] | None = None, **labels: str) -> float:
     """Sample `name{labels}` of `url`/metrics; AssertionError if it is not exported."""
-    text = httpx.get(f"{url}/metrics", headers=headers, trust_env=False, timeout=10).text
+    text = local_http.get(f"{url}/metrics", headers=headers, timeout=10).text
     value = sample(text, name, **labels)
     if value is None:
         want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))

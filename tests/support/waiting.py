@@ -8,6 +8,8 @@ from typing import TypeVar
 
 import httpx
 
+from services.platform import local_http
+
 T = TypeVar("T")
 
 
@@ -27,7 +29,7 @@ def wait_for(what: str, check: Callable[[], T], timeout: float = 30.0, every: fl
 def answers(url: str, status: int = 200) -> bool:
     """Whether GET `url` answers `status` now (a refused connection is a no)."""
     try:
-        return httpx.get(url, trust_env=False, timeout=5).status_code == status
+        return local_http.get(url, timeout=5).status_code == status
     except httpx.HTTPError:
         return False
 

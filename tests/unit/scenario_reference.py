@@ -47,8 +47,11 @@ DIRECT = (Channel.direct_email, Channel.direct_phone, Channel.direct_chat)
 DEVICE_WORDS = ("laptop", "workstation", "monitor", "printer", "access point", "new starter")
 
 
-def normalise_all(tenant: Tenant, deliveries: list[dict[str, Any]]) -> list[CanonicalEvent]:
-    """Every delivery authenticated and normalised as ingest would; retries deduplicated."""
+def normalise_all(
+    tenant: Tenant, deliveries: list[dict[str, Any]], *, in_delivery_order: bool = False
+) -> list[CanonicalEvent]:
+    """Every delivery authenticated and normalised as ingest would; retries deduplicated.
+    In event-time order, or with `in_delivery_order` in the order they first arrived."""
     events: dict[str, CanonicalEvent] = {}
     for item in deliveries:
         source = Source(item["source"])
@@ -59,6 +62,8 @@ def normalise_all(tenant: Tenant, deliveries: list[dict[str, Any]]) -> list[Cano
         adapter.authenticate(delivery, tenant, [SIGNING_KEY])
         for event in adapter.normalise(delivery, tenant).events:
             events.setdefault(event.event_id, event)
+    if in_delivery_order:
+        return list(events.values())
     return sorted(events.values(), key=lambda e: (e.occurred_at, e.event_id))
 
 

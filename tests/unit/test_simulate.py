@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.events.models import Channel, Nature, Priority, Source, Ticket
+from services.events.models import CanonicalEvent, Channel, Nature, Priority, Source, Ticket
 from services.events.outputs import Band, Behaviour
 from services.events.tenant import parse_tenant
 from services.scenario.files import (
@@ -43,6 +43,18 @@ FILES = (TENANT, DELIVERIES, TRUTH)
 def scenario() -> Scenario:
     """A 90-day scenario with every family, the reformed ones and mixtures."""
     return simulate(SimulationConfig(clients=14, days=90, seed=5, max_endpoints=60))
+
+
+@pytest.fixture(scope="module")
+def delivered(scenario: Scenario) -> list[CanonicalEvent]:
+    """The scenario's deliveries through the real adapters, in the order they arrived."""
+    return normalise_all(parse_tenant(scenario.tenant), scenario.deliveries, in_delivery_order=True)
+
+
+@pytest.fixture(scope="module")
+def events(delivered: list[CanonicalEvent]) -> list[CanonicalEvent]:
+    """The same events in event-time order."""
+    return sorted(delivered, key=lambda e: (e.occurred_at, e.event_id))
 
 
 def write(tmp_path: Path, s: Scenario, name: str) -> Path:
@@ -102,12 +114,10 @@ def test_every_delivery_of_the_committed_scenario_parses_through_its_adapter() -
 
 
 def test_deliveries_mix_vendors_retries_late_arrivals_and_unmapped_values(
-    scenario: Scenario,
+    scenario: Scenario, events: list[CanonicalEvent]
 ) -> None:
-    tenant = parse_tenant(scenario.tenant)
     bodies = Counter(d["body"] for d in scenario.deliveries)
     assert any(n > 1 for n in bodies.values()), "no vendor retry (a body sent twice)"
-    events = normalise_all(tenant, scenario.deliveries)
     assert [d["seq"] for d in scenario.deliveries] == list(range(1, len(scenario.deliveries) + 1))
     sent = [d["at"] for d in scenario.deliveries]
     assert sent == sorted(sent)
@@ -125,37 +135,41 @@ def test_deliveries_mix_vendors_retries_late_arrivals_and_unmapped_values(
     assert ignored, "no delivery that carries nothing the pipeline uses"
 
 
-def test_some_deliveries_arrive_after_later_events(scenario: Scenario) -> None:
+def test_some_deliveries_arrive_after_later_events(delivered: list[CanonicalEvent]) -> None:
     """A vendor's backlog: events sent minutes to hours late, behind newer ones."""
-    tenant = parse_tenant(scenario.tenant)
     newest = None
     behind = 0
-    for delivery in scenario.deliveries:
-        for event in normalise_all(tenant, [delivery]):
-            if newest is not None and event.occurred_at < newest - timedelta(minutes=30):
-                behind += 1
-            newest = max(newest or event.occurred_at, event.occurred_at)
+    for event in delivered:
+        if newest is not None and event.occurred_at < newest - timedelta(minutes=30):
+            behind += 1
+        newest = max(newest or event.occurred_at, event.occurred_at)
     assert behind > 10
 
 
 # -- the truth: what the bodies say, by the domain's rules ----------------------------------
 
 
-def reference(s: Scenario) -> tuple[dict[str, str], dict[tuple[str, Behaviour], set[str]]]:
-    events = normalise_all(parse_tenant(s.tenant), s.deliveries)
+Reference = tuple[dict[str, str], dict[tuple[str, Behaviour], set[str]]]
+
+
+@pytest.fixture(scope="module")
+def reference(events: list[CanonicalEvent]) -> Reference:
+    """The work labels and behaviour evidence the domain's rules read in the bodies."""
     reading = read(events, max(e.occurred_at for e in events))
     return {r: str(c) for r, c in reading.work.items()}, reading.evidence
 
 
-def test_work_labels_are_what_the_bodies_say(scenario: Scenario) -> None:
-    work, _ = reference(scenario)
+def test_work_labels_are_what_the_bodies_say(scenario: Scenario, reference: Reference) -> None:
+    work, _ = reference
     assert work == scenario.truth["work"]
 
 
-def test_behaviour_evidence_is_exactly_what_the_personas_did(scenario: Scenario) -> None:
+def test_behaviour_evidence_is_exactly_what_the_personas_did(
+    scenario: Scenario, reference: Reference
+) -> None:
     """No unintended evidence (a partner's ticket that looks unannounced), none missing.
     Late reporting is checked on the records (tests/unit/simulator/): see the reference."""
-    _, found = reference(scenario)
+    _, found = reference
     meant: dict[tuple[str, Behaviour], set[str]] = defaultdict(set)
     for item in scenario.records.evidence:
         meant[(item.client, item.behaviour)].add(item.refs[0])
@@ -165,9 +179,11 @@ def test_behaviour_evidence_is_exactly_what_the_personas_did(scenario: Scenario)
     }
 
 
-def test_truth_signals_are_the_habits_of_that_evidence(scenario: Scenario) -> None:
+def test_truth_signals_are_the_habits_of_that_evidence(
+    scenario: Scenario, reference: Reference
+) -> None:
     """One signal per habit a persona showed, its evidence what the bodies bear out."""
-    _, found = reference(scenario)
+    _, found = reference
     habits = {(e.client, e.behaviour) for e in scenario.records.evidence if e.habit}
     signalled = [(s["client"], Behaviour(s["behaviour"])) for s in scenario.truth["signals"]]
     assert sorted(signalled) == sorted(habits)

@@ -50,6 +50,7 @@ def snapshot(state: ClientState) -> dict[str, Any]:
     return state.to_json()
 
 
+@pytest.mark.acceptance  # issue 10's acceptance: a year at 300 events a day, 35 s of CPU
 def test_a_year_of_a_large_client_never_makes_a_record_over_256_kib(engine: Engine) -> None:
     """300 events a day for a year, 2,500 endpoints, checkpoints weekly: every record the
     table receives stays small, and the table holds about the retention, not the year."""
