@@ -224,6 +224,8 @@ def recent_rate(episode: Episode, p: DetectorPolicy) -> int:
 def as_a_rule(episode: Episode, p: DetectorPolicy) -> bool:
     """The lapse is the client's rule, not a habit now and then: the last window of the
     episode holds `critical_factor` times the evidence that raises a signal."""
+    if p.critical_factor is None:
+        return False
     return recent_rate(episode, p) >= p.critical_factor * p.min_occurrences
 
 

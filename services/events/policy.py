@@ -49,13 +49,14 @@ class DetectorPolicy(_Strict):
     weight: float = Field(
         35, ge=0, description="Points an open signal of this behaviour takes off the score."
     )
-    critical_factor: float = Field(
+    critical_factor: float | None = Field(
         5,
         ge=1,
         description="A signal is critical when the last `window_days` of its episode hold at "
         "least this many times `min_occurrences` evidence: the lapse is the client's rule, "
         "not a habit now and then. A rate, not the episode's total: a long episode of "
-        "occasional lapses stays a warning.",
+        "occasional lapses stays a warning. null: never critical by its rate (the default "
+        "of the behaviours whose occasions come at a pace others set).",
     )
 
 
@@ -130,6 +131,10 @@ class SkippedMeetingPolicy(DetectorPolicy):
     )
     window_days: float = 90
     episode_gap_days: float = 60
+    # Occasions at a pace others set (the meeting calendar, the MSP's recommendations, the
+    # client's purchases): a count per window says how often the occasion came, not how
+    # the client behaves at it. No critical rate.
+    critical_factor: float | None = None
 
 
 class IgnoredRecommendationPolicy(DetectorPolicy):
@@ -140,6 +145,10 @@ class IgnoredRecommendationPolicy(DetectorPolicy):
     window_days: float = 180
     episode_gap_days: float = 90
     min_occurrences: int = 1
+    # Occasions at a pace others set (the meeting calendar, the MSP's recommendations, the
+    # client's purchases): a count per window says how often the occasion came, not how
+    # the client behaves at it. No critical rate.
+    critical_factor: float | None = None
 
 
 class UnannouncedChangePolicy(DetectorPolicy):
@@ -165,6 +174,10 @@ class UnannouncedChangePolicy(DetectorPolicy):
     # A client adds a device every few weeks to months: a month without one says nothing
     # of whether the next will be announced. A quarter without an unannounced one does.
     episode_gap_days: float = 90
+    # Occasions at a pace others set (the meeting calendar, the MSP's recommendations, the
+    # client's purchases): a count per window says how often the occasion came, not how
+    # the client behaves at it. No critical rate.
+    critical_factor: float | None = None
 
 
 class DirectToTechPolicy(DetectorPolicy):

@@ -14,7 +14,17 @@ from services.events.outputs import Band, Behaviour, WindowHealth
 from services.events.tenant import Tenant, parse_tenant
 
 from .conftest import Feed
-from .factory import DESK, RMM, TECH, at, device_change, ticket, time_entry, visit
+from .factory import (
+    DESK,
+    RMM,
+    TECH,
+    at,
+    device_change,
+    recommendation,
+    ticket,
+    time_entry,
+    visit,
+)
 
 
 def stream() -> list:  # type: ignore[type-arg]
@@ -148,6 +158,23 @@ def test_a_habit_kept_as_a_rule_makes_a_client_red_on_its_own(engine: Engine) ->
     score_value, band, components = health_of(often)
     assert components["direct_to_tech"] == 70.0
     assert band == "red" and score_value < engine.policy.health.yellow_at
+
+
+def test_how_many_recommendations_the_msp_made_is_no_rate_of_the_client(engine: Engine) -> None:
+    """A client who leaves every recommendation unanswered shows one habit whether the MSP
+    made five or one: the occasions come at the MSP's pace, so the count is no rate of the
+    client's (no critical by rate for ignored recommendations, skipped meetings and
+    unannounced changes)."""
+    feed = Feed(engine)(
+        *(
+            recommendation(f"r{i}", at(i * 10), status="declined", answered=at(i * 10 + 3))
+            for i in range(8)
+        )
+    )
+    (signal,) = engine.judge(feed.state, "t", feed.watermark, 0).view.open_signals
+    assert signal.behaviour is Behaviour.ignored_recommendation and signal.evidence_count == 8
+    assert signal.severity.value == "warning"
+    assert health_of(feed)[2]["ignored_recommendation"] == 35.0
 
 
 def test_health_snapshot_only_when_it_changes(engine: Engine) -> None:

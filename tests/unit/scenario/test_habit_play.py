@@ -15,11 +15,12 @@ from datetime import date, timedelta
 import pytest
 
 from services.events.models import MeetingKind, MeetingStatus, Source
-from services.events.outputs import Behaviour
+from services.events.outputs import Band, Behaviour
 from services.scenario.habits.catalogue import DAY, HOUR
+from services.scenario.habits.direct_to_tech import habit_times
 from services.scenario.habits.skipped_meeting import Slot
 from services.scenario.model import Meeting
-from services.scenario.personas import SINGLE, Persona
+from services.scenario.personas import SINGLE, Persona, severe
 from services.scenario.play import ClientPlay, Context
 from services.scenario.rhythm import local_midnight
 from services.scenario.world import Ids, make_client, technicians
@@ -111,3 +112,16 @@ def test_a_skipper_shows_every_skip_it_means(seed: int, monkeypatch: pytest.Monk
     monkeypatch.setattr(play, "_skips", remember)
     play._meetings()
     assert len(skips(play)) == len(meant) >= 2
+
+
+@pytest.mark.parametrize("habit", [Behaviour.direct_to_tech, Behaviour.late_reporting])
+def test_a_severe_habit_is_the_same_habit_three_times_as_often(habit: Behaviour) -> None:
+    """'Severe' is the persona's intent, set apart from any classifier rule (no threshold,
+    window or episode): the same lapses three times as often, which an account manager
+    calls red on its own, where the habit now and then is yellow."""
+    mild, hard = SINGLE[habit], severe(habit)
+    now_and_then = habit_times(play_for(mild, seed=1), habit, step_days=6, minimum=2)
+    as_a_rule = habit_times(play_for(hard, seed=1), habit, step_days=6, minimum=2)
+    assert len(as_a_rule) == pytest.approx(3 * len(now_and_then), rel=0.1)
+    shown = frozenset({habit})
+    assert (mild.band_for(shown), hard.band_for(shown)) == (Band.yellow, Band.red)
