@@ -145,10 +145,7 @@ class IgnoredRecommendationPolicy(DetectorPolicy):
     window_days: float = 180
     episode_gap_days: float = 90
     min_occurrences: int = 1
-    # Occasions at a pace others set (the meeting calendar, the MSP's recommendations, the
-    # client's purchases): a count per window says how often the occasion came, not how
-    # the client behaves at it. No critical rate.
-    critical_factor: float | None = None
+    critical_factor: float | None = None  # occasions at a pace others set (as meetings)
 
 
 class UnannouncedChangePolicy(DetectorPolicy):
@@ -174,10 +171,7 @@ class UnannouncedChangePolicy(DetectorPolicy):
     # A client adds a device every few weeks to months: a month without one says nothing
     # of whether the next will be announced. A quarter without an unannounced one does.
     episode_gap_days: float = 90
-    # Occasions at a pace others set (the meeting calendar, the MSP's recommendations, the
-    # client's purchases): a count per window says how often the occasion came, not how
-    # the client behaves at it. No critical rate.
-    critical_factor: float | None = None
+    critical_factor: float | None = None  # occasions at a pace others set (as meetings)
 
 
 class DirectToTechPolicy(DetectorPolicy):
