@@ -214,8 +214,25 @@ def _dense_enough(group: list[Found], p: DetectorPolicy) -> bool:
     return any(group[i + n - 1].at - group[i].at <= span for i in range(len(group) - n + 1))
 
 
+def recent_rate(episode: Episode, p: DetectorPolicy) -> int:
+    """Evidence in the last `window_days` of the episode (up to its latest evidence): how
+    often the client lapses now, not how long the episode has lasted."""
+    since = episode.last - p.window_days * DAY
+    return sum(1 for f in episode.evidence if f.at > since)
+
+
+def as_a_rule(episode: Episode, p: DetectorPolicy) -> bool:
+    """The lapse is the client's rule, not a habit now and then: the last window of the
+    episode holds `critical_factor` times the evidence that raises a signal."""
+    if p.critical_factor is None:
+        return False
+    return recent_rate(episode, p) >= p.critical_factor * p.min_occurrences
+
+
 def severity(episode: Episode, p: DetectorPolicy) -> Severity:
-    if len(episode.evidence) >= 3 * p.min_occurrences or (
+    """Critical when the client lapses as a rule (`as_a_rule`), or when a change without
+    notice is a remote-access tool (a security exposure however rare)."""
+    if as_a_rule(episode, p) or (
         episode.behaviour is Behaviour.unannounced_change
         and any("remote-access tool" in f.note for f in episode.evidence)
     ):

@@ -160,9 +160,11 @@ class Engine:
         pruned = state.prune(horizon, watermark - daily.TOTALS_DAYS * DAY)
         changed: list[Signal] = []
         open_signals: list[Signal] = []
+        weights: list[tuple[Behaviour, float]] = []  # what each open signal costs the score
         all_signals: list[Signal] = []
         counts: dict[int, dict[Behaviour, int]] = {d: {} for d in WINDOWS}
         current: set[str] = set()
+        hp = self.policy.health
         state.review_cadence_days = self._review_cadence.get(client_id)  # review_cadence.py
         for behaviour, detect in det.DETECTORS.items():
             policy = det.detector_policy(self.policy, behaviour)
@@ -179,6 +181,8 @@ class Engine:
                     changed.append(signal)
                 if signal.status == "open":
                     open_signals.append(signal)
+                    factor = hp.critical_weight_factor if det.as_a_rule(episode, policy) else 1.0
+                    weights.append((behaviour, policy.weight * factor))
         for signal_id in [s for s in state.signals if s not in current]:
             # Its evidence no longer stands (a late change ticket announced the device).
             gone = state.signals.pop(signal_id)
@@ -192,18 +196,10 @@ class Engine:
         windows = {
             f"{d}d": window_health(state, d, watermark, class_of, counts[d], ep) for d in WINDOWS
         }
-        hp = self.policy.health
         judged = windows.get(f"{hp.window_days}d") or window_health(
             state, hp.window_days, watermark, class_of, counts[90], ep
         )
-        result = score(
-            judged,
-            (
-                (s.behaviour, det.detector_policy(self.policy, s.behaviour).weight)
-                for s in open_signals
-            ),
-            hp,
-        )
+        result = score(judged, weights, hp)
         memo = state.health
         day = int(watermark // DAY)
         past = [v for k, v in memo.daily_scores.items() if int(k) < day]

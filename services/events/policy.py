@@ -49,6 +49,15 @@ class DetectorPolicy(_Strict):
     weight: float = Field(
         35, ge=0, description="Points an open signal of this behaviour takes off the score."
     )
+    critical_factor: float | None = Field(
+        5,
+        ge=1,
+        description="A signal is critical when the last `window_days` of its episode hold at "
+        "least this many times `min_occurrences` evidence: the lapse is the client's rule, "
+        "not a habit now and then. A rate, not the episode's total: a long episode of "
+        "occasional lapses stays a warning. null: never critical by its rate (the default "
+        "of the behaviours whose occasions come at a pace others set).",
+    )
 
 
 class LateReportingPolicy(DetectorPolicy):
@@ -122,6 +131,10 @@ class SkippedMeetingPolicy(DetectorPolicy):
     )
     window_days: float = 90
     episode_gap_days: float = 60
+    # Occasions at a pace others set (the meeting calendar, the MSP's recommendations, the
+    # client's purchases): a count per window says how often the occasion came, not how
+    # the client behaves at it. No critical rate.
+    critical_factor: float | None = None
 
 
 class IgnoredRecommendationPolicy(DetectorPolicy):
@@ -132,6 +145,7 @@ class IgnoredRecommendationPolicy(DetectorPolicy):
     window_days: float = 180
     episode_gap_days: float = 90
     min_occurrences: int = 1
+    critical_factor: float | None = None  # occasions at a pace others set (as meetings)
 
 
 class UnannouncedChangePolicy(DetectorPolicy):
@@ -154,6 +168,10 @@ class UnannouncedChangePolicy(DetectorPolicy):
     )
     window_days: float = 30
     min_occurrences: int = 1
+    # A client adds a device every few weeks to months: a month without one says nothing
+    # of whether the next will be announced. A quarter without an unannounced one does.
+    episode_gap_days: float = 90
+    critical_factor: float | None = None  # occasions at a pace others set (as meetings)
 
 
 class DirectToTechPolicy(DetectorPolicy):
@@ -227,6 +245,13 @@ class HealthPolicy(_Strict):
     )
     tickets_max_penalty: float = Field(10, ge=0, description="Points at 4x the ticket target.")
     behaviour_max_penalty: float = Field(100, ge=0, description="Cap on all behaviour points.")
+    critical_weight_factor: float = Field(
+        2,
+        ge=0,
+        description="An open signal whose lapses come at its detector's critical rate "
+        "(`critical_factor`) takes this many times its `weight` off the score: one habit "
+        "kept as a rule makes a client red on its own.",
+    )
     window_days: int = Field(90, ge=1, description="The window the score is judged on.")
     baseline_snapshots: int = Field(
         30, ge=1, description="Past daily scores the baseline averages."

@@ -136,9 +136,10 @@ def test_up_flags_the_vendor_clients_with_evidence_and_not_the_partner(
     assert "the RMM alerted" in late["evidence"][0]["note"]
 
     clients = {c["client_id"]: c for c in get_json(f"{up['classifier']}/v1/clients")}
+    # Every request through the habit: the client's rule, red on its own (docs/classifier.md).
     assert {c: clients[c]["band"] for c in (DIRECT, LATE, PARTNER)} == {
-        DIRECT: "yellow",
-        LATE: "yellow",
+        DIRECT: "red",
+        LATE: "red",
         PARTNER: "green",
     }
     for client in (DIRECT, LATE, PARTNER):

@@ -55,7 +55,8 @@ class SkippedMeeting(PlayBase):
         if self.persona.at_threshold and Behaviour.skipped_meeting in self.persona.habits:
             last = inside[-1]
             earlier = [i for i in inside if held[last][0] - held[i][0] >= 13 * DAY]
-            return {last, earlier[-1]} if earlier else {last}
+            # Twice: weeks apart where the window has room, else as far apart as it allows.
+            return {last, earlier[-1] if earlier else inside[0]}
         share = 0.85 if self.persona.severe else 0.6
         skips = {i for i in inside if self.rng.random() < share}
         skips.add(inside[-1])
@@ -132,6 +133,12 @@ class SkippedMeeting(PlayBase):
             self._keep(meeting)
 
     def _skip(self, meeting: Meeting) -> None:
+        """The persona skips this meeting, and the play always shows it: a way of skipping
+        that does not fit (a cancellation before the meeting was even booked, a meeting
+        moved twice with no room left before the end of the scenario) falls back to not
+        turning up, rather than leaving a skip the persona meant unplayed (the truth only
+        holds what was played: a skip that did not happen would make a habit at the
+        threshold one lapse)."""
         # A ConnectWise activity's status names no side unless the tenant maps "Cancelled by
         # Client": there the persona skips by not turning up.
         ways, weights = ["no_show"], [1.0]
@@ -140,26 +147,32 @@ class SkippedMeeting(PlayBase):
         way = self.rng.choices(ways, weights)[0]
         if way == "moved_twice" and meeting.starts_at - meeting.booked_at < 7 * DAY:
             way = "no_show"  # booked too recently to be moved twice
-        if way == "no_show":
-            self._no_show(meeting)
-        elif way == "late_cancel":
+        if way == "late_cancel":
             at = meeting.starts_at - timedelta(hours=self.rng.uniform(2, 18))
             if self._change(meeting, MeetingChange(at, MeetingStatus.cancelled, by_client=True)):
                 self._evidence(Behaviour.skipped_meeting, at, meeting.ref)
-        else:
-            first = meeting.starts_at - timedelta(days=self.rng.uniform(3, 6))
-            moved = rhythm.next_workday_time(
-                self.rng, meeting.starts_at, 24 * self.rng.uniform(2, 5)
-            )
-            second = moved - timedelta(hours=self.rng.uniform(20, 40))
-            moved_again = rhythm.next_workday_time(self.rng, moved, 24 * self.rng.uniform(3, 7))
-            self._change(meeting, MeetingChange(first, MeetingStatus.rescheduled, True, moved))
-            if self._change(
-                meeting, MeetingChange(second, MeetingStatus.rescheduled, True, moved_again)
-            ):
-                self._evidence(Behaviour.skipped_meeting, second, meeting.ref)
-                held = moved_again + timedelta(minutes=meeting.minutes + self.rng.randrange(5, 30))
-                self._change(meeting, MeetingChange(held, MeetingStatus.held))
+                return
+        elif way == "moved_twice" and self._move_twice(meeting):
+            return
+        self._no_show(meeting)
+
+    def _move_twice(self, meeting: Meeting) -> bool:
+        """The client moves the meeting, then moves it again a day or so before: played only
+        when both moves and the meeting held after them fit in the scenario (nothing is
+        changed otherwise)."""
+        first = meeting.starts_at - timedelta(days=self.rng.uniform(3, 6))
+        moved = rhythm.next_workday_time(self.rng, meeting.starts_at, 24 * self.rng.uniform(2, 5))
+        second = moved - timedelta(hours=self.rng.uniform(20, 40))
+        moved_again = rhythm.next_workday_time(self.rng, moved, 24 * self.rng.uniform(3, 7))
+        held = moved_again + timedelta(minutes=meeting.minutes + self.rng.randrange(5, 30))
+        previous = meeting.changes[-1].at if meeting.changes else meeting.booked_at
+        if not (previous + HOUR < first and first + HOUR < second and held <= self.end):
+            return False
+        self._change(meeting, MeetingChange(first, MeetingStatus.rescheduled, True, moved))
+        self._change(meeting, MeetingChange(second, MeetingStatus.rescheduled, True, moved_again))
+        self._evidence(Behaviour.skipped_meeting, second, meeting.ref)
+        self._change(meeting, MeetingChange(held, MeetingStatus.held))
+        return True
 
     def _keep(self, meeting: Meeting) -> None:
         """Held, perhaps after a change that is no skip: moved once, cancelled in good time,

@@ -14,7 +14,17 @@ from services.events.outputs import Band, Behaviour, WindowHealth
 from services.events.tenant import Tenant, parse_tenant
 
 from .conftest import Feed
-from .factory import DESK, RMM, TECH, at, device_change, ticket, time_entry, visit
+from .factory import (
+    DESK,
+    RMM,
+    TECH,
+    at,
+    device_change,
+    recommendation,
+    ticket,
+    time_entry,
+    visit,
+)
 
 
 def stream() -> list:  # type: ignore[type-arg]
@@ -69,12 +79,14 @@ def test_too_late_events_are_labelled_but_not_counted(engine: Engine) -> None:
 def test_repeated_evidence_updates_one_signal(engine: Engine) -> None:
     feed = Feed(engine)
     emitted = []
-    for i in range(6):
+    for i in range(10):
         feed(ticket(f"d{i}", at(i * 3), channel="direct_phone"))
         emitted += engine.judge(feed.state, "t", feed.watermark, 0).signals
     assert len({s.signal_id for s in emitted}) == 1
-    assert [s.version for s in emitted] == [1, 2, 3, 4, 5]  # raised at the 2nd, then updates
-    assert emitted[-1].evidence_count == 6 and emitted[-1].severity == "critical"
+    assert [s.version for s in emitted] == list(range(1, 10))  # raised at the 2nd, then updates
+    # Ten in 27 days: five times the two-in-30-days habit threshold, the client's rule.
+    assert emitted[-1].evidence_count == 10 and emitted[-1].severity == "critical"
+    assert emitted[-2].severity == "warning"
     again = engine.judge(feed.state, "t", feed.watermark, 0)
     assert again.signals == []  # nothing new: nothing emitted
 
@@ -110,12 +122,59 @@ def test_signal_explains_itself_with_evidence(engine: Engine) -> None:
 def test_health_components_explain_the_score(engine: Engine) -> None:
     feed = Feed(engine)(*stream())
     score_value, band, components = health_of(feed)
-    assert components["direct_to_tech"] == 35.0
+    # A request straight to a technician every other day: the client's rule, twice 35.
+    assert components["direct_to_tech"] == 70.0
     assert score_value == round(100 - sum(components.values()), 1)
     assert band == band_of(score_value, engine.policy.health).value
     j = engine.judge(feed.state, "t", feed.watermark, 0)
     # 40 visits booked; the last starts after the newest event time, so it has not happened.
     assert j.view.windows["90d"].visits_onsite_reactive == 39
+
+
+def direct_every(days: float, until: float) -> list:  # type: ignore[type-arg]
+    """A request straight to a technician every `days` days, up to day `until`."""
+    count = int(until / days) + 1
+    return [ticket(f"d{i}", at(i * days), channel="direct_phone") for i in range(count)]
+
+
+def test_severity_is_the_rate_of_lapses_not_the_episode_total(engine: Engine) -> None:
+    """Once a week for twelve weeks is a habit (a warning), though the episode holds twelve
+    pieces of evidence; every other day for three weeks is the client's rule (critical),
+    with fewer pieces in all."""
+    weekly = Feed(engine)(*direct_every(7, 80))
+    often = Feed(engine)(*direct_every(2, 20))
+    (habit,) = engine.judge(weekly.state, "t", weekly.watermark, 0).view.open_signals
+    (rule,) = engine.judge(often.state, "t", often.watermark, 0).view.open_signals
+    assert habit.evidence_count > rule.evidence_count
+    assert (habit.severity.value, rule.severity.value) == ("warning", "critical")
+
+
+def test_a_habit_kept_as_a_rule_makes_a_client_red_on_its_own(engine: Engine) -> None:
+    """One open signal costs its weight (35: one bad habit makes a client yellow); a signal
+    whose lapses come at the critical rate costs `critical_weight_factor` times it."""
+    weekly = Feed(engine)(*direct_every(7, 80))
+    often = Feed(engine)(*direct_every(2, 80))
+    assert health_of(weekly)[2]["direct_to_tech"] == 35.0
+    score_value, band, components = health_of(often)
+    assert components["direct_to_tech"] == 70.0
+    assert band == "red" and score_value < engine.policy.health.yellow_at
+
+
+def test_how_many_recommendations_the_msp_made_is_no_rate_of_the_client(engine: Engine) -> None:
+    """A client who leaves every recommendation unanswered shows one habit whether the MSP
+    made five or one: the occasions come at the MSP's pace, so the count is no rate of the
+    client's (no critical by rate for ignored recommendations, skipped meetings and
+    unannounced changes)."""
+    feed = Feed(engine)(
+        *(
+            recommendation(f"r{i}", at(i * 10), status="declined", answered=at(i * 10 + 3))
+            for i in range(8)
+        )
+    )
+    (signal,) = engine.judge(feed.state, "t", feed.watermark, 0).view.open_signals
+    assert signal.behaviour is Behaviour.ignored_recommendation and signal.evidence_count == 8
+    assert signal.severity.value == "warning"
+    assert health_of(feed)[2]["ignored_recommendation"] == 35.0
 
 
 def test_health_snapshot_only_when_it_changes(engine: Engine) -> None:
@@ -195,8 +254,10 @@ def test_three_client_stream_flags_the_two_vendors_and_not_the_partner(engine: E
     for client, f in feeds.items():
         j = engine.judge(f.state, "t", watermark, 0)
         verdict[client] = (j.view.band, sorted(s.behaviour.value for s in j.view.open_signals))
+    # Every request of theirs goes through the habit (one in three days: ten in 30 days):
+    # the client's rule, which alone makes a client red (health.critical_weight_factor).
     assert verdict == {
-        DIRECT: ("yellow", ["direct_to_tech"]),
-        LATE: ("yellow", ["late_reporting"]),
+        DIRECT: ("red", ["direct_to_tech"]),
+        LATE: ("red", ["late_reporting"]),
         PARTNER: ("green", []),
     }

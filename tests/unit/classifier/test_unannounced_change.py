@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.classifier.detectors import unannounced_change
+from services.classifier.engine import Engine
 from services.events.policy import ClassifierPolicy
 from services.events.tenant import Tenant
 
@@ -98,3 +99,15 @@ def test_the_tenant_says_which_words_make_a_request_a_procurement(
     ]
     words.append("materialanforderung")
     assert flagged(feed, with_change(tenant.classifier, procurement_terms=words)) == []
+
+
+def test_devices_added_silently_every_few_weeks_are_one_habit(engine: Engine) -> None:
+    """New devices come every few weeks to months: five weeks without one says nothing of
+    whether the next will be announced. One episode (one signal), not one per device; it
+    ends after a quarter with no unannounced change."""
+    feed = Feed(engine)(*(device_change(f"c{i}", at(i * 35)) for i in range(3)))
+    judged = engine.judge(feed.state, "t", feed.watermark, 0).view
+    assert [(s.evidence_count, s.status) for s in judged.signals] == [(3, "open")]
+    feed(ticket("later", at(70 + 91), nature="request", summary="Printer jam"))
+    later = engine.judge(feed.state, "t", feed.watermark, 0).view
+    assert [s.status for s in later.signals] == ["resolved"]
