@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.classifier import client_day, write_tenant
-from services.classifier.engine import Engine
-from services.classifier.state import ClientState
+from services.classifier.domain.engine import Engine
+from services.classifier.domain.state import ClientState
 from services.events.tenant import Tenant, load_tenant
 from services.report.build import build_report
 from services.report.model import Period

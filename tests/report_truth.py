@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.classifier.engine import Engine, owner_needed
-from services.classifier.state import DAY, ClientState
+from services.classifier.domain.engine import Engine, owner_needed
+from services.classifier.domain.state import DAY, ClientState
 from services.events.models import (
     Action,
     CanonicalEvent,

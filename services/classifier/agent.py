@@ -5,7 +5,7 @@ The agent takes events in batches and hands them to the `Processor`
 it sends the batch's outputs (`publish.Publisher`) and, at most every
 `classifier_checkpoint_interval` seconds, checkpoints: it writes the state of
 each client changed since the last checkpoint (only the records that changed,
-services/classifier/layout.py) once the broker has every output produced before
+services/classifier/domain/layout.py) once the broker has every output produced before
 it, then records each partition's position and acknowledges the events it
 covers. A restart resumes from the recorded positions; the events after them are
 processed again, and the engine deduplicates by event id, so a SIGTERM or kill -9
@@ -24,8 +24,8 @@ from typing import Any, NoReturn, cast
 
 import faust
 
-from services.classifier import layout
 from services.classifier.cover import StoreCover
+from services.classifier.domain import layout
 from services.classifier.metrics import ClassifierMetrics
 from services.classifier.offsets import OffsetGuard, Verdict
 from services.classifier.processor import Processor

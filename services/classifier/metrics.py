@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from services.classifier.engine import ClientView
+from services.classifier.domain.engine import ClientView
 from services.events.models import EntityKind
 from services.events.outputs import Band, Behaviour, WorkClass
 

@@ -26,14 +26,14 @@ from typing import Protocol
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from services.classifier.domain.engine import ClientView, Engine
+from services.classifier.domain.health import quiet_client_view
 from services.classifier.domain.schedule_join import ScheduleJoin
-from services.classifier.engine import ClientView, Engine
-from services.classifier.health import quiet_client_view
+from services.classifier.domain.state import ClientState
+from services.classifier.domain.times import ts
 from services.classifier.metrics import ClassifierMetrics
 from services.classifier.settings import ClassifierSettings
-from services.classifier.state import ClientState
 from services.classifier.states import ClientStates
-from services.classifier.times import ts
 from services.events import topics
 from services.events.models import CanonicalEvent, Ticket
 from services.events.outputs import WorkItem

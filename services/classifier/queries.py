@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from services.classifier import daily
-from services.classifier.engine import dt
-from services.classifier.health import work_split
-from services.classifier.state import DAY
+from services.classifier.domain import daily
+from services.classifier.domain.engine import dt
+from services.classifier.domain.health import work_split
+from services.classifier.domain.state import DAY
 from services.events.outputs import Signal
 
 if TYPE_CHECKING:

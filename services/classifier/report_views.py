@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from faust.web import Request, Response, View
 
 from services.classifier import peers
-from services.classifier.state import ClientState
+from services.classifier.domain.state import ClientState
 from services.classifier.tables import STATE_TABLE
 from services.report import period as periods
 from services.report.build import build_report

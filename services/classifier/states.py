@@ -1,7 +1,7 @@
 """The client states a worker holds: live objects over the table they are written to.
 
 The table (faust's `client-state`, or any mapping in tests) holds each client's
-state as the bounded records of services/classifier/layout.py. This module reads
+state as the bounded records of services/classifier/domain/layout.py. This module reads
 them back into live `ClientState` objects, remembers which changed since the last
 checkpoint and what the table holds of each (so a checkpoint writes only what
 changed), and answers the schedule join's lookup: which client's state holds a
@@ -15,8 +15,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from services.classifier import layout
-from services.classifier.state import ClientState
+from services.classifier.domain import layout
+from services.classifier.domain.state import ClientState
 
 log = logging.getLogger("partnerpulse.classifier")
 

@@ -24,7 +24,7 @@ POSITIONS_TABLE = "stream-positions"  # per events partition: the next offset to
 
 @dataclass
 class Tables:
-    # Heads and parts of the client states (services/classifier/layout.py), as the raw
+    # Heads and parts of the client states (services/classifier/domain/layout.py), as the raw
     # JSON bytes the layout makes; placed by the checkpoint in the client's partition.
     states: Any
     parked: Any  # ticket reference -> the JSON of the events waiting for it

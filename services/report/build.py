@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from services.classifier import detectors as det
-from services.classifier.engine import Engine
-from services.classifier.health import band_of, endpoints, ticket_class_of
-from services.classifier.labels import label_work
-from services.classifier.state import DAY, ClientState, TicketRec, WorkRec
+from services.classifier.domain import detectors as det
+from services.classifier.domain.engine import Engine
+from services.classifier.domain.health import band_of, endpoints, ticket_class_of
+from services.classifier.domain.labels import label_work
+from services.classifier.domain.state import DAY, ClientState, TicketRec, WorkRec
 from services.events.outputs import Behaviour, WorkClass
 from services.events.tenant import Tenant
 from services.events.tenant_people import Client

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from services.classifier.state import HOUR, TicketRec, WorkRec
+from services.classifier.domain.state import HOUR, TicketRec, WorkRec
 
 _NATURE = {
     "maintenance": "planned maintenance",

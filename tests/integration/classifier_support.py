@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from services.classifier.engine import Engine
-from services.classifier.state import ClientState
+from services.classifier.domain.engine import Engine
+from services.classifier.domain.state import ClientState
 from services.events.models import CanonicalEvent
 from services.events.tenant import Tenant
 from services.platform import local_http

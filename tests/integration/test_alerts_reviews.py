@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from services.alerts.report_schedule import ended_by
-from services.classifier.state import ClientState
+from services.classifier.domain.state import ClientState
 from services.events.tenant import load_tenant
 from services.events.tenant_reports import Cadence
 from services.platform import local_http

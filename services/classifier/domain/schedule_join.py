@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from services.classifier.folding import owner_needed
+from services.classifier.domain.folding import owner_needed
 from services.events.models import CanonicalEvent
 
 

@@ -5,7 +5,7 @@ configuration item) never equals an RMM's device id, so a ticket's devices carry
 what the other systems also know: the computer's name, its serial number, and the
 RMM device id that an RMM-PSA integration wrote on the PSA record. Values are kept
 as the vendor wrote them; how they match (case, domain suffix, BIOS placeholder
-serials) is the classifier's rule (services/classifier/devices.py).
+serials) is the classifier's rule (services/classifier/domain/devices.py).
 """
 
 from __future__ import annotations

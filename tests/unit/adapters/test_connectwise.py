@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.classifier.devices import ticket_keys
+from services.classifier.domain.devices import ticket_keys
 from services.events.models import (
     Action,
     Channel,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.classifier.devices import alert_keys
+from services.classifier.domain.devices import alert_keys
 from services.events.models import Action, AlertSeverity, RmmAlert, Source, SourceRef
 from services.events.tenant import Tenant
 from services.ingest.adapters.base import PayloadError

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from services.classifier.devices import ticket_keys
+from services.classifier.domain.devices import ticket_keys
 from services.events.models import Action, Channel, IdentityRole, Nature, Priority, Source, Ticket
 from services.events.tenant import Tenant
 from services.ingest.adapters.base import AuthenticationError, PayloadError

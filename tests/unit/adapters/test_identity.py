@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.classifier.devices import ticket_keys
+from services.classifier.domain.devices import ticket_keys
 from services.events.models import Source, Ticket
 from services.events.tenant import Tenant, TenantConfigError
 from services.ingest.adapters import ADAPTERS

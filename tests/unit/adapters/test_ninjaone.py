@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.classifier.devices import alert_keys, change_keys
+from services.classifier.domain.devices import alert_keys, change_keys
 from services.events.models import (
     Action,
     AlertSeverity,

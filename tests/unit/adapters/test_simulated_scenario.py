@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from services.classifier.devices import alert_keys, change_keys, ticket_keys
+from services.classifier.domain.devices import alert_keys, change_keys, ticket_keys
 from services.events.models import CanonicalEvent, DeviceChange, RmmAlert, Source, Ticket
 from services.events.tenant import parse_tenant
 from services.scenario.simulate import Scenario, SimulationConfig, simulate

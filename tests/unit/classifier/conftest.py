@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from services.classifier.engine import Engine
-from services.classifier.state import ClientState
+from services.classifier.domain.engine import Engine
+from services.classifier.domain.state import ClientState
 from services.events.models import CanonicalEvent
 from services.events.tenant import Tenant, load_tenant
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from services.classifier import layout
 from services.classifier.bootstrap import bootstrap
+from services.classifier.domain import layout
 from services.classifier.service import Classifier
 from services.classifier.settings import ClassifierSettings
 from services.events.tenant import Tenant

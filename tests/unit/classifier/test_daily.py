@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from services.classifier import daily, layout
-from services.classifier.engine import Engine, ts
-from services.classifier.state import DAY, ClientState
+from services.classifier.domain import daily, layout
+from services.classifier.domain.engine import Engine, ts
+from services.classifier.domain.state import DAY, ClientState
 from services.events.tenant import Tenant
 
 from . import factory as f

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from services.classifier.detectors import (
+from services.classifier.domain.detectors import (
     direct_to_tech,
     ignored_recommendation,
     late_reporting,
     skipped_meeting,
     unannounced_change,
 )
-from services.classifier.engine import Engine
+from services.classifier.domain.engine import Engine
 from services.events.outputs import Behaviour
 from services.events.tenant import Tenant
 

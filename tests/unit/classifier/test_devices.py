@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.classifier.devices import effective, hostname, serial, ticket_keys
+from services.classifier.domain.devices import effective, hostname, serial, ticket_keys
 from services.events.models import DeviceIdentity, Source, Ticket
 from services.events.policy import DeviceIdentityPolicy
 

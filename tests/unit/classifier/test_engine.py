@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from services.classifier.engine import Engine
-from services.classifier.health import _rising, band_of, score
-from services.classifier.state import ClientState
+from services.classifier.domain.engine import Engine
+from services.classifier.domain.health import _rising, band_of, score
+from services.classifier.domain.state import ClientState
 from services.events.outputs import Band, Behaviour, WindowHealth
 from services.events.tenant import Tenant, parse_tenant
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.classifier.labels import class_of_nature, label_ticket, ticket_initiator
-from services.classifier.state import TicketRec
+from services.classifier.domain.labels import class_of_nature, label_ticket, ticket_initiator
+from services.classifier.domain.state import TicketRec
 from services.events.outputs import Initiator, WorkClass
 
 from .conftest import Feed

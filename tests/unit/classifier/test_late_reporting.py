@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.classifier.detectors import late_reporting
+from services.classifier.domain.detectors import late_reporting
 from services.events.policy import ClassifierPolicy, DeviceIdentityPolicy
 from services.events.tenant import Tenant
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.classifier import layout
-from services.classifier.engine import Engine
-from services.classifier.state import ClientState
+from services.classifier.domain import layout
+from services.classifier.domain.engine import Engine
+from services.classifier.domain.state import ClientState
 
 from .conftest import Feed
 from .factory import alert, at, ticket

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.classifier.detectors import direct_to_tech, skipped_meeting
-from services.classifier.engine import Engine
-from services.classifier.labels import ticket_initiator
+from services.classifier.domain.detectors import direct_to_tech, skipped_meeting
+from services.classifier.domain.engine import Engine
+from services.classifier.domain.labels import ticket_initiator
 from services.events.models import IdentityRole, MeetingStatus, Source
 from services.events.outputs import Initiator
 from services.events.policy import ClassifierPolicy

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.classifier.engine import Engine
-from services.classifier.health import NO_ACTIVITY, quiet_client_view
+from services.classifier.domain.engine import Engine
+from services.classifier.domain.health import NO_ACTIVITY, quiet_client_view
 
 from .conftest import Feed
 from .factory import at, ticket, time_entry

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.classifier.detectors import skipped_meeting
-from services.classifier.state import DAY, ClientState, MeetingRec
+from services.classifier.domain.detectors import skipped_meeting
+from services.classifier.domain.state import DAY, ClientState, MeetingRec
 from services.events.policy import ClassifierPolicy
 from services.events.tenant_people import Client
 

@@ -5,6 +5,7 @@ the only modules that do."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,10 +70,42 @@ def test_the_check_sees_a_faust_import(tmp_path: Path) -> None:
     module.write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import faust.web\n"
         "def f():\n    from services.classifier.agent import Agent\n"
-        "from services.classifier import layout\n"
+        "from services.classifier.domain import layout\n"
     )
     assert [m for m in sorted(imports(module)) if is_shell(m)] == [
         "faust.web",
         "services.classifier.agent",
         "services.classifier.agent.Agent",
+    ]
+
+
+DOMAIN = CLASSIFIER / "domain"
+# What the domain may stand on besides the standard library: the shared event model and
+# tenant policy (services.events), its own modules, and orjson for its records' bytes.
+DOMAIN_MAY_IMPORT = ("services.events", "services.classifier.domain", "orjson")
+
+
+def outside_domain(path: Path) -> list[str]:
+    """What the file imports beyond the standard library and DOMAIN_MAY_IMPORT."""
+    return sorted(
+        m
+        for m in imports(path)
+        if m.split(".")[0] not in sys.stdlib_module_names
+        and not any(m == allowed or m.startswith(allowed + ".") for allowed in DOMAIN_MAY_IMPORT)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DOMAIN.glob("*.py")))
+def test_the_domain_stands_on_the_standard_library_and_the_event_model(name: str) -> None:
+    outside = outside_domain(DOMAIN / name)
+    assert outside == [], f"services/classifier/domain/{name} imports {outside}"
+
+
+def test_the_domain_check_sees_an_import_from_outside(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("import json\nfrom services.classifier.metrics import X\nimport faust\n")
+    assert outside_domain(module) == [
+        "faust",
+        "services.classifier.metrics",
+        "services.classifier.metrics.X",
     ]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.classifier.detectors import unannounced_change
-from services.classifier.engine import Engine
+from services.classifier.domain.detectors import unannounced_change
+from services.classifier.domain.engine import Engine
 from services.events.policy import ClassifierPolicy
 from services.events.tenant import Tenant
 

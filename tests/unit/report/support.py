@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.classifier.engine import Engine
-from services.classifier.state import ClientState
+from services.classifier.domain.engine import Engine
+from services.classifier.domain.state import ClientState
 from services.events.models import CanonicalEvent
 from services.events.tenant import Tenant
 from tests.unit.classifier import factory as f

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.classifier.engine import Engine
+from services.classifier.domain.engine import Engine
 from services.events.models import CanonicalEvent
 from services.events.tenant import Tenant, load_tenant
 from services.report.build import build_report

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.classifier.state import ClientState
+from services.classifier.domain.state import ClientState
 from services.events.tenant import Tenant, load_tenant
 from services.events.tenant_branding import Branding
 from services.report.build import build_report

@@ -7,9 +7,9 @@ whose evidence no longer stands is withdrawn. Pure functions of the state.
 
 from __future__ import annotations
 
-from services.classifier import detectors as det
-from services.classifier.state import DAY, ClientState, EmittedSignal
-from services.classifier.times import dt
+from services.classifier.domain import detectors as det
+from services.classifier.domain.state import DAY, ClientState, EmittedSignal
+from services.classifier.domain.times import dt
 from services.events.outputs import Behaviour, Evidence, Signal
 from services.events.policy import DetectorPolicy
 from services.events.wording import WORDS

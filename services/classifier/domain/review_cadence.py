@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from services.classifier.state import DAY, ClientState
+from services.classifier.domain.state import DAY, ClientState
 
 GRACE_DAYS = 14.0
 _TOOK_PLACE = ("held", "scheduled")

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from services.classifier.labels import label_work
-from services.classifier.state import DAY, ClientState, TicketRec, WorkRec
+from services.classifier.domain.labels import label_work
+from services.classifier.domain.state import DAY, ClientState, TicketRec, WorkRec
 from services.events.outputs import Band, Behaviour, WindowHealth, WorkClass
 from services.events.policy import ClassifierPolicy, HealthPolicy
 
 if TYPE_CHECKING:
-    from services.classifier.engine import ClientView, Engine
+    from services.classifier.domain.engine import ClientView, Engine
 
 WINDOWS = (30, 90)
 # The component a client with no work, tickets or visits in the judged window carries:

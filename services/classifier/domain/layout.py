@@ -35,7 +35,14 @@ from typing import Any
 
 import orjson
 
-from services.classifier.state import _FIELDS, _VALUES, DAY, FILED_BY, ClientState, HealthMemo
+from services.classifier.domain.state import (
+    _FIELDS,
+    _VALUES,
+    DAY,
+    FILED_BY,
+    ClientState,
+    HealthMemo,
+)
 
 LAYOUT_VERSION = 3
 PART_LIMIT = 96 * 1024  # bytes of a part's JSON before it is split by key hash

@@ -182,7 +182,7 @@ class ClientState:
     _by_ticket: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
     _pruned_at: float = field(default=0.0, repr=False, compare=False)
     # Event-time days whose records changed since the last checkpoint took them (None:
-    # any day may have): the checkpoint re-encodes only those (services/classifier/layout.py).
+    # any day may have): the checkpoint re-encodes only those (domain/layout.py).
     _touched: set[int] | None = field(default_factory=set, repr=False, compare=False)
     # Not persisted: the tenant file's review_cadence (days), set by the engine.
     review_cadence_days: float | None = field(default=None, repr=False, compare=False)

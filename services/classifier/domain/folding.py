@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.classifier.devices import alert_keys, change_keys, ticket_keys
-from services.classifier.labels import client_reschedule, label_ticket, label_work
-from services.classifier.state import (
+from services.classifier.domain.devices import alert_keys, change_keys, ticket_keys
+from services.classifier.domain.labels import client_reschedule, label_ticket, label_work
+from services.classifier.domain.state import (
     AlertRec,
     ChangeRec,
     ClientState,
@@ -22,7 +22,7 @@ from services.classifier.state import (
     TicketRec,
     WorkRec,
 )
-from services.classifier.times import dt, ts
+from services.classifier.domain.times import dt, ts
 from services.events.models import (
     Action,
     CanonicalEvent,

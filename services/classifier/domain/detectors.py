@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.classifier.announcing import announces, announcing_kind
-from services.classifier.labels import by_client, is_cancelled
-from services.classifier.late import late_reports
-from services.classifier.review_cadence import review_overdue
-from services.classifier.state import DAY, HOUR, ClientState, TicketRec
+from services.classifier.domain.announcing import announces, announcing_kind
+from services.classifier.domain.labels import by_client, is_cancelled
+from services.classifier.domain.late import late_reports
+from services.classifier.domain.review_cadence import review_overdue
+from services.classifier.domain.state import DAY, HOUR, ClientState, TicketRec
 from services.events.outputs import Behaviour, Initiator, Severity
 from services.events.policy import ClassifierPolicy, DetectorPolicy
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from services.classifier.state import DAY, ClientState, DayTotals, WorkRec
+from services.classifier.domain.state import DAY, ClientState, DayTotals, WorkRec
 from services.events.outputs import Behaviour, WorkClass
 
 TOTALS_DAYS = 400

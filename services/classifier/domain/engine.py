@@ -12,20 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.classifier import daily
-from services.classifier import detectors as det
-from services.classifier.emit import signal_of, withdrawn
-from services.classifier.folding import COLLECTION, Folder, owner_needed, ticket_ref_of
-from services.classifier.health import (
+from services.classifier.domain import daily
+from services.classifier.domain import detectors as det
+from services.classifier.domain.emit import signal_of, withdrawn
+from services.classifier.domain.folding import COLLECTION, Folder, owner_needed, ticket_ref_of
+from services.classifier.domain.health import (
     WINDOWS,
     endpoints,
     score,
     ticket_class_of,
     window_health,
 )
-from services.classifier.labels import label_work
-from services.classifier.state import DAY, ClientState, DayTotals, WorkRec
-from services.classifier.times import dt, ts
+from services.classifier.domain.labels import label_work
+from services.classifier.domain.state import DAY, ClientState, DayTotals, WorkRec
+from services.classifier.domain.times import dt, ts
 from services.events.models import (
     CanonicalEvent,
     DeviceChange,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.classifier.state import HOUR, TicketRec, WorkRec
-from services.classifier.words import has_term, tokens
+from services.classifier.domain.state import HOUR, TicketRec, WorkRec
+from services.classifier.domain.words import has_term, tokens
 from services.events.models import Channel, IdentityRole, MeetingStatus, Nature
 from services.events.outputs import Initiator, WorkClass
 from services.events.policy import DirectToTechPolicy

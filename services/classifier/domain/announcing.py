@@ -10,9 +10,9 @@ window is enough; an unrelated request ("reset my password") never is.
 
 from __future__ import annotations
 
-from services.classifier.devices import Identities, names
-from services.classifier.state import ChangeRec, TicketRec
-from services.classifier.words import has_term, tokens
+from services.classifier.domain.devices import Identities, names
+from services.classifier.domain.state import ChangeRec, TicketRec
+from services.classifier.domain.words import has_term, tokens
 from services.events.models import Nature
 from services.events.policy import ClassifierPolicy, UnannouncedChangePolicy
 

@@ -28,10 +28,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from services.classifier.devices import Identities, hostname
-from services.classifier.labels import CLIENT_INITIATORS, is_follow_up
-from services.classifier.state import DAY, HOUR, AlertRec, ClientState, TicketRec
-from services.classifier.words import has_term, related, tokens
+from services.classifier.domain.devices import Identities, hostname
+from services.classifier.domain.labels import CLIENT_INITIATORS, is_follow_up
+from services.classifier.domain.state import DAY, HOUR, AlertRec, ClientState, TicketRec
+from services.classifier.domain.words import has_term, related, tokens
 from services.events.models import Nature
 from services.events.policy import ClassifierPolicy, LateReportingPolicy
 
