@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.vendorapi.app import StandIn, basic_credentials, client_credentials_token
+from services.vendorapi.app import StandIn, answer, basic_credentials, client_credentials_token
 
 
 def _denied() -> JSONResponse:
@@ -47,7 +47,7 @@ def register(app: FastAPI, state: StandIn) -> None:
         rows.sort(key=lambda r: int(r.id), reverse=True)
         page = rows[:size]
         last = int(page[0].id) if page else newer
-        return {"lastActivityId": last, "activities": [r.body for r in page]}
+        return answer({"lastActivityId": last, "activities": [r.body for r in page]})
 
     @app.get("/ninjaone/v2/devices")
     async def ninja_devices(request: Request) -> Any:
@@ -57,7 +57,7 @@ def register(app: FastAPI, state: StandIn) -> None:
         after = int(params.get("after", "0") or 0)
         size = min(int(params.get("pageSize", "200")), 1000)
         rows = [r for r in state.records.visible("ninjaone", "devices", now()) if int(r.id) > after]
-        return [r.body for r in rows[:size]]
+        return answer([r.body for r in rows[:size]])
 
     # -- Datto RMM --------------------------------------------------------------------
     @app.post("/dattormm/auth/oauth/token")
@@ -86,7 +86,7 @@ def register(app: FastAPI, state: StandIn) -> None:
         if (page_no + 1) * size < len(rows):
             next_url = str(request.url.include_query_params(page=page_no + 1, max=size))
         details = {"count": len(chunk), "totalCount": len(rows), "prevPageUrl": None}
-        return {"pageDetails": details | {"nextPageUrl": next_url}, key: chunk}
+        return answer({"pageDetails": details | {"nextPageUrl": next_url}, key: chunk})
 
     def datto_alerts(
         status: str, where: Callable[[dict[str, Any]], bool], muted: bool | None
@@ -155,10 +155,10 @@ def register(app: FastAPI, state: StandIn) -> None:
     async def tactical_alerts(request: Request) -> Any:
         if not tactical_ok(request):
             return _denied()
-        return [r.body for r in state.records.visible("tacticalrmm", "alerts", now())]
+        return answer([r.body for r in state.records.visible("tacticalrmm", "alerts", now())])
 
     @app.get("/tacticalrmm/agents/")
     async def tactical_agents(request: Request) -> Any:
         if not tactical_ok(request):
             return _denied()
-        return [r.body for r in state.records.visible("tacticalrmm", "agents", now())]
+        return answer([r.body for r in state.records.visible("tacticalrmm", "agents", now())])
