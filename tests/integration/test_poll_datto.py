@@ -18,6 +18,7 @@ from tests.support.polling import DATTO_SITE, T0, line, records
 
 from .conftest import RunningIngest
 from .test_poll import EXPECTED_REFS, make_poller, topic_events
+from .test_vendorapi import client
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +33,18 @@ def clock() -> ReplayClock:
 
 @pytest.fixture
 def standins(clock: ReplayClock) -> Iterator[RunningStandIns]:
-    running = start_standins(ApiRecords(records()), clock, None)
-    yield running
-    running.stop()
+    started = start_standins(ApiRecords(records()), clock, None)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def running() -> Iterator[list[RunningStandIns]]:
+    """Stand-ins a test starts with `client`, stopped after it."""
+    started: list[RunningStandIns] = []
+    yield started
+    for standins in started:
+        standins.stop()
 
 
 def test_a_resolution_whose_webhook_was_lost_is_learnt_from_the_resolved_list(
@@ -78,3 +88,58 @@ def test_a_resolution_whose_webhook_was_lost_is_learnt_from_the_resolved_list(
         ]
     finally:
         poller.stop()
+
+
+def datto_alert(uid: str, site: str, device: str) -> dict[str, Any]:
+    return {
+        "alertUid": uid,
+        "resolved": False,
+        "timestamp": int(T0.timestamp() * 1000),
+        "alertSourceInfo": {"deviceUid": device, "siteUid": site},
+    }
+
+
+def test_datto_moves_a_resolved_alert_from_the_open_list_to_the_resolved_one(
+    running: list[RunningStandIns],
+) -> None:
+    """Datto lists open and resolved alerts apart (account, site and device variants),
+    `max` rows a page from page 0; a resolution in api.jsonl (the open alert removed)
+    is in the resolved list from then on, with `resolvedOn` in epoch ms."""
+    lines = [
+        line(T0, "dattormm", "alerts", f"a-{i}", datto_alert(f"a-{i}", "s-1", "d-1"))
+        for i in range(3)
+    ]
+    lines.append(line(T0, "dattormm", "alerts", "b-1", datto_alert("b-1", "s-2", "d-2")))
+    gone = T0 + timedelta(minutes=40)
+    lines += [line(gone, "dattormm", "alerts", f"a-{i}", None, deleted=True) for i in range(3)]
+    clock = ReplayClock(T0 + timedelta(minutes=10), speed=0)
+    test, _ = client(running, ApiRecords(lines), clock)
+    token = test.post(
+        "/dattormm/auth/oauth/token",
+        data={"grant_type": "password", "username": "datto-key", "password": "datto-secret"},
+        auth=("public-client", "public"),
+    ).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def uids(path: str, **params: Any) -> list[str]:
+        answer = test.get(f"/dattormm/api/v2{path}", params=params, headers=bearer)
+        assert answer.status_code == 200, answer.text
+        return [a["alertUid"] for a in answer.json()["alerts"]]
+
+    assert uids("/account/alerts/open") == ["a-0", "a-1", "a-2", "b-1"]
+    assert uids("/account/alerts/resolved") == []
+    clock.set(T0 + timedelta(hours=1))
+    assert uids("/account/alerts/open") == ["b-1"]
+    assert uids("/site/s-2/alerts/open") == ["b-1"]
+    assert uids("/device/d-1/alerts/resolved") == ["a-0", "a-1", "a-2"]
+    first = test.get(
+        "/dattormm/api/v2/account/alerts/resolved", params={"max": 2, "page": 0}, headers=bearer
+    ).json()
+    assert [a["alertUid"] for a in first["alerts"]] == ["a-0", "a-1"]
+    assert first["alerts"][0]["resolved"] is True
+    assert first["alerts"][0]["resolvedOn"] == int(gone.timestamp() * 1000)
+    rest = test.get(first["pageDetails"]["nextPageUrl"], headers=bearer).json()
+    assert [a["alertUid"] for a in rest["alerts"]] == ["a-2"]
+    assert rest["pageDetails"]["nextPageUrl"] is None
+    assert test.get("/dattormm/api/v2/account/alerts/closed", headers=bearer).status_code == 404
+    assert test.get("/dattormm/api/v2/account/alerts/resolved").status_code == 401
