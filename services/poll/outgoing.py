@@ -16,7 +16,7 @@ from services.poll.domain.canonical import Links
 from services.poll.domain.deliveries import Outgoing
 from services.poll.domain.requests import Request, by_ids
 from services.poll.domain.specs import EntitySpec
-from services.poll.domain.window import record_id
+from services.poll.domain.window import parse_stamp, record_id
 
 # The field naming a ticket's client, per PSA (kept in the link table).
 _TICKET_CLIENT = {Source.autotask: "companyID", Source.halopsa: "client_id"}
@@ -166,7 +166,12 @@ def snapshot_delivery(
 ) -> Outgoing:
     """A snapshot collection's change: an alert raised or resolved, a device new or gone."""
     if spec.entity == "alerts" and spec.source is Source.dattormm:
-        return deliveries.datto_alert(spec, record, resolved_at=now if gone else None)
+        if not resolved:
+            return deliveries.datto_alert(spec, record, resolved_at=None)
+        # The resolved list says when (`resolvedOn`); an alert gone from both lists
+        # was resolved by now at the latest.
+        when = None if gone else parse_stamp(record.get("resolvedOn"))
+        return deliveries.datto_alert(spec, record, resolved_at=when or now)
     if spec.entity == "alerts" and spec.source is Source.tacticalrmm:
         return deliveries.tactical_alert(spec, record, resolved=resolved)
     return canonical.device_change(tenant, spec, record, removed=gone, seen_at=now)

@@ -4,6 +4,7 @@ only when the whole run succeeded."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,9 +14,15 @@ from services.events.tenant import Tenant
 from services.poll.adapters.ingest import IngestPoster, Posted
 from services.poll.adapters.store import Checkpoint, PollStore
 from services.poll.adapters.vendor import VendorClient
-from services.poll.domain.requests import Request, first_request, read_page
+from services.poll.domain.requests import Request, first_request, read_page, snapshot_requests
 from services.poll.domain.specs import Cursor, EntitySpec
-from services.poll.domain.window import in_order, next_watermark, read_from, record_id
+from services.poll.domain.window import (
+    in_order,
+    next_watermark,
+    parse_stamp,
+    read_from,
+    record_id,
+)
 from services.poll.metrics import PollMetrics
 from services.poll.outgoing import Resolver, snapshot_delivery
 
@@ -29,6 +36,7 @@ class RunResult:
     pages: int = 0
     posted: int = 0
     new: int = 0
+    repeated: int = 0  # read again within the overlap, unchanged: not posted again
 
 
 class CollectionPoller:
@@ -51,18 +59,29 @@ class CollectionPoller:
         self.resolver, self.metrics = resolver, metrics
         self.overlap, self.backfill, self.page_size = overlap, backfill, page_size
         self._labels = (str(spec.source), spec.entity)
+        # Bodies ingest took (new or duplicate) in the last run and in this one: the
+        # overlap reads them again, and the same body is the same event, so it is not
+        # posted twice. In memory only: after a restart they are re-posted (duplicates).
+        self._posted_before: set[bytes] = set()
+        self._posted_now: set[bytes] = set()
 
     def run_once(self) -> RunResult:
         if self.spec.cursor is Cursor.snapshot:
             return self._snapshot()
         return self._incremental()
 
-    def _post(self, outgoing: list[Any], result: RunResult) -> None:
+    def _post(self, outgoing: list[Any], result: RunResult, *, once: bool = False) -> None:
         for out in outgoing:
+            digest = hashlib.sha256(out.body).digest() if once else b""
+            if once and (digest in self._posted_now or digest in self._posted_before):
+                result.repeated += 1
+                continue
             answer = self.poster.post(out)
             result.posted += 1
             result.new += answer is Posted.new
             self.metrics.records.labels(*self._labels, str(answer)).inc()
+            if once and answer is not Posted.rejected:
+                self._posted_now.add(digest)
 
     # -- modified-stamp and id cursors ----------------------------------------------------
 
@@ -92,7 +111,7 @@ class CollectionPoller:
                     continue
             page = read_page(self.spec, request, answer)
             records = in_order(self.spec, page.records)
-            self._post(self.resolver.deliveries(self.spec, records), result)
+            self._post(self.resolver.deliveries(self.spec, records), result, once=True)
             result.pages += 1
             high = page.high or high
             if page.next is not None:
@@ -106,6 +125,7 @@ class CollectionPoller:
             else None
         )
         self.store.finish_run(src, ent, since=since, cursor=high, run_started_at=run_started)
+        self._posted_before, self._posted_now = self._posted_now, set()
         return result
 
     def _first(self, since: datetime | None, cursor: str | None, now: datetime) -> Request:
@@ -121,27 +141,34 @@ class CollectionPoller:
     def _snapshot(self) -> RunResult:
         src, ent = self._labels
         result = RunResult()
-        run_started = self.client.now()
-        request: Any = first_request(self.spec, since=None, after_id=None, page_size=self.page_size)
         current: dict[str, dict[str, Any]] = {}
-        while request is not None:
-            page = read_page(self.spec, request, self.client.call(request, f"{ent} page"))
-            for record in page.records:
-                current[record_id(self.spec, record)] = record
-            result.pages += 1
-            request = page.next
+        for first in snapshot_requests(self.spec, self.page_size):
+            request: Request | None = first
+            while request is not None:
+                page = read_page(self.spec, request, self.client.call(request, f"{ent} page"))
+                for record in page.records:
+                    rid = record_id(self.spec, record)
+                    # Resolved between the open and the resolved list: resolved wins.
+                    if not (current.get(rid) or {}).get("resolved"):
+                        current[rid] = record
+                result.pages += 1
+                request = page.next
         run_started = self.client.now()
         known = self.store.inventory(src, ent)
         is_alerts = ent == "alerts"
         announce = is_alerts or self.store.has_baseline(src, ent)
+        horizon = run_started - self.backfill
         for item_id, record in sorted(current.items()):
             resolved = bool(record.get("resolved"))
             before = known.get(item_id)
             out = []
-            if before is None and announce:
-                out.append(self._change(record, gone=False, resolved=False, now=run_started))
-            if is_alerts and resolved and not (before or {}).get("resolved"):
-                out.append(self._change(record, gone=False, resolved=True, now=run_started))
+            if before is None and is_alerts and resolved and _resolved_before(record, horizon):
+                pass  # resolved before the backfill window: history, not news
+            else:
+                if before is None and announce:
+                    out.append(self._change(record, gone=False, resolved=False, now=run_started))
+                if is_alerts and resolved and not (before or {}).get("resolved"):
+                    out.append(self._change(record, gone=False, resolved=True, now=run_started))
             self._post(out, result)
             if before is None or (is_alerts and resolved != bool(before.get("resolved"))):
                 self.store.remember(src, ent, item_id, {"resolved": resolved, **_small(record)})
@@ -160,6 +187,13 @@ class CollectionPoller:
         return snapshot_delivery(
             self.tenant, self.spec, record, gone=gone, resolved=resolved, now=now
         )
+
+
+def _resolved_before(record: dict[str, Any], horizon: datetime) -> bool:
+    """An alert whose resolution (Datto `resolvedOn`, Tactical `resolved_on`) is older
+    than `horizon`."""
+    stamp = parse_stamp(record.get("resolvedOn") or record.get("resolved_on"))
+    return stamp is not None and stamp < horizon
 
 
 def _small(record: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.vendorapi.app import StandIn, basic_credentials, client_credentials_token
+from services.vendorapi.app import StandIn, answer, basic_credentials, client_credentials_token
 from services.vendorapi.query import compare, field_value, stamp
 from services.vendorapi.records import Visible, parse_time
 
@@ -82,7 +82,7 @@ def register(app: FastAPI, state: StandIn) -> None:
             "prevPageUrl": None,
             "nextPageUrl": next_url,
         }
-        return {"items": [r.body for r in page], "pageDetails": details}
+        return answer({"items": [r.body for r in page], "pageDetails": details})
 
     # -- ConnectWise PSA --------------------------------------------------------------
     @app.get("/connectwise/v4_6_release/apis/3.0/{area}/{collection}")
@@ -143,12 +143,12 @@ def register(app: FastAPI, state: StandIn) -> None:
             for r in state.records.visible("halopsa", collection, state.clock())
             if since is None or stamp(r, HALO_STAMPS) >= since
         ]
-        answer: dict[str, Any] = {"record_count": len(rows)}
+        found: dict[str, Any] = {"record_count": len(rows)}
         if params.get("pageinate") == "true":
             size, page_no = int(params.get("page_size", "50")), int(params.get("page_no", "1"))
             rows = rows[(page_no - 1) * size : page_no * size]
-            answer |= {"page_no": page_no, "page_size": size}
-        return answer | {HALO_LISTS[collection]: [r.body for r in rows]}
+            found |= {"page_no": page_no, "page_size": size}
+        return answer(found | {HALO_LISTS[collection]: [r.body for r in rows]})
 
 
 def _autotask_match(record: Visible, item: dict[str, Any], stamps: tuple[str, ...]) -> bool:

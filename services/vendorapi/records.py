@@ -91,7 +91,28 @@ class ApiRecords:
             index = bisect.bisect_right(ats, now) - 1
             if index >= 0 and versions[index].body is not None:
                 out.append(Visible(rid, dict(versions[index].body or {}), versions[index].at))
-        return sorted(out, key=lambda v: (len(v.id), v.id) if v.id.isdigit() else (99, v.id))
+        return sorted(out, key=_id_order)
+
+    def removed(self, source: str, entity: str, now: datetime) -> list[Visible]:
+        """The records removed (`deleted`) at or before `now`, each with its last body
+        and the time it was removed (`at`), in id order: what a vendor whose list drops
+        a record (Datto RMM's open alerts, when resolved) shows in another list."""
+        out = []
+        with self._lock:
+            records = dict(self._versions.get((source, entity), {}))
+        for rid, versions in records.items():
+            ats = [v.at for v in versions]
+            index = bisect.bisect_right(ats, now) - 1
+            if index < 1 or versions[index].body is not None:
+                continue
+            last = next((v.body for v in reversed(versions[:index]) if v.body is not None), None)
+            if last is not None:
+                out.append(Visible(rid, dict(last), versions[index].at))
+        return sorted(out, key=_id_order)
+
+
+def _id_order(v: Visible) -> tuple[int, str]:
+    return (len(v.id), v.id) if v.id.isdigit() else (99, v.id)
 
 
 class ReplayClock:

@@ -11,7 +11,8 @@ Sources (see docs/connectors.md for the pages):
   page_size=&page_no=`, answering `{"record_count":N,"tickets":[...]}`.
 - NinjaOne `GET /v2/activities?newerThan=&olderThan=&pageSize=`, newest first:
   a full page is followed backwards with `olderThan` down to the watermark id.
-- Datto RMM `GET /api/v2/account/alerts/open`, `/api/v2/account/devices`, with
+- Datto RMM `GET /api/v2/account/alerts/open`, `/api/v2/account/alerts/resolved`,
+  `/api/v2/account/devices`, `max` (<= 250) rows a `page` (from 0), followed with
   `pageDetails.nextPageUrl`; Tactical RMM `PATCH /alerts/` and `GET /agents/`.
 """
 
@@ -114,6 +115,17 @@ def first_request(
             return Request("PATCH", "alerts/", body=body)
         return Request("GET", "agents/")
     raise ValueError(f"{src} is not polled")
+
+
+def snapshot_requests(spec: EntitySpec, page_size: int | None) -> list[Request]:
+    """A snapshot collection's lists, read whole each run. Datto RMM's alerts are two
+    lists: the open ones, then the resolved ones (`/alerts/resolved`, with `resolved`,
+    `resolvedOn`), so a resolution whose webhook was lost is still learnt, at its own
+    time, even for an alert raised and resolved between two runs."""
+    first = first_request(spec, since=None, after_id=None, page_size=page_size)
+    if spec.source is Source.dattormm and spec.entity == "alerts":
+        return [first, replace(first, path="api/v2/account/alerts/resolved")]
+    return [first]
 
 
 def read_page(spec: EntitySpec, request: Request, answer: Any) -> Page:
