@@ -6,8 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 # make test runs its tests in this many pytest-xdist processes. Most integration tests wait
-# on real processes (brokers, HTTP, SMTP), so three keep two cores busy; 1 runs them in order.
-TEST_WORKERS ?= 3
+# on real processes (brokers, HTTP, SMTP), so four keep two cores busy (worksteal: an idle process takes tests from a busy one); 1 runs them in order.
+TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 
@@ -62,7 +62,7 @@ system-packages: system-deps ## Debian packages the tests need too (prometheus, 
 	$(call install_debian,$(TEST_PACKAGES))
 
 test: $(STAMP) system-packages lint check-rules ## Lint, type-check, check the Prometheus rules, run every test but the acceptance tier
-	$(PY) -m pytest -m "not acceptance" -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not acceptance" -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test-acceptance: $(STAMP) system-packages ## The slow acceptance tier: `up`, `evaluate`, real Prometheus, chromium, restarts
 	$(PY) -m pytest -m acceptance $(PYTEST_ARGS)
