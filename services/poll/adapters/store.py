@@ -9,13 +9,13 @@ resumes at the checkpoint and re-posts at most that page, which ingest deduplica
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from services.platform import sqlite
 from services.poll.domain.requests import Request
 
 _SCHEMA = """
@@ -58,12 +58,8 @@ def _dt(text: str | None) -> datetime | None:
 
 class PollStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite.connect(path, schema=_SCHEMA)  # WAL, synchronous=FULL
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
