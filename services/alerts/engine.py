@@ -24,8 +24,9 @@ from services.alerts.policy import (
     on_signal,
     on_tick,
 )
+from services.alerts.rows import record_json
 from services.alerts.schedule import COOLED, schedule
-from services.alerts.store import Notice, Store, Tx
+from services.alerts.store import Notice, Store, Tx, UnreadableRecord
 from services.events import topics
 from services.events.outputs import HealthSnapshot, Signal
 from services.events.tenant import Tenant
@@ -89,6 +90,10 @@ class Alerting:
                         "Signal" if record.topic == topics.SIGNALS else "HealthSnapshot",
                         exc.errors()[0]["msg"] if exc.errors() else exc,
                     )
+                except UnreadableRecord as exc:
+                    # The alert it would update cannot be read back: skip this record rather
+                    # than refuse the batch forever (its offset is committed with the rest).
+                    log.error("%s: a record skipped: %s", record.topic, exc)
         return invalid
 
     def _take(self, tx: Tx, record: Incoming, now: float) -> None:
@@ -117,7 +122,11 @@ class Alerting:
         ids = []
         with self.store.transaction() as tx:
             for alert in alerts:
-                known = tx.alert_by_key(alert.key)
+                try:
+                    known = tx.alert_by_key(alert.key)
+                except UnreadableRecord as exc:
+                    log.error("Grafana alert %s skipped: %s", alert.key, exc)
+                    continue
                 told = tx.told(known.id) if known else ()
                 step = on_grafana(alert, known, told, now, self.tenant)
                 self._apply(tx, step, now, now, 0.0)
@@ -204,7 +213,14 @@ class Alerting:
         with self.store.transaction() as tx:
             for notice in tx.due(now, limit):
                 stored = notice.message
-                message = Message.from_json(stored) if stored else self._render(tx, notice, now)
+                try:
+                    message = Message.from_json(stored) if stored else self._render(tx, notice, now)
+                except UnreadableRecord as exc:
+                    # Nothing true can be written about it: fail this notice, visibly (the API shows
+                    # its last_error, the log says why), and go on with the others.
+                    log.error("notice %s not sent: %s", notice.id, exc)
+                    tx.mark_failed(notice.id, str(exc))
+                    continue
                 if message is None:
                     continue  # carried by another notice
                 tx.take(notice.id, message.to_json())
@@ -216,7 +232,11 @@ class Alerting:
         if notice.purpose is Purpose.digest:
             items = []
             for carried in tx.carried_by(notice.id):
-                alert = tx.alert(carried.alert_id or "")
+                try:
+                    alert = tx.alert(carried.alert_id or "")
+                except UnreadableRecord as exc:
+                    log.error("digest %s: an item left out: %s", notice.id, exc)
+                    continue
                 if alert is not None:
                     items.append((carried.purpose, alert))
             return Message(
@@ -333,5 +353,5 @@ def _view(alert: Alert, notices: list[Notice]) -> dict[str, Any]:
         "notified_at": alert.notified_at,
         "escalated_at": alert.escalated_at,
         "notifications": [n.summary() for n in notices],
-        "record": alert.record,
+        "record": record_json(alert.record),
     }
