@@ -10,8 +10,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from services.alerts import messages
 from services.alerts.grafana import GrafanaAlert
 from services.alerts.messages import Message
@@ -27,7 +25,6 @@ from services.alerts.policy import (
 from services.alerts.rows import record_json
 from services.alerts.schedule import COOLED, schedule
 from services.alerts.store import Notice, Store, Tx, UnreadableRecord
-from services.events import topics
 from services.events.outputs import HealthSnapshot, Signal
 from services.events.tenant import Tenant
 
@@ -36,10 +33,9 @@ log = logging.getLogger("partnerpulse.alerts")
 
 @dataclass(frozen=True)
 class Incoming:
-    """One record of `partnerpulse.signals` or `partnerpulse.health`."""
+    """One record of `partnerpulse.signals` or `partnerpulse.health`, parsed by the consumer."""
 
-    topic: str
-    value: bytes
+    record: Signal | HealthSnapshot
     timestamp: float  # the record's Kafka timestamp: when the classifier produced it
 
 
@@ -71,52 +67,39 @@ class Alerting:
 
     # -- in ---------------------------------------------------------------------------
 
-    def take_records(self, records: list[Incoming], now: float) -> dict[str, int]:
-        """Apply a batch of records in one transaction; returns invalid records per topic.
+    def take_records(self, records: list[Incoming], now: float) -> None:
+        """Apply a batch of records in one transaction.
 
         Signals before health at equal times, so a red band finds the signal that caused it.
         """
-        invalid: dict[str, int] = {}
-        ordered = sorted(records, key=lambda r: (r.timestamp, r.topic != topics.SIGNALS))
+        ordered = sorted(records, key=lambda r: (r.timestamp, not isinstance(r.record, Signal)))
         with self.store.transaction() as tx:
-            for record in ordered:
+            for incoming in ordered:
                 try:
-                    self._take(tx, record, now)
-                except ValidationError as exc:
-                    invalid[record.topic] = invalid.get(record.topic, 0) + 1
-                    log.warning(
-                        "%s: a record that is not a valid %s, skipped: %s",
-                        record.topic,
-                        "Signal" if record.topic == topics.SIGNALS else "HealthSnapshot",
-                        exc.errors()[0]["msg"] if exc.errors() else exc,
-                    )
+                    self._take(tx, incoming, now)
                 except UnreadableRecord as exc:
                     # The alert it would update cannot be read back: skip this record rather
                     # than refuse the batch forever (its offset is committed with the rest).
-                    log.error("%s: a record skipped: %s", record.topic, exc)
-        return invalid
+                    log.error("%s skipped: %s", type(incoming.record).__name__, exc)
 
-    def _take(self, tx: Tx, record: Incoming, now: float) -> None:
-        if record.topic == topics.SIGNALS:
-            signal = Signal.model_validate_json(record.value)
-            if signal.tenant != self.tenant.tenant:
-                return
-            known = tx.alert_by_key(f"signal:{signal.signal_id}")
+    def _take(self, tx: Tx, incoming: Incoming, now: float) -> None:
+        record = incoming.record
+        if record.tenant != self.tenant.tenant:
+            return
+        if isinstance(record, Signal):
+            known = tx.alert_by_key(f"signal:{record.signal_id}")
             told = tx.told(known.id) if known else ()
-            step = on_signal(signal, known, told, now, self.tenant)
-            self._apply(tx, step, now, record.timestamp, self.settle)
-        elif record.topic == topics.HEALTH:
-            snapshot = HealthSnapshot.model_validate_json(record.value)
-            if snapshot.tenant != self.tenant.tenant:
-                return
-            open_band = next(iter(tx.active_alerts(snapshot.client_id, AlertKind.band)), None)
+            step = on_signal(record, known, told, now, self.tenant)
+            self._apply(tx, step, now, incoming.timestamp, self.settle)
+        else:
+            open_band = next(iter(tx.active_alerts(record.client_id, AlertKind.band)), None)
             told = tx.told(open_band.id) if open_band else ()
             seen, step = on_health(
-                snapshot, tx.band(snapshot.client_id), open_band, told, now, self.tenant
+                record, tx.band(record.client_id), open_band, told, now, self.tenant
             )
             if seen is not None:
                 tx.save_band(seen)
-            self._apply(tx, step, now, record.timestamp, self.settle)
+            self._apply(tx, step, now, incoming.timestamp, self.settle)
 
     def take_grafana(self, alerts: list[GrafanaAlert], now: float) -> list[str]:
         ids = []

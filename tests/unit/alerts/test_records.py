@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -16,10 +17,13 @@ from fastapi import FastAPI
 
 from services.alerts import grafana
 from services.alerts.app import create_app
+from services.alerts.consumer import RecordConsumer, decode
 from services.alerts.engine import Alerting
+from services.alerts.metrics import AlertsMetrics
 from services.alerts.model import Alert, AlertKind, AlertState, Purpose, Role
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import Store, UnreadableRecord
+from services.events import topics
 from services.events.outputs import Band, Behaviour, HealthSnapshot, Severity, Signal
 from services.events.tenant import Tenant
 from services.runtime.auth import Scope, bearer, new_token
@@ -183,3 +187,33 @@ def test_the_api_serves_the_typed_record_as_before_and_names_a_damaged_one(app: 
             assert [v["kind"] for v in listing.json()] == ["band"]
 
     asyncio.run(scenario())
+
+
+def test_the_consumer_parses_each_record_once_and_skips_an_invalid_one(
+    tmp_path: Path, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the consumer hands the engine is typed; a record that is not the topic's
+    contract is counted, logged and skipped, and the valid ones of its batch go on."""
+    monkeypatch.setenv("PARTNERPULSE_SETTINGS_FILE", str(tmp_path / "none.yaml"))
+    h = harness(tmp_path, tenant)
+    metrics = AlertsMetrics()
+    consumer = RecordConsumer(h.engine, "127.0.0.1:9", AlertsSettings(), metrics)
+    sig = signal()
+    batch = {
+        "partition 0": [
+            SimpleNamespace(topic=topics.SIGNALS, value=b'{"tenant": 1}', timestamp=0),
+            SimpleNamespace(
+                topic=topics.SIGNALS, value=sig.model_dump_json().encode(), timestamp=NOW * 1000
+            ),
+            SimpleNamespace(topic=topics.HEALTH, value=sig.model_dump_json().encode(), timestamp=0),
+        ]
+    }
+    consumer._apply(batch)
+
+    assert stored(h, AlertKind.signal).record == sig
+    sample = metrics.registry.get_sample_value
+    assert sample("partnerpulse_alerts_records_consumed_total", {"topic": topics.SIGNALS}) == 2
+    assert sample("partnerpulse_alerts_records_consumed_total", {"topic": topics.HEALTH}) == 1
+    assert sample("partnerpulse_alerts_records_invalid_total", {"topic": topics.SIGNALS}) == 1
+    assert sample("partnerpulse_alerts_records_invalid_total", {"topic": topics.HEALTH}) == 1
+    assert isinstance(decode(topics.HEALTH, health().model_dump_json().encode()), HealthSnapshot)
