@@ -195,9 +195,8 @@ class Alerting:
         out = []
         with self.store.transaction() as tx:
             for notice in tx.due(now, limit):
-                stored = notice.message
                 try:
-                    message = Message.from_json(stored) if stored else self._render(tx, notice, now)
+                    message = notice.message or self._render(tx, notice, now)
                 except UnreadableRecord as exc:
                     # Nothing true can be written about it: fail this notice, visibly (the API shows
                     # its last_error, the log says why), and go on with the others.
@@ -206,7 +205,7 @@ class Alerting:
                     continue
                 if message is None:
                     continue  # carried by another notice
-                tx.take(notice.id, message.to_json())
+                tx.take(notice.id, message)
                 out.append(Outgoing(notice, message))
         return out
 
@@ -256,7 +255,7 @@ class Alerting:
         )
         ack_url = f"{self.public_url}/v1/alerts/{alert.id}/ack"
         root = tx.thread_root(alert.id, address, notice.id)
-        in_reply_to = root.message["message_id"] if root and root.message else None
+        in_reply_to = root.message.message_id if root and root.message else None
         return Message(
             subject=messages.subject(notice.purpose, alert, reply=in_reply_to is not None),
             text="\n".join([*lines, *messages.footer(alert, ack_url)]),

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.alerts.grafana import GrafanaAlert, GrafanaRejected
+from services.alerts.messages import Message
 from services.alerts.model import (
     Alert,
     AlertKind,
@@ -50,7 +51,7 @@ class Notice:
     attempts: int
     created_at: float
     triggered_at: float
-    message: dict[str, Any] | None
+    message: Message | None  # rendered when first taken; a retry sends it again
     carrier_id: int | None
     sent_at: float | None
     last_error: str | None
@@ -153,7 +154,7 @@ def notice_of(row: sqlite3.Row) -> Notice:
         attempts=row["attempts"],
         created_at=row["created_at"],
         triggered_at=row["triggered_at"],
-        message=json.loads(row["message"]) if row["message"] else None,
+        message=Message.from_json(json.loads(row["message"])) if row["message"] else None,
         carrier_id=row["carrier_id"],
         sent_at=row["sent_at"],
         last_error=row["last_error"],
