@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.alerts.grafana import GrafanaAlert, GrafanaRejected
+from services.alerts.grafana import GrafanaAlert
 from services.alerts.messages import Message
 from services.alerts.model import (
     Alert,
@@ -103,9 +103,7 @@ def _reason(exc: ValueError) -> str:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "record"
         return f"{where}: {first['msg']}"
-    if isinstance(exc, GrafanaRejected | json.JSONDecodeError):
-        return str(exc)
-    return repr(exc)
+    return str(exc)  # GrafanaRejected and JSONDecodeError say what and where
 
 
 def alert_of(row: sqlite3.Row) -> Alert:
