@@ -92,7 +92,8 @@ class Alerting:
             step = on_signal(record, known, told, now, self.tenant)
             self._apply(tx, step, now, incoming.timestamp, self.settle)
         else:
-            open_band = next(iter(tx.active_alerts(record.client_id, AlertKind.band)), None)
+            bands = tx.active_alerts(record.client_id, AlertKind.band, strict=True)
+            open_band = next(iter(bands), None)
             told = tx.told(open_band.id) if open_band else ()
             seen, step = on_health(
                 record, tx.band(record.client_id), open_band, told, now, self.tenant

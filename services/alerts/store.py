@@ -122,8 +122,10 @@ class Tx(OutboxQueries, ReportQueries):
         return alert_of(row) if row else None
 
     def active_alerts(
-        self, client_id: str | None = None, kind: AlertKind | None = None
+        self, client_id: str | None = None, kind: AlertKind | None = None, *, strict: bool = False
     ) -> list[Alert]:
+        """Strict: raise UnreadableRecord rather than leave an unreadable alert out (where
+        leaving it out would open a second alert for the same risk)."""
         query, args = "SELECT * FROM alerts WHERE state != 'resolved'", []
         if client_id is not None:
             query += " AND client_id = ?"
@@ -131,7 +133,8 @@ class Tx(OutboxQueries, ReportQueries):
         if kind is not None:
             query += " AND kind = ?"
             args.append(kind.value)
-        return self._readable(self.conn.execute(query + " ORDER BY opened_at", args))
+        rows = self.conn.execute(query + " ORDER BY opened_at", args)
+        return [alert_of(r) for r in rows] if strict else self._readable(rows)
 
     def alerts(self, state: str | None = None, limit: int = 500) -> list[Alert]:
         query, args = "SELECT * FROM alerts", list[object]()

@@ -151,6 +151,19 @@ def test_a_damaged_grafana_record_does_not_refuse_grafanas_notification(
         tx.alert(ident)
 
 
+def test_a_damaged_red_band_is_not_opened_again_by_the_next_red_judgement(
+    tmp_path: Path, tenant: Tenant
+) -> None:
+    h = harness(tmp_path, tenant)
+    h.feed(health(seq=1))
+    band = stored(h, AlertKind.band)
+    corrupt(h.engine.store, band.id, json.dumps({"band": "red"}))
+    h.feed(health(seq=2, day=1), health("globex", seq=1))  # still red; another client red
+    with h.engine.store.transaction() as tx:
+        keys = [k for (k,) in tx.conn.execute("SELECT key FROM alerts ORDER BY key")]
+    assert keys == [band.key, "band:globex:2026-03-02T09:00:00+00:00"]
+
+
 @pytest.fixture
 def app(tmp_path: Path, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
     """The real app, in-process (its workers are not started: no broker, no SMTP)."""
