@@ -27,6 +27,7 @@ from services.alerts.engine import Alerting, UnknownAlert
 from services.alerts.metrics import AlertsMetrics
 from services.alerts.model import AlertState
 from services.alerts.reviews import Reviews, ReviewWorker, classifier_fetcher
+from services.alerts.rows import UnreadableRecord
 from services.alerts.sender import Sender
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import Store
@@ -173,6 +174,8 @@ def create_app(
             return engine.view(alert_id)
         except UnknownAlert:
             raise HTTPException(404, f"no alert {alert_id!r}") from None
+        except UnreadableRecord as exc:
+            raise HTTPException(409, str(exc)) from None
 
     @app.post(
         "/v1/alerts/{alert_id}/ack",
@@ -185,6 +188,8 @@ def create_app(
             alert = engine.acknowledge(alert_id, principal.name, time.time())
         except UnknownAlert:
             raise HTTPException(404, f"no alert {alert_id!r}") from None
+        except UnreadableRecord as exc:  # its stored record is damaged: say so, do not 500
+            raise HTTPException(409, str(exc)) from None
         if alert.state is AlertState.resolved:
             raise HTTPException(409, f"alert {alert_id} is already resolved; nothing to stop")
         return engine.view(alert_id)

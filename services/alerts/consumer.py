@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from typing import Any
 
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
+from pydantic import ValidationError
 
 from services.alerts.engine import Alerting, Incoming
 from services.alerts.metrics import AlertsMetrics
 from services.alerts.settings import AlertsSettings
 from services.alerts.worker import Worker
 from services.events import topics
+from services.events.outputs import HealthSnapshot, Signal
 
 log = logging.getLogger("partnerpulse.alerts.consumer")
 
@@ -98,20 +101,39 @@ class RecordConsumer(Worker):
                 _close(consumer)
 
     def _apply(self, batch: dict[Any, list[Any]]) -> None:
-        records = [
-            Incoming(
-                topic=record.topic,
-                value=record.value or b"",
-                timestamp=record.timestamp / 1000 if record.timestamp > 0 else time.time(),
-            )
-            for records in batch.values()
-            for record in records
-        ]
-        invalid = self.engine.take_records(records, time.time())
-        for record in records:
-            self.metrics.consumed.labels(topic=record.topic).inc()
+        """Parse each record once, here, and hand the valid ones to the engine; an invalid
+        one is logged and counted, and its offset committed with the rest (skipped)."""
+        consumed: Counter[str] = Counter()
+        invalid: Counter[str] = Counter()
+        parsed = []
+        for record in (r for records in batch.values() for r in records):
+            consumed[record.topic] += 1
+            try:
+                value = decode(record.topic, record.value or b"")
+            except ValidationError as exc:
+                invalid[record.topic] += 1
+                log.warning(
+                    "%s: a record that is not a valid %s, skipped: %s",
+                    record.topic,
+                    "Signal" if record.topic == topics.SIGNALS else "HealthSnapshot",
+                    exc.errors()[0]["msg"] if exc.errors() else exc,
+                )
+                continue
+            stamp = record.timestamp / 1000 if record.timestamp > 0 else time.time()
+            parsed.append(Incoming(value, stamp))
+        self.engine.take_records(parsed, time.time())
+        for topic, count in consumed.items():
+            self.metrics.consumed.labels(topic=topic).inc(count)
         for topic, count in invalid.items():
             self.metrics.invalid.labels(topic=topic).inc(count)
+
+
+def decode(topic: str, value: bytes) -> Signal | HealthSnapshot:
+    """The classifier's record on `topic` (signals or health), validated against its
+    contract: raises pydantic's ValidationError."""
+    if topic == topics.SIGNALS:
+        return Signal.model_validate_json(value)
+    return HealthSnapshot.model_validate_json(value)
 
 
 def _close(consumer: Any) -> None:

@@ -10,8 +10,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from services.alerts import messages
 from services.alerts.grafana import GrafanaAlert
 from services.alerts.messages import Message
@@ -24,9 +22,9 @@ from services.alerts.policy import (
     on_signal,
     on_tick,
 )
+from services.alerts.rows import record_json
 from services.alerts.schedule import COOLED, schedule
-from services.alerts.store import Notice, Store, Tx
-from services.events import topics
+from services.alerts.store import Notice, Store, Tx, UnreadableRecord
 from services.events.outputs import HealthSnapshot, Signal
 from services.events.tenant import Tenant
 
@@ -35,10 +33,9 @@ log = logging.getLogger("partnerpulse.alerts")
 
 @dataclass(frozen=True)
 class Incoming:
-    """One record of `partnerpulse.signals` or `partnerpulse.health`."""
+    """One record of `partnerpulse.signals` or `partnerpulse.health`, parsed by the consumer."""
 
-    topic: str
-    value: bytes
+    record: Signal | HealthSnapshot
     timestamp: float  # the record's Kafka timestamp: when the classifier produced it
 
 
@@ -70,54 +67,50 @@ class Alerting:
 
     # -- in ---------------------------------------------------------------------------
 
-    def take_records(self, records: list[Incoming], now: float) -> dict[str, int]:
-        """Apply a batch of records in one transaction; returns invalid records per topic.
+    def take_records(self, records: list[Incoming], now: float) -> None:
+        """Apply a batch of records in one transaction.
 
         Signals before health at equal times, so a red band finds the signal that caused it.
         """
-        invalid: dict[str, int] = {}
-        ordered = sorted(records, key=lambda r: (r.timestamp, r.topic != topics.SIGNALS))
+        ordered = sorted(records, key=lambda r: (r.timestamp, not isinstance(r.record, Signal)))
         with self.store.transaction() as tx:
-            for record in ordered:
+            for incoming in ordered:
                 try:
-                    self._take(tx, record, now)
-                except ValidationError as exc:
-                    invalid[record.topic] = invalid.get(record.topic, 0) + 1
-                    log.warning(
-                        "%s: a record that is not a valid %s, skipped: %s",
-                        record.topic,
-                        "Signal" if record.topic == topics.SIGNALS else "HealthSnapshot",
-                        exc.errors()[0]["msg"] if exc.errors() else exc,
-                    )
-        return invalid
+                    self._take(tx, incoming, now)
+                except UnreadableRecord as exc:
+                    # The alert it would update cannot be read back: skip this record rather
+                    # than refuse the batch forever (its offset is committed with the rest).
+                    log.error("%s skipped: %s", type(incoming.record).__name__, exc)
 
-    def _take(self, tx: Tx, record: Incoming, now: float) -> None:
-        if record.topic == topics.SIGNALS:
-            signal = Signal.model_validate_json(record.value)
-            if signal.tenant != self.tenant.tenant:
-                return
-            known = tx.alert_by_key(f"signal:{signal.signal_id}")
+    def _take(self, tx: Tx, incoming: Incoming, now: float) -> None:
+        record = incoming.record
+        if record.tenant != self.tenant.tenant:
+            return
+        if isinstance(record, Signal):
+            known = tx.alert_by_key(f"signal:{record.signal_id}")
             told = tx.told(known.id) if known else ()
-            step = on_signal(signal, known, told, now, self.tenant)
-            self._apply(tx, step, now, record.timestamp, self.settle)
-        elif record.topic == topics.HEALTH:
-            snapshot = HealthSnapshot.model_validate_json(record.value)
-            if snapshot.tenant != self.tenant.tenant:
-                return
-            open_band = next(iter(tx.active_alerts(snapshot.client_id, AlertKind.band)), None)
+            step = on_signal(record, known, told, now, self.tenant)
+            self._apply(tx, step, now, incoming.timestamp, self.settle)
+        else:
+            bands = tx.active_alerts(record.client_id, AlertKind.band, strict=True)
+            open_band = next(iter(bands), None)
             told = tx.told(open_band.id) if open_band else ()
             seen, step = on_health(
-                snapshot, tx.band(snapshot.client_id), open_band, told, now, self.tenant
+                record, tx.band(record.client_id), open_band, told, now, self.tenant
             )
             if seen is not None:
                 tx.save_band(seen)
-            self._apply(tx, step, now, record.timestamp, self.settle)
+            self._apply(tx, step, now, incoming.timestamp, self.settle)
 
     def take_grafana(self, alerts: list[GrafanaAlert], now: float) -> list[str]:
         ids = []
         with self.store.transaction() as tx:
             for alert in alerts:
-                known = tx.alert_by_key(alert.key)
+                try:
+                    known = tx.alert_by_key(alert.key)
+                except UnreadableRecord as exc:
+                    log.error("Grafana alert %s skipped: %s", alert.key, exc)
+                    continue
                 told = tx.told(known.id) if known else ()
                 step = on_grafana(alert, known, told, now, self.tenant)
                 self._apply(tx, step, now, now, 0.0)
@@ -203,11 +196,17 @@ class Alerting:
         out = []
         with self.store.transaction() as tx:
             for notice in tx.due(now, limit):
-                stored = notice.message
-                message = Message.from_json(stored) if stored else self._render(tx, notice, now)
+                try:
+                    message = notice.message or self._render(tx, notice, now)
+                except UnreadableRecord as exc:
+                    # Nothing true can be written about it: fail this notice, visibly (the API shows
+                    # its last_error, the log says why), and go on with the others.
+                    log.error("notice %s not sent: %s", notice.id, exc)
+                    tx.mark_failed(notice.id, str(exc))
+                    continue
                 if message is None:
                     continue  # carried by another notice
-                tx.take(notice.id, message.to_json())
+                tx.take(notice.id, message)
                 out.append(Outgoing(notice, message))
         return out
 
@@ -216,7 +215,11 @@ class Alerting:
         if notice.purpose is Purpose.digest:
             items = []
             for carried in tx.carried_by(notice.id):
-                alert = tx.alert(carried.alert_id or "")
+                try:
+                    alert = tx.alert(carried.alert_id or "")
+                except UnreadableRecord as exc:
+                    log.error("digest %s: an item left out: %s", notice.id, exc)
+                    continue
                 if alert is not None:
                     items.append((carried.purpose, alert))
             return Message(
@@ -253,7 +256,7 @@ class Alerting:
         )
         ack_url = f"{self.public_url}/v1/alerts/{alert.id}/ack"
         root = tx.thread_root(alert.id, address, notice.id)
-        in_reply_to = root.message["message_id"] if root and root.message else None
+        in_reply_to = root.message.message_id if root and root.message else None
         return Message(
             subject=messages.subject(notice.purpose, alert, reply=in_reply_to is not None),
             text="\n".join([*lines, *messages.footer(alert, ack_url)]),
@@ -333,5 +336,5 @@ def _view(alert: Alert, notices: list[Notice]) -> dict[str, Any]:
         "notified_at": alert.notified_at,
         "escalated_at": alert.escalated_at,
         "notifications": [n.summary() for n in notices],
-        "record": alert.record,
+        "record": record_json(alert.record),
     }

@@ -49,7 +49,8 @@ class GrafanaAlert:
     def key(self) -> str:
         return f"grafana:{self.fingerprint}:{self.starts_at}"
 
-    def as_record(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
+        """The alert in Grafana's own words: how it is stored and shown by the API."""
         return {
             "fingerprint": self.fingerprint,
             "status": self.status,
@@ -60,6 +61,15 @@ class GrafanaAlert:
             "generatorURL": self.generator_url,
             "receiver": self.receiver,
         }
+
+    @classmethod
+    def from_json(cls, data: Any) -> GrafanaAlert:
+        """Read back what `to_json` wrote, checked as the webhook checks it
+        (GrafanaRejected(422) naming the field if it does not hold)."""
+        if not isinstance(data, dict):
+            raise GrafanaRejected(422, "a Grafana alert must be a JSON object")
+        receiver = data.get("receiver")
+        return _alert(data, "alert", receiver if isinstance(receiver, str) else None)
 
 
 def verify(
@@ -124,42 +134,41 @@ def parse(body: bytes) -> list[GrafanaAlert]:
     alerts = document.get("alerts")
     if not isinstance(alerts, list):
         raise GrafanaRejected(422, "alerts: missing or not a list (is this Grafana's webhook?)")
-    out = []
-    for i, item in enumerate(alerts):
-        where = f"alerts[{i}]"
-        if not isinstance(item, dict):
-            raise GrafanaRejected(422, f"{where}: must be an object")
-        fingerprint, status, starts_at = (
-            item.get("fingerprint"),
-            item.get("status"),
-            item.get("startsAt"),
-        )
-        if not isinstance(fingerprint, str) or not fingerprint:
-            raise GrafanaRejected(422, f"{where}.fingerprint: missing")
-        if status not in ("firing", "resolved"):
-            raise GrafanaRejected(422, f"{where}.status: {status!r} is not firing or resolved")
-        if not isinstance(starts_at, str):
-            raise GrafanaRejected(422, f"{where}.startsAt: missing")
-        try:
-            datetime.fromisoformat(starts_at.replace("Z", "+00:00"))
-        except ValueError:
-            raise GrafanaRejected(
-                422, f"{where}.startsAt: {starts_at!r} is not an RFC 3339 time"
-            ) from None
-        out.append(
-            GrafanaAlert(
-                fingerprint=fingerprint,
-                status=status,
-                starts_at=starts_at,
-                labels=_strings(item.get("labels"), f"{where}.labels"),
-                annotations=_strings(item.get("annotations"), f"{where}.annotations"),
-                ends_at=item.get("endsAt") if isinstance(item.get("endsAt"), str) else None,
-                generator_url=item.get("generatorURL")
-                if isinstance(item.get("generatorURL"), str)
-                else None,
-                receiver=document.get("receiver")
-                if isinstance(document.get("receiver"), str)
-                else None,
-            )
-        )
-    return out
+    receiver = document.get("receiver")
+    return [
+        _alert(item, f"alerts[{i}]", receiver if isinstance(receiver, str) else None)
+        for i, item in enumerate(alerts)
+    ]
+
+
+def _alert(item: Any, where: str, receiver: str | None) -> GrafanaAlert:
+    if not isinstance(item, dict):
+        raise GrafanaRejected(422, f"{where}: must be an object")
+    fingerprint, status, starts_at = (
+        item.get("fingerprint"),
+        item.get("status"),
+        item.get("startsAt"),
+    )
+    if not isinstance(fingerprint, str) or not fingerprint:
+        raise GrafanaRejected(422, f"{where}.fingerprint: missing")
+    if status not in ("firing", "resolved"):
+        raise GrafanaRejected(422, f"{where}.status: {status!r} is not firing or resolved")
+    if not isinstance(starts_at, str):
+        raise GrafanaRejected(422, f"{where}.startsAt: missing")
+    try:
+        datetime.fromisoformat(starts_at.replace("Z", "+00:00"))
+    except ValueError:
+        raise GrafanaRejected(
+            422, f"{where}.startsAt: {starts_at!r} is not an RFC 3339 time"
+        ) from None
+    ends_at, generator_url = item.get("endsAt"), item.get("generatorURL")
+    return GrafanaAlert(
+        fingerprint=fingerprint,
+        status=status,
+        starts_at=starts_at,
+        labels=_strings(item.get("labels"), f"{where}.labels"),
+        annotations=_strings(item.get("annotations"), f"{where}.annotations"),
+        ends_at=ends_at if isinstance(ends_at, str) else None,
+        generator_url=generator_url if isinstance(generator_url, str) else None,
+        receiver=receiver,
+    )

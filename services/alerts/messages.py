@@ -18,7 +18,9 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.alerts.grafana import GrafanaAlert
 from services.alerts.model import RED_BAND, Alert, AlertKind, Purpose, Recipient, Role
+from services.events.outputs import HealthSnapshot, Signal
 from services.events.wording import WORDS
 
 # The account lead's words for each behaviour live with every other wording of it.
@@ -86,17 +88,19 @@ def describe_ref(ref: str) -> str:
     return f"{SOURCES.get(source, source)} {ENTITIES.get(entity, entity)} #{ident}"
 
 
-def _when(iso: str | None, zone: ZoneInfo) -> str:
-    if not iso:
+def _when(moment: datetime | str | None, zone: ZoneInfo) -> str:
+    """A moment for the reader: a datetime, or Grafana's RFC 3339 text."""
+    if not moment:
         return "?"
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
-    return moment.strftime("%a %d %b %Y %H:%M %Z")
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return moment.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
 
 
-def _day(iso: str | None, zone: ZoneInfo) -> str:
-    if not iso:
+def _day(moment: datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
         return "?"
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone).strftime("%d %b %Y")
+    return moment.astimezone(zone).strftime("%d %b %Y")
 
 
 def client_label(alert: Alert) -> str:
@@ -104,62 +108,72 @@ def client_label(alert: Alert) -> str:
 
 
 def title(alert: Alert) -> str:
-    if alert.kind is AlertKind.grafana:
-        summary = alert.record.get("annotations", {}).get("summary")
+    if isinstance(alert.record, GrafanaAlert):
+        summary = alert.record.annotations.get("summary")
         where = f"{alert.client_name}: " if alert.client_name else ""
         return f"{where}{summary or alert.risk}"
     return f"{client_label(alert)}: {PATTERN.get(alert.risk, alert.risk)}"
 
 
-def _evidence(record: dict[str, Any], zone: ZoneInfo, indent: str = "  ") -> list[str]:
-    lines = []
-    for item in record.get("evidence", []):
-        lines.append(
-            f"{indent}- {_when(item.get('at'), zone)}: {describe_ref(item['ref'])}: "
-            f"{item.get('note', '')}"
-        )
-    shown, total = len(record.get("evidence", [])), record.get("evidence_count", 0)
+def _evidence(signal: Signal, zone: ZoneInfo, indent: str = "  ") -> list[str]:
+    lines = [
+        f"{indent}- {_when(item.at, zone)}: {describe_ref(item.ref)}: {item.note}"
+        for item in signal.evidence
+    ]
+    shown, total = len(signal.evidence), signal.evidence_count
     if total > shown:
         lines.append(f"{indent}  ({total - shown} earlier occurrence(s) not listed)")
     return lines
 
 
 def _signal_body(alert: Alert, zone: ZoneInfo) -> list[str]:
-    r = alert.record
+    s = alert.record
+    if not isinstance(s, Signal):
+        # A red band or Grafana alert gathered into a digest: no pattern to describe.
+        return [
+            "What we saw: ",
+            f"Severity: {alert.severity.value}. 0 occurrence(s), first ?, latest ?.",
+            "",
+            "Evidence (newest last):",
+            "",
+            f"What to do: {ACTION.get(alert.risk, 'Review the evidence with the client.')}",
+        ]
     return [
-        f"What we saw: {r.get('explanation', '')}",
-        f"Severity: {alert.severity.value}. {r.get('evidence_count', 0)} occurrence(s), "
-        f"first {_day(r.get('first_seen_at'), zone)}, latest {_day(r.get('last_seen_at'), zone)}.",
+        f"What we saw: {s.explanation}",
+        f"Severity: {alert.severity.value}. {s.evidence_count} occurrence(s), "
+        f"first {_day(s.first_seen_at, zone)}, latest {_day(s.last_seen_at, zone)}.",
         "",
         "Evidence (newest last):",
-        *_evidence(r, zone),
+        *_evidence(s, zone),
         "",
         f"What to do: {ACTION.get(alert.risk, 'Review the evidence with the client.')}",
     ]
 
 
-def _band_body(alert: Alert, signals: Sequence[Alert], zone: ZoneInfo) -> list[str]:
-    r = alert.record
+def _band_body(
+    alert: Alert, health: HealthSnapshot, signals: Sequence[Alert], zone: ZoneInfo
+) -> list[str]:
     lines = [
-        f"{client_label(alert)}'s partnership health is red: {r.get('score')} of 100"
+        f"{client_label(alert)}'s partnership health is red: {health.score} of 100"
         + (
-            f" (its own baseline is {r['baseline_score']}, a change of {r['change']:+})."
-            if r.get("baseline_score") is not None and r.get("change") is not None
+            f" (its own baseline is {health.baseline_score}, a change of {health.change:+})."
+            if health.baseline_score is not None and health.change is not None
             else "."
         ),
     ]
-    taken = {k: v for k, v in (r.get("components") or {}).items() if v}
+    taken = {k: v for k, v in health.components.items() if v}
     if taken:
         parts = [f"{PATTERN.get(k, k.replace('_', ' '))} {v:g}" for k, v in taken.items()]
         lines.append("Points taken off: " + ", ".join(parts) + ".")
     lines += ["", f"What to do: {ACTION[RED_BAND]}"]
     for signal in signals:
         s = signal.record
+        if not isinstance(s, Signal):
+            continue  # the related alerts are the client's open signals
         lines += [
             "",
             f"* {PATTERN.get(signal.risk, signal.risk).capitalize()} "
-            f"({signal.severity.value}, {s.get('evidence_count', 0)} occurrence(s)): "
-            f"{s.get('explanation', '')}",
+            f"({signal.severity.value}, {s.evidence_count} occurrence(s)): {s.explanation}",
             *_evidence(s, zone, indent="    "),
             f"    What to do: {ACTION.get(signal.risk, '')}",
         ]
@@ -168,12 +182,10 @@ def _band_body(alert: Alert, signals: Sequence[Alert], zone: ZoneInfo) -> list[s
     return lines
 
 
-def _grafana_body(alert: Alert, zone: ZoneInfo) -> list[str]:
-    r = alert.record
-    notes = r.get("annotations", {})
-    labels = r.get("labels", {})
+def _grafana_body(alert: Alert, grafana: GrafanaAlert, zone: ZoneInfo) -> list[str]:
+    notes, labels = grafana.annotations, grafana.labels
     lines = [
-        f"Grafana alert {alert.risk} is firing since {_when(r.get('startsAt'), zone)}.",
+        f"Grafana alert {alert.risk} is firing since {_when(grafana.starts_at, zone)}.",
     ]
     if notes.get("description"):
         lines.append(notes["description"])
@@ -183,24 +195,24 @@ def _grafana_body(alert: Alert, zone: ZoneInfo) -> list[str]:
         lines.append(f"What to do: follow the runbook at {notes['runbook_url']}")
     else:
         lines.append("What to do: open the alert in Grafana and check the panel it names.")
-    if r.get("generatorURL"):
-        lines.append(f"In Grafana: {r['generatorURL']}")
+    if grafana.generator_url:
+        lines.append(f"In Grafana: {grafana.generator_url}")
     return lines
 
 
 def _cleared(alert: Alert, zone: ZoneInfo) -> list[str]:
     r = alert.record
-    if alert.kind is AlertKind.band:
+    if isinstance(r, HealthSnapshot):
         return [
-            f"Cleared: {client_label(alert)}'s health is back to {r.get('band')} "
-            f"({r.get('score')} of 100) as of {_day(r.get('as_of'), zone)}."
+            f"Cleared: {client_label(alert)}'s health is back to {r.band.value} "
+            f"({r.score} of 100) as of {_day(r.as_of, zone)}."
         ]
-    if alert.kind is AlertKind.grafana:
+    if isinstance(r, GrafanaAlert):
         return [f"Cleared: Grafana reports {alert.risk} resolved."]
-    if r.get("status") == "withdrawn":
+    if r.status == "withdrawn":
         return ["Withdrawn: later events showed the evidence did not hold. Nothing to do."]
     return [
-        f"Cleared: no new occurrence since {_day(r.get('last_seen_at'), zone)}; "
+        f"Cleared: no new occurrence since {_day(r.last_seen_at, zone)}; "
         "the pattern is considered over. Nothing more to do."
     ]
 
@@ -216,10 +228,10 @@ def body(
     """The text of one notice about one alert."""
     if purpose is Purpose.resolved:
         return _cleared(alert, zone)
-    if alert.kind is AlertKind.band:
-        core = _band_body(alert, related, zone)
-    elif alert.kind is AlertKind.grafana:
-        core = _grafana_body(alert, zone)
+    if isinstance(alert.record, HealthSnapshot):
+        core = _band_body(alert, alert.record, related, zone)
+    elif isinstance(alert.record, GrafanaAlert):
+        core = _grafana_body(alert, alert.record, zone)
     else:
         core = _signal_body(alert, zone)
     if purpose is Purpose.updated:
@@ -244,10 +256,8 @@ def _when_ts(ts: float | None, zone: ZoneInfo) -> str:
 
 def subject(purpose: Purpose, alert: Alert, reply: bool) -> str:
     base = f"[partnerpulse] {title(alert)}"
-    if alert.kind is AlertKind.band:
-        base = (
-            f"[partnerpulse] {client_label(alert)} turned red: health {alert.record.get('score')}"
-        )
+    if isinstance(alert.record, HealthSnapshot):
+        base = f"[partnerpulse] {client_label(alert)} turned red: health {alert.record.score}"
     suffix = {
         Purpose.resolved: " - cleared",
         Purpose.reminder: " - reminder",

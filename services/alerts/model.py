@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from services.events.outputs import Severity
+from services.alerts.grafana import GrafanaAlert
+from services.events.outputs import HealthSnapshot, Severity, Signal
 
 
 class AlertKind(StrEnum):
@@ -51,6 +52,17 @@ class Role(StrEnum):
 
 RED_BAND = "red_band"  # the risk name of a client in the red band
 
+# What an alert carries: the latest input about its risk, as the validated type it was
+# parsed into at the edge (the Kafka consumer, the Grafana webhook). It becomes JSON only
+# at the SQLite store (`rows`) and in the HTTP API's answers.
+AlertRecord = Signal | HealthSnapshot | GrafanaAlert
+
+RECORD_TYPES: dict[AlertKind, type[AlertRecord]] = {
+    AlertKind.signal: Signal,
+    AlertKind.band: HealthSnapshot,
+    AlertKind.grafana: GrafanaAlert,
+}
+
 
 @dataclass(frozen=True)
 class Recipient:
@@ -73,7 +85,7 @@ class Alert:
     severity: Severity
     state: AlertState
     version: int
-    record: dict[str, Any]  # the latest Signal, HealthSnapshot or Grafana alert, as JSON
+    record: AlertRecord  # the latest Signal, HealthSnapshot or Grafana alert (per `kind`)
     routed_to: Role
     opened_at: float
     updated_at: float
@@ -83,6 +95,14 @@ class Alert:
     notified_at: float | None = None  # when the first message about it reached its recipients
     escalated_at: float | None = None
     reminded_at: float | None = None
+
+    def __post_init__(self) -> None:
+        expected = RECORD_TYPES[self.kind]
+        if not isinstance(self.record, expected):
+            raise TypeError(
+                f"a {self.kind.value} alert carries a {expected.__name__}, "
+                f"not a {type(self.record).__name__}"
+            )
 
     @property
     def active(self) -> bool:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
+from services.alerts.messages import Message
 from services.alerts.model import ChannelKind, Purpose, Recipient, Role
 from services.alerts.rows import TOLD, Notice, notice_of
 
@@ -187,11 +187,11 @@ class OutboxQueries:
         ).fetchone()
         return notice_of(row) if row else None
 
-    def take(self, notice_id: int, message: dict[str, Any]) -> None:
+    def take(self, notice_id: int, message: Message) -> None:
         self.conn.execute(
             "UPDATE outbox SET state = 'sending', message = ?, attempts = attempts + 1 "
             "WHERE id = ?",
-            (json.dumps(message), notice_id),
+            (json.dumps(message.to_json()), notice_id),
         )
 
     def mark_sent(self, notice_id: int, now: float) -> None:

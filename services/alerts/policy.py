@@ -22,6 +22,7 @@ from services.alerts.model import (
     RED_BAND,
     Alert,
     AlertKind,
+    AlertRecord,
     AlertState,
     BandSeen,
     Intent,
@@ -47,7 +48,7 @@ def _new_alert(
     risk: str,
     severity: Severity,
     version: int,
-    record: dict[str, object],
+    record: AlertRecord,
     routed_to: Role,
     now: float,
 ) -> Alert:
@@ -84,7 +85,6 @@ def on_signal(
 ) -> Step | None:
     if known is not None and signal.version <= known.version:
         return None  # a redelivery, or older than what we hold
-    record = signal.model_dump(mode="json")
     open_now = signal.status == "open"
     if known is None:
         alert = _new_alert(
@@ -95,7 +95,7 @@ def on_signal(
             signal.behaviour.value,
             signal.severity,
             signal.version,
-            record,
+            signal,
             Role.lead,
             now,
         )
@@ -104,7 +104,7 @@ def on_signal(
         return Step(alert, _opened(alert, tenant))
     updated = known.evolve(
         version=signal.version,
-        record=record,
+        record=signal,
         severity=signal.severity,
         client_name=signal.client_name or known.client_name,
         updated_at=now,
@@ -139,10 +139,9 @@ def on_health(
     if seen is not None and (as_of, snapshot.seq) <= (seen.as_of, seen.seq):
         return None, None
     fresh = BandSeen(snapshot.client_id, snapshot.band.value, as_of, snapshot.seq)
-    record = snapshot.model_dump(mode="json")
     if snapshot.band is Band.red:
         if open_band is not None:  # still red: keep the figures current, say nothing new
-            return fresh, Step(open_band.evolve(version=snapshot.seq, record=record))
+            return fresh, Step(open_band.evolve(version=snapshot.seq, record=snapshot))
         alert = _new_alert(
             f"band:{snapshot.client_id}:{snapshot.as_of.isoformat()}",
             AlertKind.band,
@@ -151,7 +150,7 @@ def on_health(
             RED_BAND,
             Severity.critical,
             snapshot.seq,
-            record,
+            snapshot,
             Role.lead,
             now,
         )
@@ -162,7 +161,7 @@ def on_health(
             alert = alert.evolve(escalated_at=now)
         return fresh, Step(alert, intents)
     if open_band is not None:
-        back = open_band.evolve(version=snapshot.seq, record=record)
+        back = open_band.evolve(version=snapshot.seq, record=snapshot)
         return fresh, _resolved(back, told, now)
     return fresh, None
 
@@ -197,14 +196,14 @@ def on_grafana(
             alert.name,
             grafana_severity(alert),
             1,
-            alert.as_record(),
+            alert,
             Role.lead if client else Role.escalation,
             now,
         )
         return Step(new, _opened(new, tenant))
     if firing or not known.active:
         return None  # Grafana repeats a firing alert; a second resolve says nothing new
-    resolved = known.evolve(version=known.version + 1, record=alert.as_record())
+    resolved = known.evolve(version=known.version + 1, record=alert)
     return _resolved(resolved, told, now)
 
 

@@ -11,6 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from services.alerts.messages import Message
 from services.alerts.rows import Notice, notice_of
 
 
@@ -74,11 +75,11 @@ class ReportQueries:
         ).fetchall()
         return [_delivery(r, notice_of(r)) for r in rows]
 
-    def prepared(self, notice_id: int, message: dict[str, Any]) -> None:
+    def prepared(self, notice_id: int, message: Message) -> None:
         """The review's message (with its PDF) is stored: the sender sends it from now on."""
         self.conn.execute(
             "UPDATE outbox SET message = ?, last_error = NULL WHERE id = ? AND state = 'pending'",
-            (json.dumps(message), notice_id),
+            (json.dumps(message.to_json()), notice_id),
         )
 
     def report_deliveries(self, limit: int = 500) -> list[ReportDelivery]:

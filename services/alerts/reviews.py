@@ -163,7 +163,7 @@ class Reviews:
             assert client is not None
             message = review_message(client, delivery, pdf, self.mail_domain, now)
             with self.store.transaction() as tx:
-                tx.prepared(notice.id, message.to_json())
+                tx.prepared(notice.id, message)
             ready += 1
         return ready
 

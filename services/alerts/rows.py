@@ -1,4 +1,9 @@
-"""The alerts database's rows as plain data: `Notice` (one outbox row) and alerts."""
+"""The alerts database's rows as plain data: `Notice` (one outbox row) and alerts.
+
+An alert's record is stored as JSON (a Signal or HealthSnapshot as the classifier
+publishes it, a Grafana alert in Grafana's words) and read back into its type here,
+by the alert's kind: the store is where the typed record becomes text and back.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,21 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from services.alerts.grafana import GrafanaAlert
+from services.alerts.messages import Message
 from services.alerts.model import (
     Alert,
     AlertKind,
+    AlertRecord,
     AlertState,
     ChannelKind,
     Purpose,
     Recipient,
     Role,
 )
-from services.events.outputs import Severity
+from services.events.outputs import HealthSnapshot, Severity, Signal
 
 TOLD = ("sending", "sent", "carried")  # the recipient heard, or is hearing, of the alert
 ALERT_COLUMNS = (
@@ -41,7 +51,7 @@ class Notice:
     attempts: int
     created_at: float
     triggered_at: float
-    message: dict[str, Any] | None
+    message: Message | None  # rendered when first taken; a retry sends it again
     carrier_id: int | None
     sent_at: float | None
     last_error: str | None
@@ -62,18 +72,58 @@ class Notice:
         }
 
 
+class UnreadableRecord(ValueError):
+    """An alert row whose stored record is not the type its kind says (an edited or damaged
+    database, or a record written under an incompatible contract)."""
+
+    def __init__(self, alert_id: str, kind: str, reason: str) -> None:
+        super().__init__(f"alert {alert_id}: its stored {kind} record cannot be read: {reason}")
+        self.alert_id = alert_id
+
+
+def record_json(record: AlertRecord) -> dict[str, Any]:
+    """The record as JSON: the classifier's JSON of a Signal or HealthSnapshot, Grafana's
+    of an alert (the stored form, and the `record` of the API's answers)."""
+    if isinstance(record, GrafanaAlert):
+        return record.to_json()
+    return record.model_dump(mode="json")
+
+
+def record_of(kind: AlertKind, text: str) -> AlertRecord:
+    """Raises ValueError (a pydantic ValidationError, GrafanaRejected or JSONDecodeError)."""
+    if kind is AlertKind.signal:
+        return Signal.model_validate_json(text)
+    if kind is AlertKind.band:
+        return HealthSnapshot.model_validate_json(text)
+    return GrafanaAlert.from_json(json.loads(text))
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "record"
+        return f"{where}: {first['msg']}"
+    return str(exc)  # GrafanaRejected and JSONDecodeError say what and where
+
+
 def alert_of(row: sqlite3.Row) -> Alert:
+    """Raises UnreadableRecord if the kind or the record does not read."""
+    try:
+        kind = AlertKind(row["kind"])
+        record = record_of(kind, row["record"])
+    except ValueError as exc:
+        raise UnreadableRecord(row["id"], str(row["kind"]), _reason(exc)) from exc
     return Alert(
         id=row["id"],
         key=row["key"],
-        kind=AlertKind(row["kind"]),
+        kind=kind,
         client_id=row["client_id"],
         client_name=row["client_name"],
         risk=row["risk"],
         severity=Severity(row["severity"]),
         state=AlertState(row["state"]),
         version=row["version"],
-        record=json.loads(row["record"]),
+        record=record,
         routed_to=Role(row["routed_to"]),
         opened_at=row["opened_at"],
         updated_at=row["updated_at"],
@@ -102,7 +152,7 @@ def notice_of(row: sqlite3.Row) -> Notice:
         attempts=row["attempts"],
         created_at=row["created_at"],
         triggered_at=row["triggered_at"],
-        message=json.loads(row["message"]) if row["message"] else None,
+        message=Message.from_json(json.loads(row["message"])) if row["message"] else None,
         carrier_id=row["carrier_id"],
         sent_at=row["sent_at"],
         last_error=row["last_error"],

@@ -25,18 +25,21 @@ row stays invisible to the sender until its message (with the PDF) is stored.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from services.alerts.model import Alert, AlertKind, BandSeen
 from services.alerts.outbox import OutboxQueries
 from services.alerts.report_store import ReportQueries
-from services.alerts.rows import ALERT_COLUMNS, Notice, alert_of
+from services.alerts.rows import ALERT_COLUMNS, Notice, UnreadableRecord, alert_of, record_json
 
-__all__ = ["Notice", "Store", "Tx"]
+__all__ = ["Notice", "Store", "Tx", "UnreadableRecord"]
+
+log = logging.getLogger("partnerpulse.alerts.store")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -104,8 +107,9 @@ CREATE TABLE IF NOT EXISTS report_deliveries (
 class Tx(OutboxQueries, ReportQueries):
     """The queries of one transaction (only valid inside `Store.transaction()`)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, unreadable: set[str] | None = None) -> None:
         self.conn = conn
+        self._unreadable = set[str]() if unreadable is None else unreadable
 
     # -- alerts -------------------------------------------------------------------
 
@@ -118,8 +122,10 @@ class Tx(OutboxQueries, ReportQueries):
         return alert_of(row) if row else None
 
     def active_alerts(
-        self, client_id: str | None = None, kind: AlertKind | None = None
+        self, client_id: str | None = None, kind: AlertKind | None = None, *, strict: bool = False
     ) -> list[Alert]:
+        """Strict: raise UnreadableRecord rather than leave an unreadable alert out (where
+        leaving it out would open a second alert for the same risk)."""
         query, args = "SELECT * FROM alerts WHERE state != 'resolved'", []
         if client_id is not None:
             query += " AND client_id = ?"
@@ -127,7 +133,8 @@ class Tx(OutboxQueries, ReportQueries):
         if kind is not None:
             query += " AND kind = ?"
             args.append(kind.value)
-        return [alert_of(r) for r in self.conn.execute(query + " ORDER BY opened_at", args)]
+        rows = self.conn.execute(query + " ORDER BY opened_at", args)
+        return [alert_of(r) for r in rows] if strict else self._readable(rows)
 
     def alerts(self, state: str | None = None, limit: int = 500) -> list[Alert]:
         query, args = "SELECT * FROM alerts", list[object]()
@@ -136,11 +143,24 @@ class Tx(OutboxQueries, ReportQueries):
             args.append(state)
         query += " ORDER BY updated_at DESC LIMIT ?"
         args.append(limit)
-        return [alert_of(r) for r in self.conn.execute(query, args)]
+        return self._readable(self.conn.execute(query, args))
+
+    def _readable(self, rows: Iterable[sqlite3.Row]) -> list[Alert]:
+        """The alerts of `rows`; one whose record does not read is left out, and said so in
+        the log once per process (a single lookup raises UnreadableRecord instead)."""
+        out = []
+        for row in rows:
+            try:
+                out.append(alert_of(row))
+            except UnreadableRecord as exc:
+                if exc.alert_id not in self._unreadable:
+                    self._unreadable.add(exc.alert_id)
+                    log.error("%s; left out of listings, reminders and escalations", exc)
+        return out
 
     def save_alert(self, alert: Alert) -> None:
         values = {name: getattr(alert, name) for name in ALERT_COLUMNS}
-        values["record"] = json.dumps(alert.record)
+        values["record"] = json.dumps(record_json(alert.record))
         for name in ("kind", "severity", "state", "routed_to"):
             values[name] = values[name].value
         columns = ", ".join(ALERT_COLUMNS)
@@ -183,13 +203,14 @@ class Store:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._unreadable: set[str] = set()  # alerts whose record did not read (logged once)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(self._conn)
+                yield Tx(self._conn, self._unreadable)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

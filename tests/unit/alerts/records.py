@@ -10,7 +10,6 @@ from typing import Any
 from services.alerts.engine import Alerting, Incoming
 from services.alerts.messages import Message
 from services.alerts.store import Notice, Store
-from services.events import topics
 from services.events.alert_policy import AlertPolicy
 from services.events.outputs import (
     Band,
@@ -90,8 +89,9 @@ def health(
 
 
 def incoming(record: Signal | HealthSnapshot, at: float = NOW) -> Incoming:
-    topic = topics.SIGNALS if isinstance(record, Signal) else topics.HEALTH
-    return Incoming(topic, record.model_dump_json().encode(), at)
+    """The record as the consumer hands it on: parsed from the classifier's JSON."""
+    model = Signal if isinstance(record, Signal) else HealthSnapshot
+    return Incoming(model.model_validate_json(record.model_dump_json()), at)
 
 
 @dataclass
