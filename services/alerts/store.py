@@ -36,6 +36,7 @@ from services.alerts.model import Alert, AlertKind, BandSeen
 from services.alerts.outbox import OutboxQueries
 from services.alerts.report_store import ReportQueries
 from services.alerts.rows import ALERT_COLUMNS, Notice, UnreadableRecord, alert_of, record_json
+from services.platform import sqlite
 
 __all__ = ["Notice", "Store", "Tx", "UnreadableRecord"]
 
@@ -193,15 +194,8 @@ class Tx(OutboxQueries, ReportQueries):
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
+        # WAL, synchronous=FULL, 30 s busy timeout, rows by name
+        self._conn = sqlite.connect(path, schema=_SCHEMA, row_factory=True)
         self._lock = threading.Lock()
         self._unreadable: set[str] = set()  # alerts whose record did not read (logged once)
 
