@@ -126,18 +126,7 @@ def _evidence(signal: Signal, zone: ZoneInfo, indent: str = "  ") -> list[str]:
     return lines
 
 
-def _signal_body(alert: Alert, zone: ZoneInfo) -> list[str]:
-    s = alert.record
-    if not isinstance(s, Signal):
-        # A red band or Grafana alert gathered into a digest: no pattern to describe.
-        return [
-            "What we saw: ",
-            f"Severity: {alert.severity.value}. 0 occurrence(s), first ?, latest ?.",
-            "",
-            "Evidence (newest last):",
-            "",
-            f"What to do: {ACTION.get(alert.risk, 'Review the evidence with the client.')}",
-        ]
+def _signal_body(alert: Alert, s: Signal, zone: ZoneInfo) -> list[str]:
     return [
         f"What we saw: {s.explanation}",
         f"Severity: {alert.severity.value}. {s.evidence_count} occurrence(s), "
@@ -228,12 +217,7 @@ def body(
     """The text of one notice about one alert."""
     if purpose is Purpose.resolved:
         return _cleared(alert, zone)
-    if isinstance(alert.record, HealthSnapshot):
-        core = _band_body(alert, alert.record, related, zone)
-    elif isinstance(alert.record, GrafanaAlert):
-        core = _grafana_body(alert, alert.record, zone)
-    else:
-        core = _signal_body(alert, zone)
+    core = _core(alert, related, zone)
     if purpose is Purpose.updated:
         return ["Update: new evidence.", "", *core]
     if purpose is Purpose.reminder:
@@ -246,6 +230,15 @@ def body(
         lead = f" (account lead: {lead_name})" if lead_name else ""
         return [f"Escalated to you because {why}{lead}.", "", *core]
     return core
+
+
+def _core(alert: Alert, related: Sequence[Alert], zone: ZoneInfo) -> list[str]:
+    """What an alert says, by what it is: a behaviour, a red band, a Grafana alert."""
+    if isinstance(alert.record, HealthSnapshot):
+        return _band_body(alert, alert.record, related, zone)
+    if isinstance(alert.record, GrafanaAlert):
+        return _grafana_body(alert, alert.record, zone)
+    return _signal_body(alert, alert.record, zone)
 
 
 def _when_ts(ts: float | None, zone: ZoneInfo) -> str:
@@ -288,7 +281,7 @@ def digest_body(items: Sequence[tuple[Purpose, Alert]], zone: ZoneInfo, ack_base
         if purpose is Purpose.resolved:
             lines += _cleared(alert, zone)
         else:
-            lines += _signal_body(alert, zone)
+            lines += _core(alert, (), zone)  # each kind as its own notice says it
             if alert.active:
                 lines.append(f"Acknowledge: POST {ack_base}/v1/alerts/{alert.id}/ack")
         lines.append("")

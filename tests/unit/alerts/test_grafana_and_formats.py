@@ -16,12 +16,13 @@ from pydantic import SecretStr
 
 from services.alerts import grafana, messages
 from services.alerts.messages import Message
-from services.alerts.model import Purpose
+from services.alerts.model import ChannelKind, Purpose, Recipient, Role
 from services.alerts.schedule import next_digest_at, quiet_end
 from services.events.alert_policy import AlertPolicy, QuietHours
+from services.events.outputs import Band
 from services.events.tenant import Tenant, TenantConfigError, parse_tenant
 
-from .records import NOW, harness
+from .records import NOW, harness, health
 
 SECRET = "grafana-test-secret"
 
@@ -285,3 +286,26 @@ def test_defaults_without_an_alerts_section() -> None:
     assert policy == AlertPolicy()
     assert policy.escalation.contact is None and policy.quiet_hours is None
     assert not policy.digest.enabled and policy.cooldown_minutes == 60
+
+
+def test_a_digest_tells_each_kind_of_alert_as_its_own_notice_does(
+    tmp_path: Path, tenant: Tenant
+) -> None:
+    # A Grafana alert or a red band gathered into a digest is no behaviour pattern: the
+    # digest shows what its own notice would, never an empty "What we saw".
+    h = harness(tmp_path, tenant)
+    h.engine.take_grafana(grafana.parse(grafana_body(client="globex")), h.now)
+    h.feed(health(band=Band.red))
+    ids = [a["id"] for a in h.engine.listing()]
+    with h.engine.store.transaction() as tx:
+        alerts = [tx.alert(i) for i in ids]
+    zone = ZoneInfo("UTC")
+    lead = Recipient(Role.lead, "Alice", ChannelKind.email, "alice@example.com")
+    for alert in alerts:
+        assert alert is not None
+        text = "\n".join(messages.digest_body([(Purpose.opened, alert)], zone, "http://a"))
+        own = "\n".join(messages.body(Purpose.opened, alert, [], lead, zone))
+        assert own in text, alert.kind
+        assert "0 occurrence(s)" not in text and "What we saw: \n" not in text
+    kinds = sorted(a.kind.value for a in alerts if a is not None)
+    assert kinds == ["band", "grafana"]
