@@ -47,13 +47,15 @@ def first_exit(data_dir: Path, service: str) -> float:
 
 
 def long_scenario(folder: Path) -> Path:
-    """The committed scenario sent three times over (the repeats are vendor retries),
-    so that the replay outlasts a service's first three exits on any machine."""
+    """The committed scenario sent ten times over (the repeats are vendor retries), so
+    that the replay outlasts a service's first three exits on any machine (three times
+    over, 2,184 deliveries, was replayed whole before the third exit once `up` and the
+    replay stopped building an HTTP client per probe)."""
     folder.mkdir()
     for name in ("tenant.yaml", "truth.json"):
         shutil.copy(SCENARIO / name, folder / name)
     deliveries = (SCENARIO / "deliveries.jsonl").read_text()
-    (folder / "deliveries.jsonl").write_text(deliveries * 3)
+    (folder / "deliveries.jsonl").write_text(deliveries * 10)
     return folder
 
 
