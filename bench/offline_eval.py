@@ -25,13 +25,12 @@ from typing import Any
 
 from rich.console import Console
 
-from services.classifier.domain.schedule_join import ScheduleJoin
+from services.classifier.domain.schedule_join import MemoryParking, ScheduleJoin
 from services.classifier.metrics import ClassifierMetrics
 from services.classifier.processor import Processor
 from services.classifier.settings import ClassifierSettings
 from services.classifier.states import ClientStates
 from services.events import topics
-from services.events.models import CanonicalEvent
 from services.events.outputs import Signal, WorkItem
 from services.events.tenant import Tenant
 from services.ingest.adapters import ADAPTERS
@@ -47,17 +46,6 @@ class _Outbox:
 
     def add(self, topic: str, key: bytes | None, value: bytes, headers: Any = None) -> None:
         self.by_topic.setdefault(topic, []).append(value)
-
-
-class _Parking:
-    def __init__(self) -> None:
-        self.waiting: dict[str, list[CanonicalEvent]] = {}
-
-    def park(self, ticket_ref: str, event: CanonicalEvent) -> None:
-        self.waiting.setdefault(ticket_ref, []).append(event)
-
-    def take(self, ticket_ref: str) -> list[CanonicalEvent]:
-        return self.waiting.pop(ticket_ref, [])
 
 
 def normalise(files: ScenarioFiles) -> tuple[list[bytes], Counter[str]]:
@@ -101,7 +89,7 @@ def replay(files: ScenarioFiles, judge_every: int) -> tuple[Processor, _Outbox, 
         settings,
         tenant,
         states=states,
-        join=ScheduleJoin(states, _Parking()),
+        join=ScheduleJoin(states, MemoryParking()),
         outbox=outbox,
         metrics=ClassifierMetrics([]),
         clock=lambda: clock[0],

@@ -25,6 +25,7 @@ from services.ingest.settings import IngestSettings
 from services.platform import local_http
 from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
+from services.vendorapi.server import RunningStandIns
 
 from ..support.metrics import sample
 from ..support.processes import REPO, ServiceProcess, clean_env
@@ -211,3 +212,12 @@ def read_topic(
 
 def event_values(records: list[Any]) -> list[dict[str, Any]]:
     return [json.loads(r.value) for r in records]
+
+
+@pytest.fixture
+def running() -> Iterator[list[RunningStandIns]]:
+    """Vendor API stand-ins a test starts (test_vendorapi.client), stopped after it."""
+    started: list[RunningStandIns] = []
+    yield started
+    for standins in started:
+        standins.stop()

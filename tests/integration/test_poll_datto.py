@@ -38,15 +38,6 @@ def standins(clock: ReplayClock) -> Iterator[RunningStandIns]:
     started.stop()
 
 
-@pytest.fixture
-def running() -> Iterator[list[RunningStandIns]]:
-    """Stand-ins a test starts with `client`, stopped after it."""
-    started: list[RunningStandIns] = []
-    yield started
-    for standins in started:
-        standins.stop()
-
-
 def test_a_resolution_whose_webhook_was_lost_is_learnt_from_the_resolved_list(
     broker: Any,
     ingest_factory: Any,

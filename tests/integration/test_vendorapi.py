@@ -4,7 +4,6 @@ on a replay clock, each vendor's paging and authentication, rate limits, faults.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -24,14 +23,6 @@ AUTOTASK_HEADERS = {
     "Secret": "at-secret",
     "ApiIntegrationCode": "AT-CODE",
 }
-
-
-@pytest.fixture
-def running() -> Iterator[list[RunningStandIns]]:
-    started: list[RunningStandIns] = []
-    yield started
-    for standins in started:
-        standins.stop()
 
 
 def client(

@@ -40,6 +40,20 @@ class Parking(Protocol):
         """Every event waiting for the ticket, in the order parked; none wait after."""
 
 
+class MemoryParking:
+    """`Parking` in memory: for one process's replay (bench/offline_eval.py) and tests.
+    The worker parks in its table (services/classifier/tables.py), which survives it."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, list[CanonicalEvent]] = {}
+
+    def park(self, ticket_ref: str, event: CanonicalEvent) -> None:
+        self.waiting.setdefault(ticket_ref, []).append(event)
+
+    def take(self, ticket_ref: str) -> list[CanonicalEvent]:
+        return self.waiting.pop(ticket_ref, [])
+
+
 class ScheduleJoin:
     """Gives every event its client: its own, its ticket's, or none yet (parked)."""
 

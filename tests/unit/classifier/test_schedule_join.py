@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.classifier.domain.schedule_join import ScheduleJoin
+from services.classifier.domain.schedule_join import MemoryParking, ScheduleJoin
 from services.classifier.metrics import ClassifierMetrics
 from services.classifier.processor import Processor
 from services.classifier.settings import ClassifierSettings
@@ -36,17 +36,7 @@ class Owners:
         self.owners[ticket_ref] = client_id
 
 
-class Parking:
-    """A fake `Parking`: events waiting per ticket, in memory."""
-
-    def __init__(self) -> None:
-        self.waiting: dict[str, list[CanonicalEvent]] = {}
-
-    def park(self, ticket_ref: str, event: CanonicalEvent) -> None:
-        self.waiting.setdefault(ticket_ref, []).append(event)
-
-    def take(self, ticket_ref: str) -> list[CanonicalEvent]:
-        return self.waiting.pop(ticket_ref, [])
+Parking = MemoryParking  # events waiting per ticket, in memory
 
 
 def entry(entry_id: str, hours: float = 1.0) -> CanonicalEvent:
