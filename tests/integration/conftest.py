@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from services.ingest.settings import IngestSettings
 from services.platform import local_http
 from services.runtime.broker import EmbeddedBroker, free_port
 from services.runtime.kafka import ensure_topics
-from services.vendorapi.server import RunningStandIns
+from services.vendorapi.records import ApiRecords, ReplayClock
+from services.vendorapi.server import RunningStandIns, start_standins
 
 from ..support.metrics import sample
+from ..support.polling import T0, records
 from ..support.processes import REPO, ServiceProcess, clean_env
 from ..support.servers import serve
 from .proxy import TcpProxy
@@ -221,3 +224,17 @@ def running() -> Iterator[list[RunningStandIns]]:
     yield started
     for standins in started:
         standins.stop()
+
+
+@pytest.fixture
+def clock() -> ReplayClock:
+    """The stand-ins' replay clock, an hour into the small MSP's records, standing still."""
+    return ReplayClock(T0 + timedelta(hours=1), speed=0)
+
+
+@pytest.fixture
+def standins(clock: ReplayClock) -> Iterator[RunningStandIns]:
+    """The vendor API stand-ins serving tests/support/polling's records."""
+    started = start_standins(ApiRecords(records()), clock, None)
+    yield started
+    started.stop()

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -44,18 +43,6 @@ from .conftest import REPO, RunningIngest, event_values, read_topic
 pytestmark = pytest.mark.integration
 # The pollers' sleep is a list in these tests: waits are recorded, not slept.
 FAST = RetryPolicy(attempts=6, backoff_seconds=0.01, max_wait_seconds=300)
-
-
-@pytest.fixture
-def clock() -> ReplayClock:
-    return ReplayClock(T0 + timedelta(hours=1), speed=0)
-
-
-@pytest.fixture
-def standins(clock: ReplayClock) -> Iterator[RunningStandIns]:
-    running = start_standins(ApiRecords(records()), clock, None)
-    yield running
-    running.stop()
 
 
 def make_poller(

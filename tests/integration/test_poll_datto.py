@@ -4,7 +4,6 @@ through real ingest and the embedded broker, once each, at the alert's own times
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,8 @@ import pytest
 
 from services.events.tenant import Tenant
 from services.vendorapi.records import ApiRecords, ReplayClock
-from services.vendorapi.server import RunningStandIns, start_standins
-from tests.support.polling import DATTO_SITE, T0, line, records
+from services.vendorapi.server import RunningStandIns
+from tests.support.polling import DATTO_SITE, T0, line
 
 from .conftest import RunningIngest
 from .test_poll import EXPECTED_REFS, make_poller, topic_events
@@ -24,18 +23,6 @@ pytestmark = pytest.mark.integration
 
 RAISED = T0 + timedelta(hours=2)
 RESOLVED = T0 + timedelta(hours=2, minutes=45)
-
-
-@pytest.fixture
-def clock() -> ReplayClock:
-    return ReplayClock(T0 + timedelta(hours=1), speed=0)
-
-
-@pytest.fixture
-def standins(clock: ReplayClock) -> Iterator[RunningStandIns]:
-    started = start_standins(ApiRecords(records()), clock, None)
-    yield started
-    started.stop()
 
 
 def test_a_resolution_whose_webhook_was_lost_is_learnt_from_the_resolved_list(
