@@ -14,7 +14,7 @@ from pathlib import Path
 
 import faust
 
-from services.classifier.transport import ClassifierFaust
+from services.classifier.transport import BROKER_SETTINGS, ClassifierFaust
 from services.events import topics
 
 
@@ -32,14 +32,7 @@ def main() -> None:
         broker=f"kafka://{args.bootstrap}",
         store="memory://",
         datadir=str(args.out.parent / f"{args.app_id}-data"),
-        topic_replication_factor=1,
-        broker_session_timeout=10,
-        broker_heartbeat_interval=1,
-        broker_rebalance_timeout=20,
-        broker_max_poll_interval=300,
-        broker_request_timeout=90,
-        broker_commit_interval=1,
-        consumer_auto_offset_reset="earliest",
+        **BROKER_SETTINGS,
         web_enabled=False,
     )
     source = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes, value_serializer="raw")

@@ -18,7 +18,7 @@ from services.classifier.service import Classifier
 from services.classifier.settings import ClassifierSettings
 from services.classifier.states import ClientStates
 from services.classifier.tables import TableParking, create_tables
-from services.classifier.transport import ClassifierFaust
+from services.classifier.transport import BROKER_SETTINGS, ClassifierFaust
 from services.classifier.views import register_views
 from services.events.tenant import Tenant
 
@@ -68,14 +68,7 @@ def faust_app(settings: ClassifierSettings, kafka_bootstrap: str) -> ClassifierF
         store=settings.classifier_store,
         datadir=str(worker_dir(settings)),
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
-        broker_session_timeout=10,
-        broker_heartbeat_interval=1,
-        broker_rebalance_timeout=20,
-        broker_max_poll_interval=300,
-        broker_request_timeout=90,
-        broker_commit_interval=1,
-        consumer_auto_offset_reset="earliest",
+        **BROKER_SETTINGS,
         processing_guarantee="at_least_once",
         # Idempotent: events no checkpoint covers are processed again after a stop or
         # a rebalance, so neither waits for them to be acknowledged.

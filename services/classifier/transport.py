@@ -30,6 +30,21 @@ from faust.types import ConsumerT, ProducerT, TransportT
 log = logging.getLogger("partnerpulse.classifier")
 
 
+# The consumer-group and transport settings every classifier app runs with (the worker's,
+# and the trivial agent `make bench-classifier` measures it against): short sessions so a
+# dead member's partitions move within seconds, a long poll interval for long batches.
+BROKER_SETTINGS: dict[str, object] = {
+    "topic_replication_factor": 1,
+    "broker_session_timeout": 10,
+    "broker_heartbeat_interval": 1,
+    "broker_rebalance_timeout": 20,
+    "broker_max_poll_interval": 300,
+    "broker_request_timeout": 90,
+    "broker_commit_interval": 1,
+    "consumer_auto_offset_reset": "earliest",
+}
+
+
 class ClassifierFaust(faust.App):
     """A faust App whose consumer waits at most `fetch_max_wait_ms` per fetch, and whose
     recovery never lets a stream skip an event (see the module's docstring)."""
