@@ -16,6 +16,11 @@ sending the journal to the embedded Kafka broker.
 
 Every request is a distinct event (each run has its own bodies): no duplicates.
 Results are ratios against the bare handler measured in the same run.
+
+Beside requests/s, each saturation round reads the CPU time of the server process (and of
+the relay) from /proc before and after: CPU milliseconds per request is the work the code
+does for one request, which a busy shared machine changes much less than the requests/s
+it can reach (that depends on how much of a core the server gets).
 """
 
 from __future__ import annotations
@@ -92,6 +97,12 @@ def autotask_bodies(count: int) -> list[tuple[str, str]]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(
     url: str, requests_file: Path, duration: int, connections: int, rate: int | None = None
 ) -> dict[str, float]:
@@ -144,6 +155,13 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=500, help="requests/s of the latency run")
     parser.add_argument("--rate-duration", type=int, default=15)
     parser.add_argument("--write", type=Path, help="update this Markdown file's ingest section")
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=REPO,
+        help="run ingest and the relay from this checkout (with its own .venv), to compare "
+        "another commit against the same bare handler",
+    )
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -173,7 +191,8 @@ def main() -> int:
         env = {
             **os.environ,
             "PARTNERPULSE_KAFKA_BOOTSTRAP": broker.bootstrap,
-            "PARTNERPULSE_TENANT_FILE": str(TENANT),
+            # The checkout's own copy: an older commit may not know a newer setting.
+            "PARTNERPULSE_TENANT_FILE": str(args.code.resolve() / TENANT.relative_to(REPO)),
             "PARTNERPULSE_LOG_LEVEL": "WARNING",
         }
         for phase in ("saturation", "rate"):
@@ -184,13 +203,21 @@ def main() -> int:
                 "PARTNERPULSE_RELAY_PORT": str(ports["relay"]),
                 "PARTNERPULSE_DATA_DIR": str(work / f"ingest-{phase}"),
             }
-            commands = {
+            code = args.code.resolve()
+            python = code / ".venv" / "bin" / "python" if code != REPO else Path(sys.executable)
+            commands: dict[str, list[str | Path]] = {
                 "bare": [sys.executable, "-m", "bench.bare_app", str(ports["bare"])],
-                "ingest": [sys.executable, "-m", "services.cli", "ingest"],
-                "relay": [sys.executable, "-m", "services.cli", "relay"],
+                "ingest": [python, "-m", "services.cli", "ingest"],
+                "relay": [python, "-m", "services.cli", "relay"],
             }
             procs = [
-                start_service(commands[n], port=ports[n], env=proc_env, log_file=work / f"{n}.log")
+                start_service(
+                    commands[n],
+                    port=ports[n],
+                    env=proc_env,
+                    log_file=work / f"{n}.log",
+                    cwd=REPO if n == "bare" else code,
+                )
                 for n in commands
             ]
             urls = {n: f"http://127.0.0.1:{ports[n]}/v1/webhooks/autotask" for n in ports}
@@ -200,7 +227,11 @@ def main() -> int:
                     for r, requests_file in enumerate(round_files, 1):
                         for name in ("bare", "ingest"):
                             say(f"{name}: wrk, {args.connections} connections, round {r}")
+                            pids = {n: procs[list(commands).index(n)].pid for n in commands}
+                            before = {n: cpu_seconds(pid) for n, pid in pids.items()}
                             result = wrk(urls[name], requests_file, args.duration, args.connections)
+                            for n, pid in pids.items():
+                                result[f"cpu_{n}"] = cpu_seconds(pid) - before[n]
                             results[f"{name}_sat"].append(result)
                             say(f"{name} round {r}: {result}")
                 else:
@@ -265,12 +296,23 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     bare_rate, ing_rate = r["bare_rate"], r["ingest_rate"]
     sat, rate = r["ingest_saturation_metrics"], r["ingest_rate_metrics"]
     ratio = ing["rps"] / bare["rps"]
+    cpu = {
+        name: 1000
+        * sum(run[f"cpu_{proc}"] for run in r[f"{server}_sat"])
+        / sum(run["requests"] for run in r[f"{server}_sat"])
+        for name, server, proc in (
+            ("bare", "bare", "bare"),
+            ("ingest", "ingest", "ingest"),
+            ("relay", "ingest", "relay"),
+        )
+    }
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    code_note = "" if args.code.resolve() == REPO else f" (ingest and relay from {args.code})"
     rounds = f"{args.rounds} rounds of {args.duration}s, taking turns"
     return f"""{MARK_START}
 ## Ingest (`make bench-ingest`)
 
-Measured {now} on this project's 2-core machine with
+Measured {now} on this project's 2-core machine{code_note} with
 `python -m bench.ingest --duration {args.duration} --rounds {args.rounds} --connections {args.connections} --rate {args.rate} --rate-duration {args.rate_duration}`
 (what `make bench-ingest` runs). Signed Autotask ticket webhooks (HMAC-SHA1 over the raw
 body), each a distinct event; ingest journals every one (SQLite WAL, synchronous=FULL,
@@ -283,6 +325,12 @@ uvicorn process, h11) that reads the body and answers 202.
 | bare handler (ceiling) | {bare["rps"]:.0f} | {bare["p50_ms"]:.2f} | {bare["p99_ms"]:.2f} | {bare["non2xx"]:.0f} |
 | ingest | {ing["rps"]:.0f} | {ing["p50_ms"]:.2f} | {ing["p99_ms"]:.2f} | {ing["non2xx"]:.0f} |
 | **ratio ingest / bare** | **{ratio:.2f}** (rounds: {", ".join(f"{x:.2f}" for x in per_round)}) | | | |
+
+CPU time per request in the saturation rounds (from /proc, all threads of the process):
+bare handler {cpu["bare"]:.3f} ms, ingest {cpu["ingest"]:.3f} ms
+(**{cpu["ingest"] / cpu["bare"]:.2f}x** the bare handler's), and the relay {cpu["relay"]:.3f} ms
+per request beside it. The work per request; the requests/s above also depend on how much
+of a core each process gets on a shared machine.
 
 | fixed rate ({args.rate} requests/s held by wrk, {args.connections} connections, {args.rate_duration}s) | achieved/s | p50 ms | p99 ms | non-2xx |
 |---|---|---|---|---|

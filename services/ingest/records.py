@@ -41,9 +41,10 @@ class EventTooLarge(Exception):
 def cap_free_text(event: CanonicalEvent, max_chars: int) -> CanonicalEvent:
     """The event with each free-text payload field cut to `max_chars` (ending in …)."""
     payload = event.payload
+    fields = vars(payload)  # not getattr: a miss costs pydantic an exception
     cut = {}
     for name in FREE_TEXT_FIELDS:
-        value = getattr(payload, name, None)
+        value = fields.get(name)
         if isinstance(value, str) and len(value) > max_chars:
             cut[name] = value[: max_chars - 1] + ELLIPSIS
     if not cut:

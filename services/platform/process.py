@@ -116,9 +116,10 @@ def start_service(
     host: str = "127.0.0.1",
     timeout: float = 30.0,
     new_session: bool = False,
+    cwd: Path | None = None,
 ) -> Process:
     """`spawn`, then wait until it listens on `port`; stopped again if it never does."""
-    proc = spawn(args, env=env, log_file=log_file, new_session=new_session)
+    proc = spawn(args, env=env, log_file=log_file, new_session=new_session, cwd=cwd)
     try:
         wait_for_port(host, port, timeout)
     except TimeoutError:

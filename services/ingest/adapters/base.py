@@ -283,6 +283,8 @@ def text(value: Any) -> str | None:
     """A vendor value as a stripped string, None for missing/empty."""
     if value is None:
         return None
+    if type(value) is str:  # the common case, ahead of the slower Mapping check
+        return value.strip() or None
     if isinstance(value, Mapping):  # ConnectWise references: {"id":..,"name":..}
         value = value.get("name") or value.get("identifier") or value.get("id")
         if value is None:

@@ -29,13 +29,15 @@ def device_identity(
 ) -> DeviceIdentity | None:
     """A device with whatever identities the record gives; None when it gives none.
     An id of 0 is "unset" (Halo and Autotask write 0 for no asset)."""
-    identity = DeviceIdentity(
-        id=None if (i := ref_id(psa_id)) in (None, "0") else i,
-        hostname=text(hostname),
-        serial=text(serial),
-        rmm_device_id=text(rmm_device_id),
-    )
-    return None if identity == DeviceIdentity() else identity
+    found = {
+        "id": None if (i := ref_id(psa_id)) in (None, "0") else i,
+        "hostname": text(hostname),
+        "serial": text(serial),
+        "rmm_device_id": text(rmm_device_id),
+    }
+    if all(value is None for value in found.values()):
+        return None
+    return DeviceIdentity(**found)
 
 
 def first_text(obj: Mapping[str, Any], *paths: str) -> str | None:
