@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.events.models import CanonicalEvent, MeetingKind, MeetingStatus, Source
+from services.events.models import CanonicalEvent, MeetingKind, MeetingStatus
 from services.events.tenant import Tenant
 from services.poll.domain import canonical
 from services.poll.domain.canonical import Links
