@@ -14,7 +14,15 @@ from typing import Any
 
 from services.events.models import Channel, Nature, Source
 from services.scenario.model import Records
-from services.scenario.vendors import apis, autotask, canonical, connectwise, halopsa, rmm
+from services.scenario.vendors import (
+    apis,
+    autotask,
+    canonical,
+    connectwise,
+    halopsa,
+    reviews,
+    rmm,
+)
 from services.scenario.vendors.common import Emission, WriterSettings, iso_z
 
 __all__ = ["CHANNELS", "Emission", "WriterSettings", "emissions", "encoded_nature"]
@@ -64,6 +72,8 @@ def emissions(
     for meeting in records.meetings:
         if meeting.source is Source.connectwise:
             out += connectwise.meeting(meeting, settings)
+        elif meeting.source in (Source.autotask, Source.halopsa):
+            out += reviews.qbr_ticket(meeting, settings)
         else:
             out += canonical.meeting(meeting)
     for recommendation in records.recommendations:
