@@ -5,7 +5,8 @@ vendor-side time of each change; nothing after the end of the scenario is
 sent. With `api`, what no webhook carries (Autotask and HaloPSA time entries and
 visits) goes only to the vendors' APIs (api.jsonl, `apis`), with the API side of every
 webhook; without, a pretend poller posts those as canonical events (scenarios of
-before api.jsonl). Which channels a PSA can express is part of its format: `CHANNELS`.
+before api.jsonl). Business reviews kept as Autotask / HaloPSA tickets go out as ticket
+webhooks (`reviews`). Which channels a PSA can express is part of its format: `CHANNELS`.
 """
 
 from __future__ import annotations
