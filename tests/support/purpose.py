@@ -6,6 +6,7 @@ Based on tests/fixtures/tenant.yaml; Acme Dental reviews quarterly (review_caden
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ MAPPINGS: dict[str, Any] = {
 
 def purpose_data() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(TENANT_FILE.read_text())
-    data["mappings"] = MAPPINGS
+    data["mappings"] = copy.deepcopy(MAPPINGS)
     data["clients"][0]["review_cadence"] = 90
     return data
 

@@ -274,7 +274,8 @@ def halo_appointment(
         location = Location.onsite
     technician = b.identity(_text(r.get("agent_id")))
     done = r.get("complete_status") not in (None, 0, False) or r.get("is_complete") in (True, 1)
-    done = done or b.time("complete_date") is not None
+    completed = b.time("complete_date")
+    done = done or (completed is not None and completed.year > 1900)  # Halo's unset: 1900
     payload: dict[str, Any]
     if kind in (MeetingKind.review, MeetingKind.call):
         status = _halo_meeting_status(tenant, r, done)

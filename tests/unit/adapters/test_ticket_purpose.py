@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from services.cli import app
 from services.events.models import (
     Action,
     CanonicalEvent,
@@ -266,3 +270,15 @@ def test_a_ticket_purpose_outside_the_vocabulary_is_refused() -> None:
     data["mappings"] = {"connectwise": {"ticket_purpose": {"values": {"QBR": "meeting"}}}}
     with pytest.raises(TenantConfigError, match="'meeting' is not a ticket_purpose"):
         parse_tenant(data)
+
+
+def test_check_tenant_names_the_key_and_accepts_the_example(tmp_path: Path) -> None:
+    bad = purpose.purpose_data()
+    bad["mappings"]["halopsa"]["ticket_purpose"]["values"]["QBR"] = "review_meeting"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    result = CliRunner().invoke(app, ["check-tenant", str(tmp_path / "bad.yaml")])
+    assert result.exit_code != 0
+    assert "mappings.halopsa.ticket_purpose: 'QBR' is not a tickettype_id" in result.output
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump(purpose.purpose_data()))
+    result = CliRunner().invoke(app, ["check-tenant", str(tmp_path / "good.yaml")])
+    assert result.exit_code == 0, result.output

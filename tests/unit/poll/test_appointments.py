@@ -115,3 +115,11 @@ def test_an_onsite_halo_appointment_stays_a_visit(tenant: Tenant) -> None:
     ).payload
     assert p.kind == "visit"
     assert p.location == "onsite"
+
+
+def test_halos_unset_completion_date_is_no_completion(tenant: Tenant) -> None:
+    record = halo(appointment_type_id=purpose.HALO_REVIEW_APPOINTMENT)
+    unset = polled_halo({**record, "complete_date": "1900-01-01T00:00:00"}, tenant).payload
+    assert unset.status is MeetingStatus.scheduled
+    done = polled_halo({**record, "complete_date": "2026-03-10T16:05:00"}, tenant).payload
+    assert done.status is MeetingStatus.held
