@@ -21,6 +21,7 @@ from services.events.tenant import Tenant
 from services.ingest.sender import signer
 from services.poll.adapters.vendor import RetryPolicy
 from services.poll.bootstrap import build_poller
+from services.runtime.broker import free_port
 from services.vendorapi.records import ApiRecords, ReplayClock
 from services.vendorapi.server import RunningStandIns, start_standins
 from tests.support import purpose
@@ -91,21 +92,45 @@ def test_webhooks_of_qbr_and_recommendation_tickets_reach_the_detectors(
             "lastactiondate": "2026-03-01T09:00:00",
         },
     }
+    no_show = {
+        "id": 48300,
+        "summary": "Technical review",
+        "board": {"name": purpose.QBR_BOARD},
+        "status": {"name": "No Show"},
+        "company": {"id": 250, "identifier": "AcmeDental"},
+        "requiredDate": iso(T0 - timedelta(days=3)),
+        "_info": {"dateEntered": iso(T0 - timedelta(days=30)), "lastUpdated": iso(T0)},
+    }
+    callback = {
+        "MessageId": "cw-1",
+        "Action": "updated",
+        "Type": "ticket",
+        "ID": 48300,
+        "Entity": json.dumps(no_show),
+        # The vendor's key server is played by the Signer on loopback.
+        "Metadata": {"key_url": f"http://127.0.0.1:{free_port()}/callback-key/qbr"},
+    }
     deliveries = [
         (Source.autotask, qbr),
         (Source.autotask, cancelled),
         (Source.halopsa, recommendation),
+        (Source.connectwise, callback),
     ]
     with signer(tenant) as sign:
         for source, document in deliveries:
             body = json.dumps(document).encode()
             headers = {"content-type": "application/json", **sign.headers(source, body)}
             assert ingest.post(str(source), body, headers).status_code == 202
-    events = event_values(read_topic(broker.bootstrap, topics.EVENTS, expect=3, settle=0.5))
+    events = event_values(read_topic(broker.bootstrap, topics.EVENTS, expect=4, settle=0.5))
     kinds = sorted((str(e["payload"]["kind"]), e["refs"][0]["id"]) for e in events)
-    assert kinds == [("meeting", "7400"), ("meeting", "7400"), ("recommendation", "2300")]
+    assert kinds == [
+        ("meeting", "48300"),
+        ("meeting", "7400"),
+        ("meeting", "7400"),
+        ("recommendation", "2300"),
+    ]
     assert judged(events, tenant) == {
-        "skipped_meeting": ["autotask:ticket:7400"],
+        "skipped_meeting": ["autotask:ticket:7400", "connectwise:ticket:48300"],
         "ignored_recommendation": ["halopsa:ticket:2300"],
     }
 

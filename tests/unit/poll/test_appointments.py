@@ -123,3 +123,19 @@ def test_halos_unset_completion_date_is_no_completion(tenant: Tenant) -> None:
     assert unset.status is MeetingStatus.scheduled
     done = polled_halo({**record, "complete_date": "2026-03-10T16:05:00"}, tenant).payload
     assert done.status is MeetingStatus.held
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        ("QBR call with Acme Dental", MeetingKind.review),  # the earliest key in the title
+        ("Call about the QBR", MeetingKind.call),
+        ("Quarterly Business Review", MeetingKind.review),
+        ("Acme Dental: Business Review (Q1)", MeetingKind.review),
+        ("Recall the printers", MeetingKind.meeting),  # whole words only: no "call"
+    ],
+)
+def test_an_autotask_title_is_read_by_whole_words_earliest_first(
+    title: str, kind: MeetingKind, tenant: Tenant
+) -> None:
+    assert polled_autotask(autotask(title), tenant).payload.meeting_kind is kind
