@@ -41,6 +41,7 @@ from services.events.models import (
     MeetingStatus,
     Nature,
     Priority,
+    RecommendationStatus,
     Source,
 )
 from services.events.policy import ClassifierPolicy
@@ -55,6 +56,7 @@ from services.events.tenant_people import (
     SourceIds,
 )
 from services.events.tenant_polling import PollingConfig
+from services.events.tenant_purpose import TicketPurpose, purpose_key_problem
 from services.events.tenant_reports import ReportDelivery
 from services.events.tenant_webhooks import (
     BasicAuth,
@@ -92,6 +94,10 @@ PICKLIST_FIELDS: dict[str, type[StrEnum]] = {
     "severity": AlertSeverity,
     "charge_to": ChargeTo,
     "work_type": Nature,
+    # Tickets that are review meetings or recommendations (tenant_purpose.py).
+    "ticket_purpose": TicketPurpose,
+    "ticket_meeting_status": MeetingStatus,
+    "recommendation_status": RecommendationStatus,
 }
 
 # What an unmapped value becomes when neither the tenant nor the shipped mappings write a
@@ -101,6 +107,7 @@ IMPLICIT_DEFAULTS: dict[str, str] = {
     for name, vocabulary in PICKLIST_FIELDS.items()
 }
 IMPLICIT_DEFAULTS.update(meeting_status="scheduled", meeting_kind="meeting", severity="info")
+IMPLICIT_DEFAULTS.update(ticket_meeting_status="scheduled", recommendation_status="open")
 
 VENDOR_SOURCES = [s for s in Source if s is not Source.canonical]
 
@@ -175,6 +182,10 @@ class Tenant(_Strict):
                         f"use one of {sorted(PICKLIST_FIELDS)}"
                     )
                 allowed = {v.value for v in vocabulary}
+                if name == "ticket_purpose":
+                    for key in picklist.values:
+                        if (problem := purpose_key_problem(source, key)) is not None:
+                            raise ValueError(f"mappings.{source}.ticket_purpose: {problem}")
                 # The implicit default ("unknown") is not checked: a picklist that writes no
                 # `default` keeps the shipped one (meeting_status and meeting_kind have no
                 # "unknown"); only a default the tenant writes must be of the vocabulary.
@@ -312,10 +323,14 @@ class Tenant(_Strict):
         vocabulary = PICKLIST_FIELDS[field]
         picklist = self._merged_mappings.get(source, {}).get(field)
         if picklist is None:
-            return vocabulary("unknown") if "unknown" in vocabulary.__members__ else None
+            return vocabulary(IMPLICIT_DEFAULTS[field])
         if value is None or str(value).strip() == "":
             return vocabulary(picklist.default)
         return vocabulary(picklist.values.get(_norm(str(value)), picklist.default))
+
+    def picklist(self, source: Source, field: str) -> Picklist | None:
+        """The merged picklist (shipped defaults, then the tenant's), keys case-folded."""
+        return self._merged_mappings.get(source, {}).get(field)
 
     def is_remote_tool(self, name: str | None) -> bool:
         if not name:

@@ -253,7 +253,9 @@ class MeetingChange:
 @dataclass
 class Meeting:
     client: ClientWorld
-    source: Source  # connectwise (an activity) or canonical (the MSP's calendar)
+    # connectwise (an activity), autotask / halopsa (a ticket in the QBR queue / of the QBR
+    # ticket type, vendors/reviews.py) or canonical (the MSP's calendar)
+    source: Source
     id: str
     kind: MeetingKind
     title: str
@@ -265,7 +267,9 @@ class Meeting:
 
     @property
     def ref(self) -> str:
-        entity = "activity" if self.source is Source.connectwise else "meeting"
+        entity = {Source.connectwise: "activity", Source.canonical: "meeting"}.get(
+            self.source, "ticket"
+        )
         return f"{self.source}:{entity}:{self.id}"
 
 

@@ -23,7 +23,7 @@ from services.scenario.model import PSAS, RMMS, ClientWorld, EnteredBy, Records,
 from services.scenario.personas import HardCase, Persona, choose_personas, hard_personas
 from services.scenario.play import ClientPlay, Context, next_psa_id
 from services.scenario.rhythm import local_midnight
-from services.scenario.vendors import apis
+from services.scenario.vendors import apis, reviews
 from services.scenario.vendors.common import Emission, WriterSettings, iso_z
 from services.scenario.vendors.picklists import tenant_mappings
 from services.scenario.world import (
@@ -128,7 +128,10 @@ def simulate(config: SimulationConfig) -> Scenario:
         api += failed_callouts
     deliveries = _schedule(sent, rng, config)
     by_client = {c.id: p for c, p in zip(clients, personas, strict=True)}
-    mappings = tenant_mappings(meeting_sides=tenant_accepts("meeting_sides"))
+    meeting_sides = tenant_accepts("meeting_sides")
+    mappings = tenant_mappings(meeting_sides=meeting_sides)
+    for source, picklists in reviews.review_mappings(meeting_sides).items():
+        mappings[source] |= picklists  # QBR tickets (vendors/reviews.py)
     if config.api:  # the time entries' work types, as the poller reads them
         for source, picklist in apis.work_type_mappings().items():
             mappings[source]["work_type"] = picklist

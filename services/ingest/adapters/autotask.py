@@ -19,8 +19,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from services.events.models import Action, CanonicalEvent, Source, SourceRef, Ticket
+from services.events.models import (
+    Action,
+    CanonicalEvent,
+    Meeting,
+    Recommendation,
+    Source,
+    SourceRef,
+    Ticket,
+)
 from services.events.tenant import Tenant
+from services.events.tenant_purpose import TicketPurpose
 from services.ingest.adapters.base import (
     Delivery,
     Normalised,
@@ -36,6 +45,7 @@ from services.ingest.adapters.base import (
     text,
 )
 from services.ingest.adapters.identity import autotask_ticket_device, with_text_hostnames
+from services.ingest.adapters.purpose import TicketFacts, purpose_of, purpose_payload
 from services.ingest.adapters.signatures import newest_secret, sign_hmac, verify_hmac
 
 SOURCE = Source.autotask
@@ -105,7 +115,26 @@ def normalise(delivery: Delivery, tenant: Tenant) -> Normalised:
         device = None
     named = autotask_ticket_device(fields.field_or_udf)
 
-    def payload() -> Ticket:
+    queue, ticket_type = fields.text("queueID"), fields.text("ticketType")
+    purpose = purpose_of(
+        tenant, SOURCE, [queue and f"queue:{queue}", queue, ticket_type and f"type:{ticket_type}"]
+    )
+
+    def payload() -> Ticket | Meeting | Recommendation:
+        if purpose is not TicketPurpose.ticket:
+            facts = TicketFacts(
+                source=SOURCE,
+                ticket_id=record_id,
+                action=action,
+                created_at=created_at,
+                summary=fields.text("title"),
+                status=fields.text("status"),
+                due_at=fields.time("dueDateTime"),
+                closed_at=fields.time("completedDate") or fields.time("resolvedDateTime"),
+                updated_at=event_time or fields.time("lastActivityDate"),
+                organiser=assignee,
+            )
+            return purpose_payload(tenant, purpose, facts)
         return Ticket(
             ticket_id=record_id,
             number=fields.text("ticketNumber"),

@@ -25,12 +25,15 @@ from services.events.models import (
     Action,
     CanonicalEvent,
     Identity,
+    Meeting,
     Nature,
+    Recommendation,
     Source,
     SourceRef,
     Ticket,
 )
 from services.events.tenant import Tenant
+from services.events.tenant_purpose import TicketPurpose
 from services.ingest.adapters.base import (
     Delivery,
     Normalised,
@@ -47,6 +50,7 @@ from services.ingest.adapters.base import (
     text,
 )
 from services.ingest.adapters.identity import halopsa_assets, with_text_hostnames
+from services.ingest.adapters.purpose import TicketFacts, purpose_of, purpose_payload
 from services.ingest.adapters.signatures import newest_secret, verify_basic_auth
 
 SOURCE = Source.halopsa
@@ -123,7 +127,23 @@ def _event(
     if halo_action is not None and ref_id(halo_action.get("id")):
         version = f"action:{ref_id(halo_action.get('id'))}:{version}"
 
-    def payload() -> Ticket:
+    purpose = purpose_of(tenant, SOURCE, [t.id("tickettype_id")])
+
+    def payload() -> Ticket | Meeting | Recommendation:
+        if purpose is not TicketPurpose.ticket:
+            facts = TicketFacts(
+                source=SOURCE,
+                ticket_id=ticket_id,
+                action=action,
+                created_at=created_at,
+                summary=t.text("summary"),
+                status=t.id("status_id"),
+                due_at=t.time("deadlinedate") or t.time("fixbydate"),
+                closed_at=t.time("dateclosed"),
+                updated_at=None if action is Action.created else occurred_at,
+                organiser=assignee,
+            )
+            return purpose_payload(tenant, purpose, facts)
         return Ticket(
             ticket_id=ticket_id,
             summary=t.text("summary"),

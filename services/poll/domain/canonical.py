@@ -18,8 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from services.events.models import Action, Source, event_id_for, unknown_client_id
+from services.events.models import (
+    Action,
+    Location,
+    MeetingKind,
+    MeetingStatus,
+    Source,
+    event_id_for,
+    unknown_client_id,
+)
 from services.events.tenant import Tenant
+from services.events.tenant_purpose import client_named, map_phrase
 from services.poll.domain.deliveries import Outgoing, is_creation
 from services.poll.domain.specs import EntitySpec
 from services.poll.domain.window import parse_stamp, record_id, record_time
@@ -87,13 +96,14 @@ class _Builder:
         ticket_id: str | None = None,
         identity_extra: str = "",
         version: str | None = None,
+        client_id: str | None = None,
     ) -> Outgoing:
         refs = [{"source": str(self.source), "entity": entity, "id": self.id}]
         if ticket_id:
             refs.append({"source": str(self.source), "entity": "ticket", "id": ticket_id})
         version = version or version_of(self.spec, self.record)
         identity = f"{entity}:{self.id}:{action}:{version}{identity_extra}"
-        client_id = self.tenant.client_for(self.source, client_ref)
+        client_id = client_id or self.tenant.client_for(self.source, client_ref)
         event = {
             "event_id": event_id_for(self.tenant.tenant, self.source, identity),
             "source": str(self.source),
@@ -180,12 +190,25 @@ def autotask_service_call(
 def autotask_appointment(
     tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links
 ) -> Outgoing:
+    """An appointment is a meeting (Autotask: "scheduled time that is not a service
+    call"). The entity has only a title, a description, times and resources: its kind and
+    status are the tenant's `meeting_kind` / `meeting_status` keys its title holds ("QBR -
+    Acme" is a review, "CANCELLED: QBR" cancelled), and, having no company, its client is
+    the one whose name the title or description holds."""
     b = _Builder(tenant, spec, r)
     starts = b.time("startDateTime") or datetime.now(UTC)
+    title = _text(r.get("title"))
+    kind = map_phrase(tenant, b.source, "meeting_kind", title) or MeetingKind.meeting
+    status = map_phrase(tenant, b.source, "meeting_status", title) or MeetingStatus.scheduled
+    client_ref = _text(r.get("companyID")) or links.client_ref
+    named = None if client_ref else client_named(tenant, title, _text(r.get("description")))
     payload = {
         "kind": "meeting",
         "meeting_id": b.id,
-        "title": _text(r.get("title")),
+        "meeting_kind": str(kind),
+        "title": title,
+        "status": str(status),
+        "changed_at": None if status == MeetingStatus.scheduled else _iso(record_time(spec, r)),
         "starts_at": _iso(starts),
         "ends_at": _iso(b.time("endDateTime")),
         "booked_at": _iso(b.time("createDateTime")),
@@ -195,7 +218,8 @@ def autotask_appointment(
         entity="appointment",
         action=b.action("createDateTime"),
         occurred_at=record_time(spec, r) or starts,
-        client_ref=_text(r.get("companyID")) or links.client_ref,
+        client_ref=client_ref,
+        client_id=named,
         payload=payload,
     )
 
@@ -236,24 +260,51 @@ def halo_action(
 def halo_appointment(
     tenant: Tenant, spec: EntitySpec, r: Mapping[str, Any], links: Links
 ) -> Outgoing:
+    """An appointment whose type (`appointment_type_id`, else `appointment_type_name`) the
+    tenant's `meeting_kind` maps to review or call is a meeting; any other (onsite work,
+    remote sessions) is a visit."""
     b = _Builder(tenant, spec, r)
     starts = b.time("start_date") or datetime.now(UTC)
     ticket = _text(r.get("ticket_id")) or links.ticket_id
-    onsite = (
+    kind = _halo_kind(tenant, r)
+    location = tenant.map(b.source, "location", _text(r.get("appointment_location_name")))
+    if location is Location.unknown and (
         r.get("is_onsite") in (True, 1) or str(r.get("appointment_type") or "").lower() == "onsite"
-    )
-    payload = {
-        "kind": "visit",
-        "visit_id": b.id,
-        "technician": b.identity(_text(r.get("agent_id"))),
-        "location": "onsite" if onsite else "unknown",
-        "ticket_id": ticket,
-        "starts_at": _iso(starts),
-        "ends_at": _iso(b.time("end_date")),
-        "booked_at": _iso(b.time("datecreated", "date_created")),
-        "status": _text(r.get("status")),
-        "done": r.get("complete_status") in (True, 1) or r.get("is_complete") in (True, 1),
-    }
+    ):
+        location = Location.onsite
+    technician = b.identity(_text(r.get("agent_id")))
+    done = r.get("complete_status") not in (None, 0, False) or r.get("is_complete") in (True, 1)
+    completed = b.time("complete_date")
+    done = done or (completed is not None and completed.year > 1900)  # Halo's unset: 1900
+    payload: dict[str, Any]
+    if kind in (MeetingKind.review, MeetingKind.call):
+        status = _halo_meeting_status(tenant, r, done)
+        payload = {
+            "kind": "meeting",
+            "meeting_id": b.id,
+            "meeting_kind": str(kind),
+            "title": _text(r.get("subject")),
+            "status": str(status),
+            "changed_at": None if status == MeetingStatus.scheduled else _iso(record_time(spec, r)),
+            "starts_at": _iso(starts),
+            "ends_at": _iso(b.time("end_date")),
+            "booked_at": _iso(b.time("datecreated", "date_created")),
+            "organiser": technician,
+            "location": str(location),
+        }
+    else:
+        payload = {
+            "kind": "visit",
+            "visit_id": b.id,
+            "technician": technician,
+            "location": str(location),
+            "ticket_id": ticket,
+            "starts_at": _iso(starts),
+            "ends_at": _iso(b.time("end_date")),
+            "booked_at": _iso(b.time("datecreated", "date_created")),
+            "status": _text(r.get("status")),
+            "done": done,
+        }
     return b.event(
         entity="appointment",
         action=b.action("datecreated", "date_created"),
@@ -262,6 +313,28 @@ def halo_appointment(
         payload=payload,
         ticket_id=ticket,
     )
+
+
+def _halo_kind(tenant: Tenant, r: Mapping[str, Any]) -> MeetingKind:
+    names = (
+        r.get("appointment_type_id"),
+        r.get("appointment_type_name"),
+        r.get("appointment_type"),
+    )
+    kinds = [tenant.map(Source.halopsa, "meeting_kind", _text(n)) for n in names if _text(n)]
+    return next((k for k in kinds if k is not MeetingKind.meeting), MeetingKind.meeting)
+
+
+def _halo_meeting_status(tenant: Tenant, r: Mapping[str, Any], done: bool) -> MeetingStatus:
+    """Deleted is cancelled; a status the tenant maps (appointment_status, else a status
+    name) is that; a completed appointment is held; else it is scheduled."""
+    if r.get("deleted") is True:
+        return MeetingStatus.cancelled
+    for raw in (r.get("appointment_status"), r.get("status")):
+        status: MeetingStatus = tenant.map(Source.halopsa, "meeting_status", _text(raw))
+        if status is not MeetingStatus.scheduled:
+            return status
+    return MeetingStatus.held if done else MeetingStatus.scheduled
 
 
 # -- devices found by inventory diff ---------------------------------------------------

@@ -19,6 +19,9 @@ from services.scenario.model import Meeting, MeetingChange
 from services.scenario.personas import HardCase
 
 Slot = tuple[datetime, MeetingKind, int, str]
+# Where an Autotask or HaloPSA client's QBRs are tickets (half of them, by company id; the
+# others' reviews are in the MSP's calendar): the first ticket id, apart from the desk's.
+QBR_TICKET_IDS = {Source.autotask: 390000, Source.halopsa: 90000}
 
 
 class SkippedMeeting(PlayBase):
@@ -67,7 +70,8 @@ class SkippedMeeting(PlayBase):
         return skips
 
     def _meetings(self) -> None:
-        source = Source.connectwise if self.client.psa is Source.connectwise else Source.canonical
+        psa = self.client.psa
+        on_tickets = psa in QBR_TICKET_IDS and self.client.psa_company_id % 2 == 0
         slots = self._slots()
         held = [s for s in slots if s[0] + 2 * HOUR <= self.end]
         skips = self._skips(held)
@@ -86,11 +90,14 @@ class SkippedMeeting(PlayBase):
                 starts - timedelta(days=self.rng.uniform(7, 14)),
             )
             booked = min(booked, starts - 2 * HOUR)
-            meeting_id = (
-                str(self.ctx.ids.next("connectwise:activity", 7001))
-                if source is Source.connectwise
-                else f"MTG-{self.ctx.ids.next('canonical:meeting', 5001)}"
-            )
+            source = Source.canonical
+            if psa is Source.connectwise:
+                source, meeting_id = psa, str(self.ctx.ids.next("connectwise:activity", 7001))
+            elif on_tickets and kind is MeetingKind.review:
+                source = psa
+                meeting_id = str(self.ctx.ids.next(f"{psa}:qbr_ticket", QBR_TICKET_IDS[psa]))
+            else:
+                meeting_id = f"MTG-{self.ctx.ids.next('canonical:meeting', 5001)}"
             meeting = Meeting(
                 client=self.client,
                 source=source,

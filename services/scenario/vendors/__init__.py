@@ -5,7 +5,8 @@ vendor-side time of each change; nothing after the end of the scenario is
 sent. With `api`, what no webhook carries (Autotask and HaloPSA time entries and
 visits) goes only to the vendors' APIs (api.jsonl, `apis`), with the API side of every
 webhook; without, a pretend poller posts those as canonical events (scenarios of
-before api.jsonl). Which channels a PSA can express is part of its format: `CHANNELS`.
+before api.jsonl). Business reviews kept as Autotask / HaloPSA tickets go out as ticket
+webhooks (`reviews`). Which channels a PSA can express is part of its format: `CHANNELS`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from typing import Any
 
 from services.events.models import Channel, Nature, Source
 from services.scenario.model import Records
-from services.scenario.vendors import apis, autotask, canonical, connectwise, halopsa, rmm
+from services.scenario.vendors import (
+    apis,
+    autotask,
+    canonical,
+    connectwise,
+    halopsa,
+    reviews,
+    rmm,
+)
 from services.scenario.vendors.common import Emission, WriterSettings, iso_z
 
 __all__ = ["CHANNELS", "Emission", "WriterSettings", "emissions", "encoded_nature"]
@@ -64,6 +73,8 @@ def emissions(
     for meeting in records.meetings:
         if meeting.source is Source.connectwise:
             out += connectwise.meeting(meeting, settings)
+        elif meeting.source in (Source.autotask, Source.halopsa):
+            out += reviews.qbr_ticket(meeting, settings)
         else:
             out += canonical.meeting(meeting)
     for recommendation in records.recommendations:
