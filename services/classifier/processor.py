@@ -278,7 +278,9 @@ class Processor:
             self.metrics.too_late.inc()
         received.setdefault(client_id, []).append(ts(event.received_at))
         work.extend(applied.work)
-        if isinstance(event.payload, Ticket):
+        if isinstance(event.payload, Ticket) or event.ref.entity == "ticket":
+            # A ticket, or a ticket the tenant's `ticket_purpose` made a review meeting or
+            # a recommendation: entries booked on it wait for it either way.
             for parked in self.join.ticket_folded(str(event.ref), client_id):
                 self._fold(parked, touched, received, work)
 

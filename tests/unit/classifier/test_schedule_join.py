@@ -17,7 +17,7 @@ from services.events import topics
 from services.events.models import CanonicalEvent
 from services.events.tenant import Tenant
 
-from .factory import at, ticket, time_entry, visit
+from .factory import at, event, ticket, time_entry, visit
 
 TICKET_7 = "connectwise:ticket:7"
 NO_COMPANY = "unassigned"  # what ingest names when the source names no company
@@ -141,3 +141,21 @@ def test_the_processor_finds_a_tickets_client_in_the_recovered_table(tenant: Ten
     assert parking.waiting == {} and after.processed == 1
     state = after.state_of("acme")
     assert state is not None and len(state.work) == 1
+
+
+def test_an_entry_on_a_qbr_ticket_follows_the_meeting_that_ticket_became(tenant: Tenant) -> None:
+    """A ticket on a board the tenant maps to review meetings arrives as a Meeting (its
+    record still the ticket): a schedule entry booked on it is that client's too."""
+    proc, parking, _ = processor(tenant, {})
+    proc.handle([entry("t1", hours=1.5).model_dump_json().encode()])
+    assert list(parking.waiting) == [TICKET_7]
+    qbr = event(
+        {"kind": "meeting", "meeting_id": "7", "meeting_kind": "review", "starts_at": at(2)},
+        entity="ticket",
+        record_id="7",
+        occurred=at(0),
+    )
+    proc.handle([qbr.model_dump_json().encode()])
+    assert parking.waiting == {} and proc.processed == 2
+    state = proc.state_of("acme")
+    assert state is not None and [w.hours for w in state.work.values()] == [1.5]
