@@ -35,6 +35,7 @@ import httpx
 import yaml
 from kafka import KafkaProducer
 
+from bench.docs import update_section
 from services.events import topics
 from services.events.models import CanonicalEvent, Source
 from services.events.tenant import load_tenant
@@ -143,7 +144,7 @@ def env_for(data_dir: Path, tenant: Path, **extra: str) -> dict[str, str]:
     env.update(
         PARTNERPULSE_DATA_DIR=str(data_dir),
         PARTNERPULSE_TENANT_FILE=str(tenant),
-        PARTNERPULSE_LOG_LEVEL="WARNING",
+        PARTNERPULSE_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         PARTNERPULSE_API_TOKENS=TOKEN_ENTRY.line(),
         **extra,
     )
@@ -384,17 +385,6 @@ From ingest accepting an event to its client's health being updated, over
 {e2e["observed"]} events: **p50 {e2e["p50"] * 1000:.0f} ms, p99 {e2e["p99"] * 1000:.0f} ms**
 (target p99 under 500 ms; quantiles interpolated within the histogram's buckets).
 {MARK_END}"""
-
-
-def update_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        _, tail = rest.split(MARK_END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
 
 
 def main() -> int:

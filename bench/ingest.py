@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.docs import update_section
 from services.events import topics
 from services.events.tenant import load_tenant
 from services.platform import local_http
@@ -342,21 +343,6 @@ Target: ratio at least 0.40, p99 under 50 ms at 500 requests/s. Just after each 
 ({sat["duplicates"]:.0f} / {rate["duplicates"]:.0f} duplicates); the relay had sent {sat["relayed"]:.0f} / {rate["relayed"]:.0f} to Kafka and had
 {sat["pending"]:.0f} / {rate["pending"]:.0f} still to send.
 {MARK_END}"""
-
-
-def update_section(path: Path, section: str) -> None:
-    text = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nRatios against a baseline measured in the same run; the machines are shared and noisy.\n"
-    )
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        _, tail = rest.split(MARK_END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.classifier import client_day, write_tenant
+from bench.docs import update_section
 from services.classifier.domain.engine import Engine
 from services.classifier.domain.state import ClientState
 from services.events.tenant import Tenant, load_tenant
@@ -140,17 +141,6 @@ def main() -> int:
         update_section(args.write, section)
         say(f"written to {args.write}")
     return 0
-
-
-def update_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of the markdown file, or append it."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        text = head + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
 
 
 def render(

@@ -38,8 +38,9 @@ from typing import Any
 import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from bench.classifier import AUTH, env_for, update_section, write_tenant
+from bench.classifier import AUTH, env_for, write_tenant
 from bench.classifier import client_day as small_client_day
+from bench.docs import update_section
 from services.events import topics
 from services.events.models import CanonicalEvent
 from services.ingest.journal import Journal, Record
@@ -163,9 +164,16 @@ class Group:
                 PARTNERPULSE_CLASSIFIER_PORT=str(port),
                 PARTNERPULSE_CLASSIFIER_APP_ID=app_id,
                 PARTNERPULSE_BROKER_INCARNATION=incarnation,
+                # What `up --classifier-workers N` gives each worker.
+                PARTNERPULSE_CLASSIFIER_STANDBY_REPLICAS=str(max(1, len(ports) - 1)),
             )
             self.procs.append(
-                spawn([sys.executable, "-m", "services.cli", "classifier"], cwd=REPO, env=env)
+                spawn(
+                    [sys.executable, "-m", "services.cli", "classifier"],
+                    cwd=REPO,
+                    env=env,
+                    log_file=work / f"{app_id}-{i}.log",
+                )
             )
             self.urls.append(f"http://127.0.0.1:{port}")
             self.dirs.append(data)
@@ -367,9 +375,13 @@ def main() -> int:
     parser.add_argument("--large-per-day", dest="per_day", type=int, default=300)
     parser.add_argument("--rate", type=int, default=200, help="live events/s during the kill")
     parser.add_argument("--write", type=Path, help="Update this markdown file's section.")
+    parser.add_argument(
+        "--work", type=Path, help="keep the data dirs and the workers' logs here (else a temp dir)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         tenant = write_tenant(work / "tenant.yaml", args.clients, large=LARGE)
         say(f"generating {args.days} days of {args.clients} clients")
         events = history(args.clients, range(args.days), args.per_day, seed=1)

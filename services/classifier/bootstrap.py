@@ -68,6 +68,7 @@ def faust_app(settings: ClassifierSettings, kafka_bootstrap: str) -> ClassifierF
         store=settings.classifier_store,
         datadir=str(worker_dir(settings)),
         topic_partitions=settings.topic_partitions,
+        table_standby_replicas=settings.classifier_standby_replicas,
         **BROKER_SETTINGS,
         processing_guarantee="at_least_once",
         # Idempotent: events no checkpoint covers are processed again after a stop or

@@ -24,6 +24,14 @@ class ClassifierSettings(CommonSettings):
         "changelog written since, and a restarted embedded broker needs no replay of "
         "history) or `memory://` (every start reads the whole changelog).",
     )
+    classifier_standby_replicas: int = Field(
+        1,
+        ge=0,
+        description="Standby copies of each partition's state kept warm by other workers "
+        "(faust's table_standby_replicas). A worker taking over a partition it holds a "
+        "standby of starts at once; any other reads the partition's whole changelog. "
+        "`up --classifier-workers N` and `classifier --workers N` use N-1 unless this is set.",
+    )
     classifier_batch_size: int = Field(
         2000, ge=1, description="Most events handled (and state written) in one batch."
     )

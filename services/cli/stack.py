@@ -82,6 +82,13 @@ def _classifier_specs(workers: int = 1) -> list[ServiceSpec]:
     from services.runtime.supervisor import ServiceSpec
 
     settings = ClassifierSettings()
+    # Every worker a warm standby of every partition it does not own: a takeover after a
+    # worker dies reads no changelog from its start (docs/deployment.md, "Several workers").
+    standbys = (
+        settings.classifier_standby_replicas
+        if "classifier_standby_replicas" in settings.model_fields_set
+        else max(1, workers - 1)
+    )
     specs = []
     for i in range(workers):
         port = settings.classifier_port + i
@@ -92,7 +99,10 @@ def _classifier_specs(workers: int = 1) -> list[ServiceSpec]:
                 health_url=f"{base}/healthz",
                 describe=f"clients at {base}/v1/clients, metrics at {base}/metrics",
                 command="classifier",
-                env={"PARTNERPULSE_CLASSIFIER_PORT": str(port)},
+                env={
+                    "PARTNERPULSE_CLASSIFIER_PORT": str(port),
+                    "PARTNERPULSE_CLASSIFIER_STANDBY_REPLICAS": str(standbys),
+                },
             )
         )
     return specs
