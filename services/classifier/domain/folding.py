@@ -65,12 +65,13 @@ class Folder:
     def __init__(self, policy: ClassifierPolicy) -> None:
         self.policy = policy
 
-    def ticket(self, state: ClientState, event: CanonicalEvent, p: Ticket) -> list[WorkItem]:
-        ref = str(event.ref)
+    def ticket(
+        self, state: ClientState, event: CanonicalEvent, p: Ticket, ref: str, at: float
+    ) -> list[WorkItem]:
+        """`ref`: the event's record (str of `event.ref`); `at`: its event time."""
         if event.action is Action.deleted:
             state.tickets.pop(ref, None)
             return []
-        at = ts(event.occurred_at)
         rec = state.tickets.get(ref)
         before = None if rec is None else (rec.initiator, rec.work_class, rec.nature)
         if rec is None:
@@ -91,9 +92,8 @@ class Folder:
         return work
 
     def work(
-        self, state: ClientState, event: CanonicalEvent, p: TimeEntry | Visit
+        self, state: ClientState, event: CanonicalEvent, p: TimeEntry | Visit, ref: str
     ) -> list[WorkItem]:
-        ref = str(event.ref)
         if event.action is Action.deleted:
             state.work.pop(ref, None)
             return []
@@ -169,9 +169,7 @@ class Folder:
             ticket_ref=w.ticket_ref,
         )
 
-    def meeting(self, state: ClientState, event: CanonicalEvent, p: Meeting) -> None:
-        ref = str(event.ref)
-        at = ts(event.occurred_at)
+    def meeting(self, state: ClientState, p: Meeting, ref: str, at: float) -> None:
         rec = state.meetings.get(ref)
         if rec is None:
             rec = state.meetings[ref] = MeetingRec(ref=ref, starts=ts(p.starts_at), updated=at)
@@ -186,13 +184,11 @@ class Folder:
         rec.title = p.title or rec.title
         rec.updated = max(rec.updated, at)
 
-    def alert(self, state: ClientState, event: CanonicalEvent, p: RmmAlert) -> None:
-        at = ts(event.occurred_at)
+    def alert(self, state: ClientState, p: RmmAlert, ref: str, at: float) -> None:
         if p.device_id:
             state.devices[p.device_id] = max(state.devices.get(p.device_id, 0.0), at)
         if p.help_request:
             return  # an end user's help request is a request, not an alert
-        ref = str(event.ref)
         known = state.alerts.get(ref)
         if p.status != "triggered":
             # A reset ends the alert: kept (even before its trigger arrives) so that an
@@ -214,14 +210,13 @@ class Folder:
             resolved=resolved if resolved is not None and resolved >= at else None,
         )
 
-    def device_change(self, state: ClientState, event: CanonicalEvent, p: DeviceChange) -> None:
-        at = ts(event.occurred_at)
+    def device_change(self, state: ClientState, p: DeviceChange, ref: str, at: float) -> None:
         if p.change is DeviceChangeKind.removed_agent:
             state.devices.pop(p.device_id, None)
             return
         state.devices[p.device_id] = max(state.devices.get(p.device_id, 0.0), at)
-        state.changes[str(event.ref)] = ChangeRec(
-            ref=str(event.ref),
+        state.changes[ref] = ChangeRec(
+            ref=ref,
             at=at,
             change=p.change.value,
             device=p.device_name or p.device_id,
@@ -231,9 +226,7 @@ class Folder:
             user=p.last_user,
         )
 
-    def recommendation(self, state: ClientState, event: CanonicalEvent, p: Recommendation) -> None:
-        ref = str(event.ref)
-        at = ts(event.occurred_at)
+    def recommendation(self, state: ClientState, p: Recommendation, ref: str, at: float) -> None:
         rec = state.recommendations.get(ref)
         if rec is None:
             rec = state.recommendations[ref] = RecommendationRec(ref=ref, title=p.title, updated=at)
