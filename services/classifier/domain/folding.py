@@ -44,7 +44,11 @@ from services.events.policy import ClassifierPolicy
 
 def ticket_ref_of(event: CanonicalEvent) -> str | None:
     """The ticket a time entry, visit or meeting points at (its second reference)."""
-    return next((str(r) for r in event.refs[1:] if r.entity == "ticket"), None)
+    refs = event.refs
+    for i in range(1, len(refs)):
+        if refs[i].entity == "ticket":
+            return str(refs[i])
+    return None
 
 
 # The state collection each kind of payload files its record in.
@@ -242,30 +246,37 @@ class Folder:
 
 def merge_ticket(rec: TicketRec, p: Ticket, *, newer: bool, source: Source) -> None:
     """Merge a (possibly partial) ticket update: never let an unknown erase a known value."""
-
-    def put(name: str, value: object, empty: tuple[object, ...] = (None, "unknown", [])) -> None:
-        if value in empty:
-            return
-        if newer or getattr(rec, name) in empty:
+    entered, addressed = p.entered_by, p.addressed_to
+    values: list[tuple[str, object]] = [
+        ("number", p.number),
+        ("summary", p.summary),
+        ("nature", p.nature.value),
+        ("channel", p.channel.value),
+        ("priority", p.priority.value),
+    ]
+    if entered is not None:
+        values.append(("entered_by_role", entered.role.value))
+        values.append(("entered_by", entered.name or entered.id))
+    if addressed is not None:
+        values.append(("addressed_to_role", addressed.role.value))
+        values.append(("addressed_to", addressed.name or addressed.id))
+    values += [
+        ("issue_started", ts(p.issue_started_at) if p.issue_started_at else None),
+        ("rmm_alert_id", p.rmm_alert_id),
+        ("devices", ticket_keys(p, source)),
+        ("board", p.board),
+        ("site", p.site.casefold() if p.site else None),
+        ("location", p.location.value),
+    ]
+    for name, value in values:  # in one loop: this runs for every ticket event
+        if value in _EMPTY:
+            continue
+        if newer or getattr(rec, name) in _EMPTY:
             setattr(rec, name, value)
 
-    put("number", p.number)
-    put("summary", p.summary)
-    put("nature", p.nature.value)
-    put("channel", p.channel.value)
-    put("priority", p.priority.value)
-    if p.entered_by is not None:
-        put("entered_by_role", p.entered_by.role.value)
-        put("entered_by", p.entered_by.name or p.entered_by.id)
-    if p.addressed_to is not None:
-        put("addressed_to_role", p.addressed_to.role.value)
-        put("addressed_to", p.addressed_to.name or p.addressed_to.id)
-    put("issue_started", ts(p.issue_started_at) if p.issue_started_at else None)
-    put("rmm_alert_id", p.rmm_alert_id)
-    put("devices", ticket_keys(p, source))
-    put("board", p.board)
-    put("site", p.site.casefold() if p.site else None)
-    put("location", p.location.value)
+
+# What a merge never writes over a value, nor counts as one (an unknown).
+_EMPTY: tuple[object, ...] = (None, "unknown", [])
 
 
 def owner_needed(event: CanonicalEvent) -> str | None:

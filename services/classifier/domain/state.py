@@ -253,7 +253,10 @@ class ClientState:
             for ref, w in self.work.items():
                 if w.ticket_ref:
                     self._by_ticket.setdefault(w.ticket_ref, set()).add(ref)
-        return sorted(r for r in self._by_ticket.get(ticket_ref, ()) if r in self.work)
+        refs = self._by_ticket.get(ticket_ref)
+        if not refs:
+            return []
+        return sorted(r for r in refs if r in self.work)
 
     def put_work(self, rec: WorkRec) -> None:
         self.work[rec.ref] = rec
