@@ -91,6 +91,7 @@ class Processor:
         self.processed = 0
         self.failed = 0
         self._counts = _Counts()  # the batch under way's
+        self._replaying = True  # the last event was a redelivery (at first: maybe)
         self._dirty: dict[str, ClientState] = {}  # folded into since they were last judged
         self._waiting: dict[str, list[float]] = {}  # their events' ingest times
         self._judged_wall = 0.0
@@ -115,10 +116,12 @@ class Processor:
         counts = self._counts = _Counts()
         for raw in batch:
             size += 1
-            # A redelivery is found without validating it when its ids are where our own
-            # JSON puts them (a replay is mostly redeliveries); every other event is
-            # validated once, and its ids then come from the validated event.
-            if self._looks_seen(raw) and self._seen_before(raw):
+            # Each event is validated once, and a redelivery is then found by the
+            # validated ids. Redeliveries come in runs (a replay after a restart, the
+            # journal replayed into a new broker): after one, the next events are first
+            # looked up by the ids where our own JSON puts them, without validating.
+            # Either way the same events count as duplicates (`_seen_before`).
+            if self._replaying and self._looks_seen(raw) and self._seen_before(raw):
                 counts.duplicates += 1
                 continue
             try:
@@ -130,7 +133,8 @@ class Processor:
                     self._dead_letter(raw, "invalid_event", str(exc), None)
                 continue
             state = self.states.state_of(event.client_id)
-            if state is not None and event.event_id in state.seen:
+            self._replaying = state is not None and event.event_id in state.seen
+            if self._replaying:
                 counts.duplicates += 1
                 continue
             if ts(event.occurred_at) > ts(event.received_at) + self._max_skew:
@@ -251,6 +255,7 @@ class Processor:
         self.states.forget()
         self._dirty.clear()
         self._watermark_recovered = False
+        self._replaying = True  # what comes back is replayed from the committed offsets
 
     def _looks_seen(self, raw: bytes) -> bool:
         """Whether the ids where our own JSON puts them (`"event_id":"…"`, no spaces)
