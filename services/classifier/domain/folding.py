@@ -38,7 +38,7 @@ from services.events.models import (
     TimeEntry,
     Visit,
 )
-from services.events.outputs import Initiator, WorkClass, WorkItem
+from services.events.outputs import WorkItem
 from services.events.policy import ClassifierPolicy
 
 
@@ -145,9 +145,9 @@ class Folder:
             event_id=t.event_id,
             kind="ticket",
             occurred_at=dt(t.created),
-            nature=t.nature,
-            initiator=Initiator(t.initiator),
-            work_class=WorkClass(t.work_class),
+            nature=t.nature,  # the record's values: pydantic makes them the enums
+            initiator=t.initiator,
+            work_class=t.work_class,
             rule=t.rule,
             location=t.location,
         )
