@@ -24,6 +24,8 @@ TOTALS_DAYS = 400
 
 # The class of a time entry or visit, with its ticket's labels (labels.label_work).
 ClassOf = Callable[[WorkRec], WorkClass]
+# When each behaviour's evidence happened (Engine.evidence_times).
+Evidence = Mapping[Behaviour, Iterable[float]]
 
 
 def day_of(at: float) -> int:
@@ -80,16 +82,22 @@ def freeze(
     state: ClientState,
     horizon: float,
     class_of: ClassOf,
-    evidence: Mapping[Behaviour, Iterable[float]],
+    evidence: Evidence | Callable[[], Evidence],
 ) -> int:
     """Keep the totals of every day before `horizon` that the prune is about to drop
-    and that has no totals yet; the number of days frozen."""
+    and that has no totals yet; the number of days frozen. `evidence` may be a
+    function, called only when there is a day to freeze (finding it runs every
+    detector over the client's window)."""
     last = day_of(horizon)  # the first day the prune keeps
     times = [w.at for w in state.work.values()]
     times += [t.created for t in state.tickets.values()]
     times += [a.at for a in state.alerts.values()]
     days = {day_of(t) for t in times if t < horizon} - {int(k) for k in state.daily}
     days = {d for d in days if d < last}
+    if not days:
+        return 0
+    if callable(evidence):
+        evidence = evidence()
     for day, totals in compute(state, days, class_of, evidence).items():
         state.daily[str(day)] = totals
     state.touch(*(d * DAY for d in days))

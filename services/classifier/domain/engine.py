@@ -116,34 +116,37 @@ class Engine:
     # -- folding events in ---------------------------------------------------
 
     def apply(self, state: ClientState, event: CanonicalEvent, watermark: float) -> Applied:
-        if event.event_id in state.seen:
+        event_id = event.event_id
+        if event_id in state.seen:
             return Applied(duplicate=True)
         at = ts(event.occurred_at)
         too_late = at < watermark - self.retention
         # A too-late event is still labelled, against a scratch state, and not kept.
         target = ClientState(state.client_id) if too_late else state
         p = event.payload
+        ref = str(event.ref)  # once: every fold below files under it
         collection = COLLECTION.get(type(p))
         if not too_late:
-            state.seen[event.event_id] = at
-            state.touch(at)
+            state.seen[event_id] = at
+            state.touch_day(at)
             if collection is not None:
-                state.touch_record(collection, str(event.ref))  # its day before
+                state.touch_record(collection, ref)  # its day before
         work: list[WorkItem] = []
+        fold = self._fold
         if isinstance(p, Ticket):
-            work = self._fold.ticket(target, event, p)
-        elif isinstance(p, TimeEntry | Visit):
-            work = self._fold.work(target, event, p)
+            work = fold.ticket(target, event, p, ref, at)
+        elif isinstance(p, (TimeEntry, Visit)):
+            work = fold.work(target, event, p, ref)
         elif isinstance(p, Meeting):
-            self._fold.meeting(target, event, p)
+            fold.meeting(target, p, ref, at)
         elif isinstance(p, RmmAlert):
-            self._fold.alert(target, event, p)
+            fold.alert(target, p, ref, at)
         elif isinstance(p, DeviceChange):
-            self._fold.device_change(target, event, p)
+            fold.device_change(target, p, ref, at)
         elif isinstance(p, Recommendation):
-            self._fold.recommendation(target, event, p)
+            fold.recommendation(target, p, ref, at)
         if not too_late and collection is not None:
-            state.touch_record(collection, str(event.ref))  # and after
+            state.touch_record(collection, ref)  # and after
         return Applied(work=work, too_late=too_late)
 
     # -- judging a client ---------------------------------------------------------
@@ -153,9 +156,13 @@ class Engine:
         name = self._names.get(client_id)
         horizon = watermark - self.retention
         if state.prune_due(horizon):
-            # The days about to leave the detail keep their totals (daily.py).
+            # The days about to leave the detail keep their totals (daily.py); the
+            # detectors' evidence is found only when there is such a day.
             daily.freeze(
-                state, horizon, self.class_of(state), self.evidence_times(state, watermark)
+                state,
+                horizon,
+                self.class_of(state),
+                lambda: self.evidence_times(state, watermark),
             )
         pruned = state.prune(horizon, watermark - daily.TOTALS_DAYS * DAY)
         changed: list[Signal] = []

@@ -38,13 +38,17 @@ from services.events.models import (
     TimeEntry,
     Visit,
 )
-from services.events.outputs import Initiator, WorkClass, WorkItem
+from services.events.outputs import WorkItem
 from services.events.policy import ClassifierPolicy
 
 
 def ticket_ref_of(event: CanonicalEvent) -> str | None:
     """The ticket a time entry, visit or meeting points at (its second reference)."""
-    return next((str(r) for r in event.refs[1:] if r.entity == "ticket"), None)
+    refs = event.refs
+    for i in range(1, len(refs)):
+        if refs[i].entity == "ticket":
+            return str(refs[i])
+    return None
 
 
 # The state collection each kind of payload files its record in.
@@ -65,12 +69,13 @@ class Folder:
     def __init__(self, policy: ClassifierPolicy) -> None:
         self.policy = policy
 
-    def ticket(self, state: ClientState, event: CanonicalEvent, p: Ticket) -> list[WorkItem]:
-        ref = str(event.ref)
+    def ticket(
+        self, state: ClientState, event: CanonicalEvent, p: Ticket, ref: str, at: float
+    ) -> list[WorkItem]:
+        """`ref`: the event's record (str of `event.ref`); `at`: its event time."""
         if event.action is Action.deleted:
             state.tickets.pop(ref, None)
             return []
-        at = ts(event.occurred_at)
         rec = state.tickets.get(ref)
         before = None if rec is None else (rec.initiator, rec.work_class, rec.nature)
         if rec is None:
@@ -91,9 +96,8 @@ class Folder:
         return work
 
     def work(
-        self, state: ClientState, event: CanonicalEvent, p: TimeEntry | Visit
+        self, state: ClientState, event: CanonicalEvent, p: TimeEntry | Visit, ref: str
     ) -> list[WorkItem]:
-        ref = str(event.ref)
         if event.action is Action.deleted:
             state.work.pop(ref, None)
             return []
@@ -141,9 +145,9 @@ class Folder:
             event_id=t.event_id,
             kind="ticket",
             occurred_at=dt(t.created),
-            nature=t.nature,
-            initiator=Initiator(t.initiator),
-            work_class=WorkClass(t.work_class),
+            nature=t.nature,  # the record's values: pydantic makes them the enums
+            initiator=t.initiator,
+            work_class=t.work_class,
             rule=t.rule,
             location=t.location,
         )
@@ -169,9 +173,7 @@ class Folder:
             ticket_ref=w.ticket_ref,
         )
 
-    def meeting(self, state: ClientState, event: CanonicalEvent, p: Meeting) -> None:
-        ref = str(event.ref)
-        at = ts(event.occurred_at)
+    def meeting(self, state: ClientState, p: Meeting, ref: str, at: float) -> None:
         rec = state.meetings.get(ref)
         if rec is None:
             rec = state.meetings[ref] = MeetingRec(ref=ref, starts=ts(p.starts_at), updated=at)
@@ -186,13 +188,11 @@ class Folder:
         rec.title = p.title or rec.title
         rec.updated = max(rec.updated, at)
 
-    def alert(self, state: ClientState, event: CanonicalEvent, p: RmmAlert) -> None:
-        at = ts(event.occurred_at)
+    def alert(self, state: ClientState, p: RmmAlert, ref: str, at: float) -> None:
         if p.device_id:
             state.devices[p.device_id] = max(state.devices.get(p.device_id, 0.0), at)
         if p.help_request:
             return  # an end user's help request is a request, not an alert
-        ref = str(event.ref)
         known = state.alerts.get(ref)
         if p.status != "triggered":
             # A reset ends the alert: kept (even before its trigger arrives) so that an
@@ -214,14 +214,13 @@ class Folder:
             resolved=resolved if resolved is not None and resolved >= at else None,
         )
 
-    def device_change(self, state: ClientState, event: CanonicalEvent, p: DeviceChange) -> None:
-        at = ts(event.occurred_at)
+    def device_change(self, state: ClientState, p: DeviceChange, ref: str, at: float) -> None:
         if p.change is DeviceChangeKind.removed_agent:
             state.devices.pop(p.device_id, None)
             return
         state.devices[p.device_id] = max(state.devices.get(p.device_id, 0.0), at)
-        state.changes[str(event.ref)] = ChangeRec(
-            ref=str(event.ref),
+        state.changes[ref] = ChangeRec(
+            ref=ref,
             at=at,
             change=p.change.value,
             device=p.device_name or p.device_id,
@@ -231,9 +230,7 @@ class Folder:
             user=p.last_user,
         )
 
-    def recommendation(self, state: ClientState, event: CanonicalEvent, p: Recommendation) -> None:
-        ref = str(event.ref)
-        at = ts(event.occurred_at)
+    def recommendation(self, state: ClientState, p: Recommendation, ref: str, at: float) -> None:
         rec = state.recommendations.get(ref)
         if rec is None:
             rec = state.recommendations[ref] = RecommendationRec(ref=ref, title=p.title, updated=at)
@@ -249,30 +246,37 @@ class Folder:
 
 def merge_ticket(rec: TicketRec, p: Ticket, *, newer: bool, source: Source) -> None:
     """Merge a (possibly partial) ticket update: never let an unknown erase a known value."""
-
-    def put(name: str, value: object, empty: tuple[object, ...] = (None, "unknown", [])) -> None:
-        if value in empty:
-            return
-        if newer or getattr(rec, name) in empty:
+    entered, addressed = p.entered_by, p.addressed_to
+    values: list[tuple[str, object]] = [
+        ("number", p.number),
+        ("summary", p.summary),
+        ("nature", p.nature.value),
+        ("channel", p.channel.value),
+        ("priority", p.priority.value),
+    ]
+    if entered is not None:
+        values.append(("entered_by_role", entered.role.value))
+        values.append(("entered_by", entered.name or entered.id))
+    if addressed is not None:
+        values.append(("addressed_to_role", addressed.role.value))
+        values.append(("addressed_to", addressed.name or addressed.id))
+    values += [
+        ("issue_started", ts(p.issue_started_at) if p.issue_started_at else None),
+        ("rmm_alert_id", p.rmm_alert_id),
+        ("devices", ticket_keys(p, source)),
+        ("board", p.board),
+        ("site", p.site.casefold() if p.site else None),
+        ("location", p.location.value),
+    ]
+    for name, value in values:  # in one loop: this runs for every ticket event
+        if value in _EMPTY:
+            continue
+        if newer or getattr(rec, name) in _EMPTY:
             setattr(rec, name, value)
 
-    put("number", p.number)
-    put("summary", p.summary)
-    put("nature", p.nature.value)
-    put("channel", p.channel.value)
-    put("priority", p.priority.value)
-    if p.entered_by is not None:
-        put("entered_by_role", p.entered_by.role.value)
-        put("entered_by", p.entered_by.name or p.entered_by.id)
-    if p.addressed_to is not None:
-        put("addressed_to_role", p.addressed_to.role.value)
-        put("addressed_to", p.addressed_to.name or p.addressed_to.id)
-    put("issue_started", ts(p.issue_started_at) if p.issue_started_at else None)
-    put("rmm_alert_id", p.rmm_alert_id)
-    put("devices", ticket_keys(p, source))
-    put("board", p.board)
-    put("site", p.site.casefold() if p.site else None)
-    put("location", p.location.value)
+
+# What a merge never writes over a value, nor counts as one (an unknown).
+_EMPTY: tuple[object, ...] = (None, "unknown", [])
 
 
 def owner_needed(event: CanonicalEvent) -> str | None:

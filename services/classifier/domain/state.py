@@ -230,11 +230,16 @@ class ClientState:
         if self._touched is not None:
             self._touched.update(int(t // DAY) for t in times if t is not None)
 
+    def touch_day(self, at: float) -> None:
+        """The records filed under the day of this event time changed (`touch` of one)."""
+        if self._touched is not None:
+            self._touched.add(int(at // DAY))
+
     def touch_record(self, collection: str, ref: str) -> None:
         """The record `ref` of `collection` is about to change or changed."""
         rec = getattr(self, collection).get(ref)
         if rec is not None:
-            self.touch(FILED_BY[collection](rec))
+            self.touch_day(FILED_BY[collection](rec))
 
     def take_touched(self) -> set[int] | None:
         """The days changed since the last call (None: any), and start afresh."""
@@ -248,7 +253,10 @@ class ClientState:
             for ref, w in self.work.items():
                 if w.ticket_ref:
                     self._by_ticket.setdefault(w.ticket_ref, set()).add(ref)
-        return sorted(r for r in self._by_ticket.get(ticket_ref, ()) if r in self.work)
+        refs = self._by_ticket.get(ticket_ref)
+        if not refs:
+            return []
+        return sorted(r for r in refs if r in self.work)
 
     def put_work(self, rec: WorkRec) -> None:
         self.work[rec.ref] = rec
