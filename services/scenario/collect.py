@@ -142,9 +142,17 @@ class Confirmer:
     then leaves only those to wait for.
     """
 
-    def __init__(self, classifier_url: str, interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        classifier_url: str,
+        interval: float = 2.0,
+        feed: Callable[[], list[str]] | None = None,
+    ) -> None:
+        """`feed`: called at every interval for more ids to ask about (the poller's
+        accepted posts), beside those `add`ed."""
         self._url = classifier_url
         self._interval = interval
+        self._feed = feed
         self._lock = threading.Lock()
         self._pending: dict[str, None] = {}
         self._confirmed: set[str] = set()
@@ -165,6 +173,8 @@ class Confirmer:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
+            if self._feed is not None:
+                self.add(self._feed())
             with self._lock:
                 pending = list(self._pending)
             if not pending:

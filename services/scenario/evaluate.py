@@ -183,7 +183,9 @@ def run(
             f"pipeline must answer them with the scenario's key ({KEY_FILE_ENV}, which "
             "evaluate sets for a pipeline of its own)"
         )
-    confirmer = collect.Confirmer(endpoints.classifier_url)
+    confirmer = collect.Confirmer(
+        endpoints.classifier_url, feed=polled.receipt_ids() if polled is not None else None
+    )
     hooks = Hooks(
         answered=monitor.answered,
         finished=monitor.finished,
@@ -194,7 +196,10 @@ def run(
     try:
         with monitor:
             monitor.phase("deliveries sent", len(files.deliveries))
-            with confirmer:  # events confirmed while the replay runs (see Confirmer)
+            # Events are confirmed while the replay and the poller's catch-up run (see
+            # Confirmer): those of a long scenario asked about only at the end may have
+            # been processed and forgotten (the classifier's retention).
+            with confirmer:
                 outcomes = replay(
                     files.deliveries,
                     files.tenant,
@@ -202,10 +207,10 @@ def run(
                     concurrency=concurrency,
                     hooks=hooks,
                 )
-            if polled is not None:
-                monitor.phase("polled collections caught up", len(polled.collections()))
-                polled.catch_up(endpoints.poll_url, timeout=timeout, progress=monitor.advance)
-                outcomes += polled.outcomes(max((o.seq for o in outcomes), default=0) + 1)
+                if polled is not None:
+                    monitor.phase("polled collections caught up", len(polled.collections()))
+                    polled.catch_up(endpoints.poll_url, timeout=timeout, progress=monitor.advance)
+                    outcomes += polled.outcomes(max((o.seq for o in outcomes), default=0) + 1)
             accepted = list(dict.fromkeys(i for o in outcomes if o.answered for i in o.event_ids))
             left = confirmer.unconfirmed(accepted)
             monitor.phase("events processed", len(accepted))

@@ -165,6 +165,10 @@ class PolledReplay:
                     )
                 time.sleep(0.5)
 
+    def receipt_ids(self) -> ReceiptIds:
+        """The event ids of the poller's posts, read as they come (`ReceiptIds`)."""
+        return ReceiptIds(self.receipts)
+
     def outcomes(self, first_seq: int) -> list[Outcome]:
         """Ingest's answers to the poller's posts, as outcomes numbered from `first_seq`."""
         if not self.receipts.is_file():
@@ -191,6 +195,33 @@ class PolledReplay:
 
     def stop(self) -> None:
         self.standins.stop()
+
+
+class ReceiptIds:
+    """Called, the event ids of the poller's posts appended to its receipts file since the
+    last call (whole lines only): the `Confirmer` asks about them while the replay and the
+    catch-up run, before the classifier's retention forgets events of long ago."""
+
+    def __init__(self, receipts: Path) -> None:
+        self.receipts = receipts
+        self._offset = 0
+
+    def __call__(self) -> list[str]:
+        if not self.receipts.is_file():
+            return []
+        with self.receipts.open("rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        whole = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+        self._offset += len(whole)
+        ids: list[str] = []
+        for text in whole.splitlines():
+            try:
+                line = json.loads(text)
+            except json.JSONDecodeError:
+                continue  # cut short by a killed poller: its post is re-done
+            ids.extend(str(i) for i in line.get("event_ids") or ())
+        return ids
 
 
 def last_successes(metrics_text: str) -> dict[tuple[str, str], float]:
