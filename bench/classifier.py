@@ -249,12 +249,12 @@ def scrape_latency(url: str) -> tuple[list[tuple[float, float]], float]:
         re.M,
     ):
         buckets.append((float(m.group(1)), float(m.group(2))))
-    count = float(
-        re.search(
-            r"^partnerpulse_classifier_processing_latency_seconds_count (\S+)$", text, re.M
-        ).group(1)
-    )  # type: ignore[union-attr]
-    return sorted(buckets), count
+    found = re.search(
+        r"^partnerpulse_classifier_processing_latency_seconds_count (\S+)$", text, re.M
+    )
+    if found is None:
+        raise RuntimeError(f"{url}/metrics has no processing latency count")
+    return sorted(buckets), float(found.group(1))
 
 
 def end_to_end(
@@ -430,7 +430,7 @@ def main() -> int:
             say(f"end to end: p50 {e2e['p50'] * 1000:.0f} ms, p99 {e2e['p99'] * 1000:.0f} ms")
     if args.part != "all":
         return 0
-    result = {
+    result: dict[str, Any] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "trivial": trivial,
         "classifier": classified,

@@ -103,13 +103,13 @@ def journal_history(path: Path, events: list[CanonicalEvent]) -> None:
 class JournalRelay:
     """The real relay (in process) over the bench's journal: what `up` starts."""
 
-    metrics: RelayMetrics | None = None  # one set of collectors per process
+    _shared_metrics: RelayMetrics | None = None  # one set of collectors per process
 
     def __init__(self, path: Path) -> None:
         self.journal = RelayJournal(path, synchronous="NORMAL").open()
-        if JournalRelay.metrics is None:
-            JournalRelay.metrics = RelayMetrics()
-        self.metrics = JournalRelay.metrics
+        if JournalRelay._shared_metrics is None:
+            JournalRelay._shared_metrics = RelayMetrics()
+        self.metrics = JournalRelay._shared_metrics
 
     def replay(self, bootstrap: str, data_dir: Path | None, incarnation: str) -> int:
         """Into a new broker, leaving out what the worker's store covers; the rows sent."""
