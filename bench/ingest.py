@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.docs import update_section
+from bench.procstat import cpu_seconds
 from services.events import topics
 from services.events.tenant import load_tenant
 from services.platform import local_http
@@ -96,12 +97,6 @@ def autotask_bodies(count: int) -> list[tuple[str, str]]:
         digest = hmac.new(secret, body.encode(), hashlib.sha1).digest()
         out.append(("sha1=" + base64.b64encode(digest).decode(), body))
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(

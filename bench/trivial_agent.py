@@ -1,8 +1,9 @@
 """The transport ceiling: a Faust agent that only counts events (`make bench-classifier`).
 
 Same faust app settings and transport as the classifier (50 ms fetch wait), no
-parsing, no state. Writes {"first": t, "last": t, "count": n} once it has seen
-`--expect` events.
+parsing, no state. Writes {"first": t, "last": t, "count": n, "cpu": s} once it
+has seen `--expect` events (`cpu`: the process's CPU seconds between the first
+and the last event).
 """
 
 from __future__ import annotations
@@ -36,18 +37,22 @@ def main() -> None:
         web_enabled=False,
     )
     source = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes, value_serializer="raw")
-    seen = {"count": 0, "first": 0.0}
+    seen = {"count": 0, "first": 0.0, "cpu": 0.0}
 
     @app.agent(source)
     async def count(stream: faust.StreamT[bytes]) -> None:
         async for _ in stream:
             seen["count"] += 1
             if seen["count"] == 1:
-                seen["first"] = time.time()
+                seen["first"], seen["cpu"] = time.time(), time.process_time()
             if seen["count"] == args.expect:
-                args.out.write_text(
-                    json.dumps({"first": seen["first"], "last": time.time(), "count": args.expect})
-                )
+                result = {
+                    "first": seen["first"],
+                    "last": time.time(),
+                    "count": args.expect,
+                    "cpu": time.process_time() - seen["cpu"],
+                }
+                args.out.write_text(json.dumps(result))
 
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
     faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()

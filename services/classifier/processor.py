@@ -253,6 +253,7 @@ class Processor:
     def forget(self) -> None:
         """Partitions were revoked: what was held of them is reloaded from the tables."""
         self.states.forget()
+        self.join.parking.forget()
         self._dirty.clear()
         self._watermark_recovered = False
         self._replaying = True  # what comes back is replayed from the committed offsets

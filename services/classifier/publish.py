@@ -29,6 +29,7 @@ class Publisher:
         self._app = app
         self._pending: list[tuple[str, bytes | None, bytes, Headers]] = []
         self._partitions: dict[str, list[int]] = {}
+        self._placed: dict[tuple[str, bytes], int] = {}  # (topic, key) -> partition
         self._partitioner = DefaultPartitioner()
 
     def add(
@@ -52,8 +53,14 @@ class Publisher:
         producer = self._app.producer._ensure_producer()  # type: ignore[attr-defined]
         builders: dict[tuple[str, int], Any] = {}
         sent: list[asyncio.Future[Any]] = []
+        placed = self._placed
         for topic, key, value, headers in records:
-            partition = await self._partition(producer, topic, key)
+            # A client's records go to one partition: its murmur2 (pure Python) once.
+            partition = placed.get((topic, key)) if key is not None else None
+            if partition is None:
+                partition = await self._partition(producer, topic, key)
+                if key is not None:
+                    placed[topic, key] = partition
             builder = builders.get((topic, partition))
             if builder is None:
                 builder = builders[topic, partition] = producer.create_batch()

@@ -55,22 +55,43 @@ def create_tables(app: faust.App, partitions: int) -> Tables:
 
 class TableParking:
     """`Parking` (services/classifier/domain/schedule_join.py) in the parked table, in the
-    ticket's partition: recovered with the states by the worker that owns it."""
+    ticket's partition: recovered with the states by the worker that owns it.
+
+    Every ticket event asks whether entries wait for it, and almost always none do:
+    faust's RocksDB store looks a missing key up in the database of every partition.
+    The keys parked are therefore indexed in memory, read from the table at the first
+    use after `forget()` (the agent calls it when partitions are revoked; the table
+    is recovered before any event of the new assignment is handled)."""
 
     def __init__(self, table: Any, partitions: int) -> None:
         self.table = table
         self.partitions = partitions
+        self._keys: set[bytes] | None = None  # None: read them from the table
 
     def park(self, ticket_ref: str, event: CanonicalEvent) -> None:
         key = ticket_ref.encode()
         waiting = list(self.table.get(key) or [])
         waiting.append(event.model_dump_json())
         table_write(self.table, partition_of(key, self.partitions), key, waiting)
+        self._parked().add(key)
 
     def take(self, ticket_ref: str) -> list[CanonicalEvent]:
         key = ticket_ref.encode()
+        parked = self._parked()
+        if key not in parked:
+            return []
+        parked.discard(key)
         waiting = self.table.get(key)
         if not waiting:
             return []
         table_write(self.table, partition_of(key, self.partitions), key, None)
         return [CanonicalEvent.model_validate_json(raw) for raw in waiting]
+
+    def forget(self) -> None:
+        """Partitions change hands: the keys are read from the table again."""
+        self._keys = None
+
+    def _parked(self) -> set[bytes]:
+        if self._keys is None:
+            self._keys = {bytes(key) for key in self.table.keys()}
+        return self._keys

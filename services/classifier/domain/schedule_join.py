@@ -39,6 +39,9 @@ class Parking(Protocol):
     def take(self, ticket_ref: str) -> list[CanonicalEvent]:
         """Every event waiting for the ticket, in the order parked; none wait after."""
 
+    def forget(self) -> None:
+        """Partitions were revoked: what is parked is read from durable storage again."""
+
 
 class MemoryParking:
     """`Parking` in memory: for one process's replay (bench/offline_eval.py) and tests.
@@ -52,6 +55,9 @@ class MemoryParking:
 
     def take(self, ticket_ref: str) -> list[CanonicalEvent]:
         return self.waiting.pop(ticket_ref, [])
+
+    def forget(self) -> None:
+        """Nothing to read again: the waiting events are this object's."""
 
 
 class ScheduleJoin:
