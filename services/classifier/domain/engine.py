@@ -24,6 +24,7 @@ from services.classifier.domain.health import (
     window_health,
 )
 from services.classifier.domain.labels import label_work
+from services.classifier.domain.purpose_updates import purpose_update
 from services.classifier.domain.state import DAY, ClientState, DayTotals, WorkRec
 from services.classifier.domain.times import dt, ts
 from services.events.models import (
@@ -125,7 +126,15 @@ class Engine:
         target = ClientState(state.client_id) if too_late else state
         p = event.payload
         ref = str(event.ref)  # once: every fold below files under it
+        if isinstance(p, Ticket) and (ref in state.meetings or ref in state.recommendations):
+            # A review meeting or recommendation kept on a ticket, updated without the
+            # key that says so (services/classifier/domain/purpose_updates.py).
+            p = purpose_update(self.tenant, state, event, p, ref) or p
         collection = COLLECTION.get(type(p))
+        if not too_late and isinstance(p, Meeting | Recommendation) and ref in state.tickets:
+            # Its purpose is known now: an update read as a plain ticket before it is not one.
+            state.touch_record("tickets", ref)
+            del state.tickets[ref]
         if not too_late:
             state.seen[event_id] = at
             state.touch_day(at)

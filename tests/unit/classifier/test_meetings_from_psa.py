@@ -165,3 +165,67 @@ def test_recommendation_tickets_open_past_due_or_declined_are_ignored(
     found = ignored_recommendation(acme.state, psa_tenant.classifier, acme.watermark)
     # The open one past its due date; the done one (status 5, Complete) is no concern.
     assert refs(found) == ["autotask:ticket:7500", "halopsa:ticket:2300"]
+
+
+def test_a_qbr_ticket_updated_without_its_queue_stays_the_meeting(
+    acme: Feed, psa_tenant: Tenant
+) -> None:
+    """Autotask pushes only the subscribed fields: the status change of a QBR ticket can
+    come without `queueID`. It updates the meeting; it never becomes a ticket."""
+    booked = at_ticket(7410, DAY0 - timedelta(days=20), queueID=purpose.QBR_QUEUE, status=1)
+    booked["Fields"]["dueDateTime"] = iso(DAY0)
+    acme(delivered(autotask.ADAPTER, Source.autotask, booked, psa_tenant))
+    held = at_ticket(7410, DAY0 + timedelta(hours=2), status=5)  # 5: Complete
+    del held["Fields"]["createDate"]
+    acme(delivered(autotask.ADAPTER, Source.autotask, held, psa_tenant))
+    assert "autotask:ticket:7410" not in acme.state.tickets
+    assert "autotask:ticket:7410" not in acme.work  # no work item: a meeting, not work
+    assert acme.state.meetings["autotask:ticket:7410"].status == "held"
+    assert acme.state.meetings["autotask:ticket:7410"].starts == DAY0.timestamp()
+
+
+def test_a_halo_qbr_ticket_cancelled_by_an_update_without_its_type_is_skipped(
+    acme: Feed, psa_tenant: Tenant
+) -> None:
+    def halo(status: int, updated: str, **extra: Any) -> dict[str, Any]:
+        ticket = {"id": 2400, "summary": "Q1 review", "status_id": status, "client_id": 12}
+        ticket.update(datecreated="2025-12-20T09:00:00", lastactiondate=updated, **extra)
+        return {"event": "Ticket Updated", "ticket": ticket}
+
+    booked = halo(1, "2025-12-20T09:00:00", tickettype_id=purpose.HALO_QBR_TYPE)
+    booked["ticket"]["deadlinedate"] = "2026-01-05T15:00:00"
+    acme(delivered(halopsa.ADAPTER, Source.halopsa, booked, psa_tenant))
+    start = acme.state.meetings["halopsa:ticket:2400"].starts
+    cancelled = halo(purpose.HALO_CANCELLED, "2026-01-05T13:00:00")
+    acme(delivered(halopsa.ADAPTER, Source.halopsa, cancelled, psa_tenant))
+    assert "halopsa:ticket:2400" not in acme.state.tickets
+    assert acme.state.meetings["halopsa:ticket:2400"].starts == start
+    found = skipped_meeting(acme.state, psa_tenant.classifier, acme.watermark)
+    assert refs(found) == ["halopsa:ticket:2400"]
+
+
+def test_a_recommendation_ticket_done_by_an_update_without_its_type_is_not_ignored(
+    acme: Feed, psa_tenant: Tenant
+) -> None:
+    due = iso(DAY0 + timedelta(days=10))
+    made = at_ticket(7510, DAY0, ticketType=purpose.RECOMMENDATION_TYPE, status=1, dueDateTime=due)
+    acme(delivered(autotask.ADAPTER, Source.autotask, made, psa_tenant))
+    done = at_ticket(7510, DAY0 + timedelta(days=3), status=5)
+    del done["Fields"]["createDate"]
+    acme(delivered(autotask.ADAPTER, Source.autotask, done, psa_tenant))
+    acme.watermark = (DAY0 + timedelta(days=40)).timestamp()
+    assert ignored_recommendation(acme.state, psa_tenant.classifier, acme.watermark) == []
+    assert "autotask:ticket:7510" not in acme.state.tickets
+
+
+def test_an_update_read_as_a_ticket_before_its_meeting_is_dropped_with_it(
+    acme: Feed, psa_tenant: Tenant
+) -> None:
+    """Out of order: the partial update (no queue) first, the QBR ticket's creation after."""
+    early = at_ticket(7420, DAY0 - timedelta(days=1), status=1)
+    acme(delivered(autotask.ADAPTER, Source.autotask, early, psa_tenant))
+    assert "autotask:ticket:7420" in acme.state.tickets  # nothing says otherwise yet
+    booked = at_ticket(7420, DAY0 - timedelta(days=20), queueID=purpose.QBR_QUEUE, status=1)
+    acme(delivered(autotask.ADAPTER, Source.autotask, booked, psa_tenant))
+    assert "autotask:ticket:7420" not in acme.state.tickets
+    assert "autotask:ticket:7420" in acme.state.meetings
