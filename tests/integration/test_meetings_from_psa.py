@@ -60,38 +60,27 @@ def test_webhooks_of_qbr_and_recommendation_tickets_reach_the_detectors(
     broker: Any, ingest_factory: Any, tenant: Tenant
 ) -> None:
     ingest: RunningIngest = ingest_factory(broker.bootstrap)
-    qbr = {
-        "Action": "Update",
-        "Guid": "hook",
-        "EntityType": "Ticket",
-        "Id": 7400,
-        "Fields": {
-            "id": 7400,
-            "companyID": 29683,
-            "title": "Q1 business review",
-            "queueID": purpose.QBR_QUEUE,
-            "status": 1,
-            "createDate": iso(T0 - timedelta(days=20)),
-            "dueDateTime": iso(T0 + timedelta(hours=4)),
-        },
-        "EventTime": iso(T0),
-        "SequenceNumber": 2,
-    }
+    qbr = purpose.autotask_ticket_hook(
+        7400,
+        iso(T0),
+        sequence=2,
+        title="Q1 business review",
+        queueID=purpose.QBR_QUEUE,
+        status=1,
+        createDate=iso(T0 - timedelta(days=20)),
+        dueDateTime=iso(T0 + timedelta(hours=4)),
+    )
     # An hour later the QBR ticket is deleted: the meeting is off, three hours before.
     cancelled = {**qbr, "Action": "Delete", "EventTime": iso(T0 + timedelta(hours=1))}
     cancelled["SequenceNumber"] = 3
-    recommendation = {
-        "event": "Ticket Updated",
-        "ticket": {
-            "id": 2300,
-            "summary": "Move backups to the cloud",
-            "tickettype_id": purpose.HALO_RECOMMENDATION_TYPE,
-            "status_id": purpose.HALO_DECLINED,
-            "client_id": 12,
-            "datecreated": "2026-02-20T09:00:00",
-            "lastactiondate": "2026-03-01T09:00:00",
-        },
-    }
+    recommendation = purpose.halo_ticket_hook(
+        2300,
+        summary="Move backups to the cloud",
+        tickettype_id=purpose.HALO_RECOMMENDATION_TYPE,
+        status_id=purpose.HALO_DECLINED,
+        datecreated="2026-02-20T09:00:00",
+        lastactiondate="2026-03-01T09:00:00",
+    )
     no_show = {
         "id": 48300,
         "summary": "Technical review",

@@ -59,3 +59,33 @@ def purpose_data() -> dict[str, Any]:
 
 def purpose_tenant() -> Tenant:
     return parse_tenant(purpose_data(), "tenant.yaml (with ticket purposes)")
+
+
+# -- vendor bodies of the tickets above, as the vendors send them ------------------------
+
+ACME_AUTOTASK = 29683  # Acme Dental's Autotask companyID in the fixture tenant
+ACME_HALO = 12  # and its HaloPSA client_id
+
+
+def autotask_ticket_hook(
+    ticket_id: int, event_time: str, *, action: str = "Update", sequence: int = 1, **fields: Any
+) -> dict[str, Any]:
+    """An Autotask ticket webhook of Acme's: `Fields` holds what the test names (only the
+    subscribed fields come on an update)."""
+    return {
+        "Action": action,
+        "Guid": "hook",
+        "EntityType": "Ticket",
+        "Id": ticket_id,
+        "Fields": {"id": ticket_id, "companyID": ACME_AUTOTASK, **fields},
+        "EventTime": event_time,
+        "SequenceNumber": sequence,
+    }
+
+
+def halo_ticket_hook(ticket_id: int, **fields: Any) -> dict[str, Any]:
+    """A HaloPSA "Ticket Updated" webhook of an Acme ticket with these fields."""
+    return {
+        "event": "Ticket Updated",
+        "ticket": {"id": ticket_id, "client_id": ACME_HALO, **fields},
+    }

@@ -131,22 +131,16 @@ def test_without_a_ticket_purpose_mapping_every_ticket_is_a_ticket() -> None:
 
 
 def at_ticket(action: str = "Update", **fields: Any) -> dict[str, Any]:
-    return {
-        "Action": action,
-        "Guid": "hook",
-        "EntityType": "Ticket",
-        "Id": 7400,
-        "Fields": {
-            "id": 7400,
-            "companyID": 29683,
-            "title": "Quarterly business review",
-            "createDate": "2026-03-01T09:00:00Z",
-            "assignedResourceID": 29682844,
-            **fields,
-        },
-        "EventTime": "2026-03-16T09:00:00Z",
-        "SequenceNumber": 3,
-    }
+    return purpose.autotask_ticket_hook(
+        7400,
+        "2026-03-16T09:00:00Z",
+        action=action,
+        sequence=3,
+        title="Quarterly business review",
+        createDate="2026-03-01T09:00:00Z",
+        assignedResourceID=29682844,
+        **fields,
+    )
 
 
 def test_a_ticket_in_the_qbr_queue_is_a_review_meeting_held_once_complete(
@@ -201,18 +195,16 @@ def test_the_pollers_ticket_reconciliation_makes_the_same_meeting(tenant: Tenant
 
 
 def halo_ticket(tickettype: int, status: int, **fields: Any) -> dict[str, Any]:
-    ticket = {
-        "id": 2300,
-        "summary": "Move backups to the cloud",
-        "tickettype_id": tickettype,
-        "status_id": status,
-        "client_id": 12,
-        "agent_id": 4,
-        "datecreated": "2026-03-01T09:00:00",
-        "lastactiondate": "2026-03-10T09:00:00",
+    return purpose.halo_ticket_hook(
+        2300,
+        summary="Move backups to the cloud",
+        tickettype_id=tickettype,
+        status_id=status,
+        agent_id=4,
+        datecreated="2026-03-01T09:00:00",
+        lastactiondate="2026-03-10T09:00:00",
         **fields,
-    }
-    return {"event": "Ticket Updated", "ticket": ticket}
+    )
 
 
 def test_halo_ticket_types_map_to_meetings_and_recommendations(tenant: Tenant) -> None:

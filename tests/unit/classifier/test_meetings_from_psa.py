@@ -60,13 +60,7 @@ def cw_qbr_ticket(status: str, starts: datetime, updated: datetime) -> dict[str,
 
 
 def at_ticket(rid: int, at: datetime, **fields: Any) -> dict[str, Any]:
-    return {
-        "Action": "Update",
-        "Id": rid,
-        "EntityType": "Ticket",
-        "Fields": {"id": rid, "companyID": 29683, "title": "vCIO", "createDate": iso(at), **fields},
-        "EventTime": iso(at),
-    }
+    return purpose.autotask_ticket_hook(rid, iso(at), title="vCIO", createDate=iso(at), **fields)
 
 
 def refs(found: list[Any]) -> list[str]:
@@ -145,18 +139,14 @@ def test_recommendation_tickets_open_past_due_or_declined_are_ignored(
             psa_tenant,
         ),
     )
-    halo_declined = {
-        "event": "Ticket Updated",
-        "ticket": {
-            "id": 2300,
-            "summary": "Move backups to the cloud",
-            "tickettype_id": purpose.HALO_RECOMMENDATION_TYPE,
-            "status_id": purpose.HALO_DECLINED,
-            "client_id": 12,
-            "datecreated": "2026-01-05T09:00:00",
-            "lastactiondate": "2026-01-08T09:00:00",
-        },
-    }
+    halo_declined = purpose.halo_ticket_hook(
+        2300,
+        summary="Move backups to the cloud",
+        tickettype_id=purpose.HALO_RECOMMENDATION_TYPE,
+        status_id=purpose.HALO_DECLINED,
+        datecreated="2026-01-05T09:00:00",
+        lastactiondate="2026-01-08T09:00:00",
+    )
     acme(delivered(halopsa.ADAPTER, Source.halopsa, halo_declined, psa_tenant))
     acme.watermark = (DAY0 + timedelta(days=5)).timestamp()
     before_due = ignored_recommendation(acme.state, psa_tenant.classifier, acme.watermark)
@@ -188,9 +178,15 @@ def test_a_halo_qbr_ticket_cancelled_by_an_update_without_its_type_is_skipped(
     acme: Feed, psa_tenant: Tenant
 ) -> None:
     def halo(status: int, updated: str, **extra: Any) -> dict[str, Any]:
-        ticket = {"id": 2400, "summary": "Q1 review", "status_id": status, "client_id": 12}
-        ticket.update(datecreated="2025-12-20T09:00:00", lastactiondate=updated, **extra)
-        return {"event": "Ticket Updated", "ticket": ticket}
+        created = "2025-12-20T09:00:00"
+        return purpose.halo_ticket_hook(
+            2400,
+            summary="Q1 review",
+            status_id=status,
+            datecreated=created,
+            lastactiondate=updated,
+            **extra,
+        )
 
     booked = halo(1, "2025-12-20T09:00:00", tickettype_id=purpose.HALO_QBR_TYPE)
     booked["ticket"]["deadlinedate"] = "2026-01-05T15:00:00"
