@@ -100,7 +100,11 @@ class ClientStates:
         if owner is not None:
             return owner
         for client_id, state in self.batch.items():
-            if ticket_ref in state.tickets:
+            if (
+                ticket_ref in state.tickets
+                or ticket_ref in state.meetings
+                or (ticket_ref in state.recommendations)
+            ):
                 self._ticket_owner[ticket_ref] = client_id
                 return client_id
         if not self._tickets_indexed:

@@ -207,8 +207,18 @@ def seen_of(parts: Iterable[bytes]) -> set[str]:
 
 
 def tickets_of(part: bytes) -> list[str]:
-    """The ticket refs a part holds."""
-    return list(orjson.loads(part).get("tickets", ()))
+    """The ticket refs a part holds: its tickets, and the meetings and recommendations
+    kept on a ticket (the tenant's `ticket_purpose`; their record is the ticket)."""
+    group = orjson.loads(part)
+    refs = list(group.get("tickets", ()))
+    for name in ("meetings", "recommendations"):
+        refs += [ref for ref in group.get(name, ()) if is_ticket_ref(ref)]
+    return refs
+
+
+def is_ticket_ref(ref: str) -> bool:
+    """Whether a record reference (`source:entity:id`) names a ticket."""
+    return ref.split(":", 2)[1:2] == ["ticket"]
 
 
 def orphans(keys: Iterable[bytes], heads: Mapping[str, Mapping[str, Any]]) -> list[bytes]:

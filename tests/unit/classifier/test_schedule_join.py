@@ -159,3 +159,25 @@ def test_an_entry_on_a_qbr_ticket_follows_the_meeting_that_ticket_became(tenant:
     assert parking.waiting == {} and proc.processed == 2
     state = proc.state_of("acme")
     assert state is not None and [w.hours for w in state.work.values()] == [1.5]
+
+
+def test_after_a_restart_an_entry_on_a_qbr_ticket_still_finds_its_client(
+    tenant: Tenant,
+) -> None:
+    """The meeting a QBR ticket became is in the recovered table under the ticket's
+    record: an entry booked on it after a restart is joined at once, not parked."""
+    before, _, _ = processor(tenant, {})
+    qbr = event(
+        {"kind": "meeting", "meeting_id": "7", "meeting_kind": "review", "starts_at": at(2)},
+        entity="ticket",
+        record_id="7",
+        occurred=at(0),
+    )
+    before.handle([qbr.model_dump_json().encode()])
+    table: dict[bytes, Any] = {}
+    for _, planned in before.states.plans():
+        table.update(planned.parts)
+        table[planned.head[0]] = planned.head[1]
+    after, parking, _ = processor(tenant, table)
+    after.handle([entry("t1").model_dump_json().encode()])
+    assert parking.waiting == {} and after.processed == 1
