@@ -103,7 +103,7 @@ class ClientStates:
             if (
                 ticket_ref in state.tickets
                 or ticket_ref in state.meetings
-                or (ticket_ref in state.recommendations)
+                or ticket_ref in state.recommendations
             ):
                 self._ticket_owner[ticket_ref] = client_id
                 return client_id
