@@ -180,6 +180,11 @@ class Processor:
             self.metrics.watermark.set(self.watermark)
             self.metrics.event_time_lag.set(max(0.0, now - self.watermark))
 
+    @property
+    def handled_at(self) -> float:
+        """Clock time (epoch seconds) the last batch was handled; 0 before any."""
+        return self._handled_at
+
     def judge_pending(self) -> None:
         """Judge the clients a paced live batch left unjudged (no batch followed soon
         enough). Not while draining a backlog: that is judged every judge interval (and

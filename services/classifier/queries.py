@@ -72,6 +72,8 @@ def status_of(classifier: Classifier) -> dict[str, Any]:
         # When a tick last judged every client as of the watermark (epoch seconds): what
         # a caller waits for to see the judgements of the events processed before it.
         "ticked_at": classifier.processor.ticked_at,
+        # When the last batch of events was handled (epoch seconds; 0: none yet).
+        "handled_at": classifier.processor.handled_at,
     }
 
 
@@ -84,6 +86,7 @@ def merge_status(answers: list[dict[str, Any]]) -> dict[str, Any]:
     merged["watermark"] = max(marks) if marks else None
     merged["workers"] = len(answers)
     merged["ticked_at"] = min(a.get("ticked_at", 0.0) for a in answers)
+    merged["handled_at"] = max(a.get("handled_at", 0.0) for a in answers)
     merged["partitions"] = sorted({p for a in answers for p in a["partitions"]})
     behind = [a.get("behind") for a in answers]
     merged["behind"] = None if None in behind else sum(b for b in behind if b is not None)
