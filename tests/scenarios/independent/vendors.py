@@ -12,8 +12,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
-
 OUT = Path(__file__).resolve().parent
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 45
@@ -26,6 +24,7 @@ KEY_URL = (
 deliveries: list[dict] = []
 work: dict[str, str] = {}
 signals: list[dict] = []
+health: dict[str, str] = {}
 
 
 def uid(*parts: object) -> str:
@@ -232,122 +231,6 @@ def cw_schedule(
     return sid
 
 
-# ---------------------------------------------------------------- NinjaOne
-NINJA_ORG = {"alpen": 11, "cedar": 13, "fjord": 16, "grove": 17, "heron": 18, "ivy": 19}
-_nact = [2_000_000]
-
-
-def ninja_dev(org_client: str, dev_id: int, host: str, cls: str = "WINDOWS_WORKSTATION") -> dict:
-    return {
-        "id": dev_id,
-        "organizationId": NINJA_ORG[org_client],
-        "locationId": 1,
-        "nodeClass": cls,
-        "displayName": host,
-        "systemName": host,
-        "dnsName": f"{host.lower()}.local",
-    }
-
-
-def ninja_alert(
-    client: str,
-    dev_id: int,
-    host: str,
-    t: datetime,
-    reset: datetime | None,
-    subject: str,
-    severity: str = "MODERATE",
-    source_name: str = "CPU",
-) -> str:
-    series = uid("ninja", client, dev_id, t)
-    dev = ninja_dev(client, dev_id, host)
-    org = {"id": NINJA_ORG[client], "name": client.title()}
-    for status, when in (("TRIGGERED", t), ("RESET", reset)):
-        if when is None:
-            continue
-        _nact[0] += RNG.randint(1, 9)
-        body = {
-            "id": _nact[0],
-            "activityTime": int(when.timestamp()),
-            "deviceId": dev_id,
-            "severity": severity,
-            "priority": "HIGH" if severity in ("MAJOR", "CRITICAL") else "MEDIUM",
-            "seriesUid": series,
-            "activityType": "CONDITION",
-            "statusCode": status,
-            "status": status.title(),
-            "sourceConfigUid": uid("cfg", source_name),
-            "sourceName": source_name,
-            "subject": subject,
-            "message": subject if status == "TRIGGERED" else f"{subject}: back to normal",
-            "type": "Condition",
-            "device": dev,
-            "organization": org,
-        }
-        send(when, "ninjaone", body, lag_s=3)
-    return series
-
-
-def ninja_node(client: str, dev_id: int, host: str, t: datetime, user: str, cls: str) -> int:
-    _nact[0] += 5
-    dev = ninja_dev(client, dev_id, host, cls)
-    dev["lastLoggedInUser"] = user
-    body = {
-        "id": _nact[0],
-        "activityTime": int(t.timestamp()),
-        "deviceId": dev_id,
-        "activityType": "SYSTEM",
-        "statusCode": "NODE_CREATED",
-        "status": "Node created",
-        "message": f"Device {host} was added to {client.title()}",
-        "type": "System",
-        "device": dev,
-    }
-    send(t, "ninjaone", body)
-    return _nact[0]
-
-
-def ninja_software(client: str, dev_id: int, host: str, t: datetime, name: str) -> int:
-    _nact[0] += 5
-    body = {
-        "id": _nact[0],
-        "activityTime": int(t.timestamp()),
-        "deviceId": dev_id,
-        "activityType": "MONITOR",
-        "statusCode": "SOFTWARE_ADDED",
-        "status": "Software added",
-        "message": f"Software '{name}' version '8.1.2' was installed",
-        "type": "Monitor",
-        "data": {
-            "message": {
-                "code": "agent_act_software_added",
-                "params": {"name": name, "version": "8.1.2"},
-            }
-        },
-        "device": ninja_dev(client, dev_id, host),
-        "organization": {"id": NINJA_ORG[client], "name": client.title()},
-    }
-    send(t, "ninjaone", body)
-    return _nact[0]
-
-
-def noisy_ninja(client: str, hosts: list[tuple[int, str]], per_day: float) -> None:
-    """Self-healing alerts: fire, reset minutes later, nothing to do with any ticket."""
-    subjects = [
-        ("CPU", "CPU utilisation above 90% for 5 minutes"),
-        ("Memory", "Memory utilisation above 95%"),
-        ("Disk Active Time", "Disk active time above 90%"),
-        ("Windows Event", "Event 7031 Service Control Manager"),
-    ]
-    for d in range(DAYS):
-        for _ in range(int(per_day) + (RNG.random() < per_day % 1)):
-            dev_id, host = RNG.choice(hosts)
-            src, subj = RNG.choice(subjects)
-            t = at(d, RNG.uniform(0, 23.5))
-            ninja_alert(client, dev_id, host, t, t + timedelta(minutes=RNG.randint(3, 25)),
-                        subj, "MINOR", src)
-
-
 # ---------------------------------------------------------------- Autotask
 AT_CO = {"birch": 40002, "grove": 40007, "larch": 40012}
 AT_RES = {"mkraus": 30100001, "lvogt": 30100002, "tberg": 30100003}
@@ -389,20 +272,47 @@ def at_ticket(
         **(extra or {}),
     }
     guid = uid("at-hook", "Ticket")
-    send(t, "autotask", {"Action": "Create", "Guid": guid, "EntityType": "Ticket", "Id": tid,
-                         "Fields": fields, "EventTime": iso(t), "SequenceNumber": 1,
-                         "PersonId": creator})
+    send(
+        t,
+        "autotask",
+        {
+            "Action": "Create",
+            "Guid": guid,
+            "EntityType": "Ticket",
+            "Id": tid,
+            "Fields": fields,
+            "EventTime": iso(t),
+            "SequenceNumber": 1,
+            "PersonId": creator,
+        },
+    )
     if resolve_after_h is not None or status_at is not None:
         done = status_at or t + timedelta(hours=resolve_after_h or 0)
-        upd = {"ticketNumber": number, "companyID": AT_CO[client], "queueID": queue,
-               "ticketType": ttype, "status": final_status,
-               "lastActivityDate": iso(done)}
+        upd = {
+            "ticketNumber": number,
+            "companyID": AT_CO[client],
+            "queueID": queue,
+            "ticketType": ttype,
+            "status": final_status,
+            "lastActivityDate": iso(done),
+        }
         if final_status == 5 and queue != QBR_QUEUE:
             upd["firstResponseDateTime"] = iso(t + timedelta(minutes=20))
             upd["resolvedDateTime"] = iso(done)
-        send(done, "autotask", {"Action": "Update", "Guid": guid, "EntityType": "Ticket",
-                                "Id": tid, "Fields": upd, "EventTime": iso(done),
-                                "SequenceNumber": 2, "PersonId": AT_RES["lvogt"]})
+        send(
+            done,
+            "autotask",
+            {
+                "Action": "Update",
+                "Guid": guid,
+                "EntityType": "Ticket",
+                "Id": tid,
+                "Fields": upd,
+                "EventTime": iso(done),
+                "SequenceNumber": 2,
+                "PersonId": AT_RES["lvogt"],
+            },
+        )
     if queue != QBR_QUEUE:
         work[f"autotask:ticket:{tid}"] = label or "reactive"
     return tid
@@ -430,78 +340,59 @@ def halo_ticket(
     cid, cname = HALO_CO[client]
     tid = nid("halo")
     tk = {
-        "id": tid, "summary": summary, "details": summary, "tickettype_id": ttype,
-        "priority_id": prio, "status_id": 1, "client_id": cid, "client_name": cname,
-        "site_id": cid * 10, "site_name": "Main", "user_id": 0 if agent else 500 + tid % 50,
-        "user_name": who, "user_email": user_email, "agent_id": agent, "team": "Service Desk",
-        "source": source, "dateoccurred": (occurred or t).strftime("%Y-%m-%dT%H:%M:%S"),
-        "datecreated": t.strftime("%Y-%m-%dT%H:%M:%S"), "responsedate": None,
-        "dateclosed": None, "timetaken": 0, "lastactiondate": t.strftime("%Y-%m-%dT%H:%M:%S"),
+        "id": tid,
+        "summary": summary,
+        "details": summary,
+        "tickettype_id": ttype,
+        "priority_id": prio,
+        "status_id": 1,
+        "client_id": cid,
+        "client_name": cname,
+        "site_id": cid * 10,
+        "site_name": "Main",
+        "user_id": 0 if agent else 500 + tid % 50,
+        "user_name": who,
+        "user_email": user_email,
+        "agent_id": agent,
+        "team": "Service Desk",
+        "source": source,
+        "dateoccurred": (occurred or t).strftime("%Y-%m-%dT%H:%M:%S"),
+        "datecreated": t.strftime("%Y-%m-%dT%H:%M:%S"),
+        "responsedate": None,
+        "dateclosed": None,
+        "timetaken": 0,
+        "lastactiondate": t.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    act = {"id": 1, "ticket_id": tid, "outcome": "Logged", "who": who,
-           "who_type": 1 if agent else 2, "who_agentid": agent,
-           "datetime": t.strftime("%Y-%m-%dT%H:%M:%S")}
+    act = {
+        "id": 1,
+        "ticket_id": tid,
+        "outcome": "Logged",
+        "who": who,
+        "who_type": 1 if agent else 2,
+        "who_agentid": agent,
+        "datetime": t.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     send(t, "halopsa", {"event": "New Ticket Logged", "ticket": tk, "action": act})
     done = t + timedelta(hours=3)
-    tk2 = dict(tk, status_id=9, agent_id=agent or 4, timetaken=hours,
-               responsedate=(t + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M:%S"),
-               dateclosed=done.strftime("%Y-%m-%dT%H:%M:%S"),
-               lastactiondate=done.strftime("%Y-%m-%dT%H:%M:%S"))
-    act2 = {"id": 2, "ticket_id": tid, "outcome": "Closed", "who": "Lena Vogt", "who_type": 1,
-            "who_agentid": 5, "datetime": done.strftime("%Y-%m-%dT%H:%M:%S"),
-            "timetaken": hours}
+    tk2 = dict(
+        tk,
+        status_id=9,
+        agent_id=agent or 4,
+        timetaken=hours,
+        responsedate=(t + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M:%S"),
+        dateclosed=done.strftime("%Y-%m-%dT%H:%M:%S"),
+        lastactiondate=done.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    act2 = {
+        "id": 2,
+        "ticket_id": tid,
+        "outcome": "Closed",
+        "who": "Lena Vogt",
+        "who_type": 1,
+        "who_agentid": 5,
+        "datetime": done.strftime("%Y-%m-%dT%H:%M:%S"),
+        "timetaken": hours,
+    }
     send(done, "halopsa", {"event": "Ticket Updated", "ticket": tk2, "action": act2})
     work[f"halopsa:ticket:{tid}"] = label or ("proactive" if ttype == 6 else "reactive")
     return tid
-
-
-# ---------------------------------------------------------------- Datto / Tactical
-DATTO_SITE = {"birch": uid("datto-site", "birch"), "elm": uid("datto-site", "elm"),
-              "kestrel": uid("datto-site", "kestrel")}
-DATTO_NAME = {"birch": "Birch Legal", "elm": "Elm Accounting", "kestrel": "Kestrel Engineering"}
-
-
-def datto_alert(client: str, host: str, t: datetime, resolved: datetime | None, typ: str,
-                msg: str, prio: str = "Moderate") -> str:
-    auid = uid("datto", client, host, t)
-    base = {"alert_uid": auid, "alert_type": typ, "alert_category": typ.split()[0],
-            "alert_priority": prio, "alert_message_en": msg,
-            "device_uid": uid("datto-dev", client, host), "device_hostname": host,
-            "device_ip": f"10.{len(client)}.0.{sum(map(ord, host)) % 250}",
-            "last_user": f"{client.upper()}\\user", "site_uid": DATTO_SITE[client],
-            "site_name": DATTO_NAME[client], "platform": "merlot"}
-    send(t, "dattormm", {"status": "raised", **base, "timestamp": iso(t)})
-    if resolved:
-        send(resolved, "dattormm",
-             {"status": "resolved", **base, "timestamp": str(int(resolved.timestamp() * 1000))})
-    return auid
-
-
-def noisy_datto(client: str, hosts: list[str], per_day: float) -> None:
-    kinds = [("Performance Monitor", "CPU usage above 95% for 10 minutes"),
-             ("Online Status Monitor", "Device went offline"),
-             ("Antivirus Monitor", "Definitions older than 2 days")]
-    for d in range(DAYS):
-        for _ in range(int(per_day) + (RNG.random() < per_day % 1)):
-            typ, msg = RNG.choice(kinds)
-            t = at(d, RNG.uniform(0, 23.5))
-            datto_alert(client, RNG.choice(hosts), t, t + timedelta(minutes=RNG.randint(2, 30)),
-                        typ, msg, "Low")
-
-
-_tac = [9100]
-
-
-def tactical(client: str, cname: str, host: str, t: datetime, resolved: datetime | None,
-             typ: str, msg: str, sev: str = "warning", site: str = "Main") -> str:
-    _tac[0] += 1
-    aid = str(_tac[0])
-    body = {"event": "trigger", "alert_id": aid, "alert_type": typ, "severity": sev,
-            "alert_time": t.strftime("%Y-%m-%d %H:%M:%S.%f+00:00"), "resolved_on": "None",
-            "message": msg, "agent_id": uid("agent", host)[:20], "hostname": host,
-            "client": cname, "site": site}
-    send(t, "tacticalrmm", body)
-    if resolved:
-        send(resolved, "tacticalrmm", dict(
-            body, event="resolved", resolved_on=resolved.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")))
-    return aid
