@@ -239,4 +239,16 @@ def elm() -> None:
     ):
         v.cw_ticket("elm", at(day, 9), summary, typ="Serviceanfrage" if day == 4 else "Störung")
     v.signals.append({"client": "elm", "behaviour": "direct_to_tech", "evidence": direct})
-    v.health["elm"] = "yellow"
+    # vCIO recommendations left unanswered past their due date
+    ignored = [
+        v.cw_recommendation("elm", at(5, 14), at(20, 17), "Firewall ersetzen (End of Life)"),
+        v.cw_recommendation("elm", at(12, 14), at(30, 17), "MFA für alle Konten einführen"),
+    ]
+    v.signals.append(
+        {
+            "client": "elm",
+            "behaviour": "ignored_recommendation",
+            "evidence": [f"connectwise:ticket:{t}" for t in ignored],
+        }
+    )
+    v.health["elm"] = "red"  # two habits

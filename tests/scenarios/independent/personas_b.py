@@ -79,6 +79,13 @@ def fjord() -> None:
         by="tberg",
         tech="tberg",
     )
+    # the client answers the vCIO's recommendations: one approved, one approved late
+    v.cw_recommendation(
+        "fjord", at(2, 14), at(25, 17), "Server-Austausch 2027 planen", "Genehmigt", at(9, 10)
+    )
+    v.cw_recommendation(
+        "fjord", at(20, 14), at(34, 17), "Backup in zweites Rechenzentrum", "Genehmigt", at(33, 16)
+    )
     v.health["fjord"] = "green"
 
 

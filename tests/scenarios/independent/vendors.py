@@ -154,6 +154,44 @@ def cw_ticket(
     return tid
 
 
+def cw_recommendation(
+    client: str,
+    presented: datetime,
+    due: datetime,
+    summary: str,
+    status: str | None = None,
+    answered: datetime | None = None,
+    by: str = "mkraus",
+) -> int:
+    """A vCIO recommendation kept as a ticket on the recommendations board."""
+    cid, ident, name = CW_CO[client]
+    tid = nid("cwt")
+    ent: dict = {
+        "id": tid,
+        "summary": summary,
+        "recordType": "ServiceTicket",
+        "board": {"id": 7, "name": "vCIO Empfehlungen"},
+        "status": {"id": 16, "name": "Neu"},
+        "company": {"id": cid, "identifier": ident, "name": name},
+        "type": {"id": 15, "name": "Empfehlung"},
+        "priority": {"id": 7, "name": PRIO[3]},
+        "requiredDate": iso(due),
+        "closedFlag": False,
+        "_info": {
+            "lastUpdated": iso(presented),
+            "updatedBy": by,
+            "dateEntered": iso(presented),
+            "enteredBy": by,
+        },
+    }
+    send(presented, "connectwise", cw_cb("added", "ticket", tid, ent))
+    if status and answered:
+        upd = dict(ent, status={"id": 21, "name": status}, closedFlag=True)
+        upd["_info"] = dict(ent["_info"], lastUpdated=iso(answered), updatedBy=by)
+        send(answered, "connectwise", cw_cb("updated", "ticket", tid, upd))
+    return tid
+
+
 def cw_time(
     client: str,
     start: datetime,
