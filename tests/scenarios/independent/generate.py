@@ -22,7 +22,7 @@ import personas_c
 import rmm
 import vendors as v
 
-ORDER = "alpen birch cedar delta elm fjord grove heron ivy juniper kestrel larch".split()
+ORDER = "alpen birch cedar delta elm fjord grove heron ivy juniper kestrel larch mira".split()
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import rmm as r
 import vendors as v
 from vendors import at
 
-PERSONAS = ["fjord", "grove", "heron", "ivy"]
+PERSONAS = ["fjord", "grove", "heron", "ivy", "mira"]
 
 
 def fjord() -> None:
@@ -225,3 +225,32 @@ def ivy() -> None:
         }
     )
     v.health["ivy"] = "yellow"
+
+
+def mira() -> None:
+    """Cancels reviews by phone an hour or two before; the account manager sets the PSA
+    status to plain "Abgesagt" under his own login (the usual record of it)."""
+    skipped: list[str] = []
+    for booked, day, status, changed_h in (
+        (0, 9, "Abgesagt", 8.0),
+        (10, 23, "Abgesagt", 9.0),
+        (24, 37, "Erledigt", None),
+    ):
+        sid = v.cw_schedule(
+            "mira",
+            at(booked, 15),
+            at(day, 10),
+            1.0,
+            "Quartalsgespräch",
+            "Quartalsgespräch",
+            status,
+            tech="mkraus",
+            where="Fernwartung",
+            changed=at(day, changed_h) if changed_h else None,
+            meeting=True,
+        )
+        if status == "Abgesagt":
+            skipped.append(f"connectwise:schedule:{sid}")
+    v.signals.append({"client": "mira", "behaviour": "skipped_meeting", "evidence": skipped})
+    v.cw_ticket("mira", at(15, 9), "Kassenscanner liest keine Brillenpässe")
+    v.health["mira"] = "yellow"

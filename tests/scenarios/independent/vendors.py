@@ -59,6 +59,7 @@ CW_CO = {
     "fjord": (306, "FjordShipping", "Fjord Shipping"),
     "heron": (308, "HeronArch", "Heron Architekten"),
     "ivy": (309, "IvyRetail", "Ivy Retail"),
+    "mira": (311, "MiraOptik", "Mira Optik"),
 }
 MEMBERS = {"mkraus": (41, "Max Kraus"), "lvogt": (42, "Lena Vogt"), "tberg": (43, "Tom Berg")}
 PRIO = {
