@@ -228,27 +228,20 @@ def larch() -> None:
             "check",
             f"{hosts[d % 12]} has a Memory check: above 85% that failed.",
         )
-    for i, h in enumerate(hosts[:6]):
-        t = at(30, 6.83 + i * 0.01)
-        r.tactical(
-            "larch",
-            "Larch Hotels",
-            h,
-            t,
-            at(30, 9.5),
-            "availability",
-            f"{h} in Larch Hotels, East Wing is overdue.",
-            "error",
-            "East Wing",
-        )
-    v.at_ticket(
-        "larch",
-        at(30, 7.08),
-        "Stromausfall Ostflügel - alle Rezeptions-PCs aus",
-        ttype=2,
-        source=2,
-        prio=4,
+    # two sudden outages, each phoned in minutes after the agents went overdue, each the
+    # first ticket after two quiet weeks: prompt reports, not late ones
+    outages = (
+        (30, "East Wing", "Stromausfall Ostflügel - alle Rezeptions-PCs aus"),
+        (44, "Main", "Internet komplett ausgefallen, keine Buchungen möglich"),
     )
+    for day, site, title in outages:
+        for i, h in enumerate(hosts[:6]):
+            t = at(day, 6.83 + i * 0.01)
+            msg = f"{h} in Larch Hotels, {site} is overdue."
+            r.tactical(
+                "larch", "Larch Hotels", h, t, at(day, 9.5), "availability", msg, "error", site
+            )
+        v.at_ticket("larch", at(day, 7.08), title, ttype=2, source=2, prio=4)
     for day, title, tt in (
         (4, "Neues Kassenterminal Bar einrichten", 1),
         (14, "WLAN Gäste Etage 3 schwach", 2),
