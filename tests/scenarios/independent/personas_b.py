@@ -177,7 +177,7 @@ def heron() -> None:
     r.ninja_node(
         "heron", 1823, "HERON-LT-23", at(37, 10), "HERON\\clara.wolf", "WINDOWS_WORKSTATION"
     )
-    # ordered with the usual supplier lead time: the laptops arrive two weeks later
+    # ordered with the usual supplier lead time: the laptops arrive three weeks later
     v.cw_ticket(
         "heron",
         at(9, 9),
@@ -188,9 +188,9 @@ def heron() -> None:
         hours=0.5,
     )
     r.ninja_node(
-        "heron", 1824, "HERON-LT-24", at(24, 10), "HERON\\paul.klee", "WINDOWS_WORKSTATION"
+        "heron", 1824, "HERON-LT-24", at(30, 10), "HERON\\paul.klee", "WINDOWS_WORKSTATION"
     )
-    r.ninja_node("heron", 1825, "HERON-LT-25", at(25, 10), "HERON\\eva.roth", "WINDOWS_WORKSTATION")
+    r.ninja_node("heron", 1825, "HERON-LT-25", at(31, 10), "HERON\\eva.roth", "WINDOWS_WORKSTATION")
     for day, summary in ((12, "Plotter druckt Pläne verschoben"), (28, "CAD-Lizenz abgelaufen")):
         v.cw_ticket("heron", at(day, 9), summary)
     # MSP-initiated proactive tickets a technician enters by hand
