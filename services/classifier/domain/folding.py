@@ -31,6 +31,7 @@ from services.events.models import (
     DeviceChangeKind,
     Meeting,
     MeetingStatus,
+    Nature,
     Recommendation,
     RmmAlert,
     Source,
@@ -50,6 +51,8 @@ def ticket_ref_of(event: CanonicalEvent) -> str | None:
             return str(refs[i])
     return None
 
+
+_PLANNED_NATURES = frozenset({Nature.maintenance, Nature.review, Nature.project})
 
 # The state collection each kind of payload files its record in.
 COLLECTION: dict[type[Any], str] = {
@@ -103,10 +106,13 @@ class Folder:
             return []
         ticket_ref = ticket_ref_of(event)
         if isinstance(p, TimeEntry):
+            # Time logged on no ticket is a client going around the desk, unless its work
+            # type says it is the MSP's planned work (maintenance on a charge code).
             no_ticket = (
                 ticket_ref is None
                 and event.client_known
                 and p.charge_to not in (ChargeTo.project, ChargeTo.ticket)
+                and p.nature not in _PLANNED_NATURES
             )
             rec = WorkRec(
                 ref=ref,

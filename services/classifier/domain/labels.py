@@ -21,6 +21,7 @@ _DIRECT_CHANNELS = {Channel.direct_email, Channel.direct_phone, Channel.direct_c
 _MSP_CHANNELS = {Channel.scheduled, Channel.internal}
 _BREAK_FIX = {Nature.incident, Nature.problem}
 _PLANNED = {Nature.maintenance, Nature.review, Nature.project}
+_PLANNED_VALUES = frozenset(n.value for n in _PLANNED)
 _CLIENT_ASKED = {Nature.request, Nature.change}
 
 CLIENT_INITIATORS = {Initiator.service_desk, Initiator.direct_to_tech, Initiator.unknown}
@@ -65,6 +66,10 @@ def ticket_initiator(
     if t.addressed_to_role == IdentityRole.technician:
         return Initiator.direct_to_tech, "initiator:addressed_to_technician"
     if t.entered_by_role == IdentityRole.technician:
+        if t.nature in _PLANNED_VALUES:
+            # Maintenance, a review or project work a technician opened himself is the
+            # MSP's own plan (a firmware update, a lifecycle task), not a client's request.
+            return Initiator.msp_scheduled, "initiator:technician_planned"
         return Initiator.direct_to_tech, "initiator:entered_by_technician"
     if t.entered_by_role == IdentityRole.service_desk or channel in (
         Channel.email,

@@ -19,7 +19,7 @@ from services.events.policy import ClassifierPolicy
 from services.events.tenant import Tenant, parse_tenant
 
 from .conftest import Feed
-from .factory import DESK, TECH, at, meeting, person, ticket
+from .factory import DESK, TECH, at, meeting, person, ticket, time_entry
 
 
 def refs(found: list[Any]) -> list[str]:
@@ -144,6 +144,31 @@ def test_technicians_follow_ups_are_not_direct_requests(feed: Feed, tenant: Tena
     assert {ticket_initiator(feed.state.tickets[f"connectwise:ticket:{n}"]) for n in "2345"} == {
         (Initiator.service_desk, "initiator:follow_up")
     }
+
+
+def test_planned_work_a_technician_opens_or_logs_is_not_a_direct_request(
+    feed: Feed, tenant: Tenant
+) -> None:
+    """The MSP's own maintenance, reviews and projects: a technician opening the ticket
+    (a firmware update) or logging the time on a charge code under a maintenance work
+    type is its plan, not a client who went around the desk. Unplanned work entered or
+    logged the same way still is."""
+    feed(
+        ticket("1", at(0), nature="maintenance", channel="unknown", entered_by=TECH),
+        ticket("2", at(1), nature="project", channel="unknown", entered_by=TECH),
+        ticket("3", at(2), nature="incident", channel="unknown", entered_by=TECH),
+        time_entry("t1", at(3), 3.0, nature="maintenance"),  # on a charge code
+        time_entry("t2", at(4), 1.0, nature="unknown"),
+    )
+    assert refs(direct_to_tech(feed.state, tenant.classifier, feed.watermark)) == [
+        "connectwise:ticket:3",
+        "connectwise:time:t2",
+    ]
+    assert ticket_initiator(feed.state.tickets["connectwise:ticket:1"]) == (
+        Initiator.msp_scheduled,
+        "initiator:technician_planned",
+    )
+    assert feed.work["connectwise:time:t1"] == "proactive"
 
 
 def test_follow_up_words_are_the_tenants(tenant: Tenant) -> None:
