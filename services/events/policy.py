@@ -96,6 +96,12 @@ class LateReportingPolicy(DetectorPolicy):
         description="Topic -> words: a ticket and an alert sharing a topic concern the same "
         "problem (site-level matching).",
     )
+    upkeep_topics: list[str] = Field(
+        default_factory=lambda: ["patch", "backup", "upkeep"],
+        description="Topics of alerts about the MSP's own upkeep (missing patches, antivirus "
+        "definitions, backups, pending reboots): nothing the client notices, so even on the "
+        "ticket's device such an alert counts only for a ticket about the same topic.",
+    )
     failure_terms: list[str] = Field(
         default_factory=lambda: _words("failure_terms"),
         description="Words that make a ticket of unknown nature a problem report.",

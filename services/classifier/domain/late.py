@@ -15,7 +15,10 @@ The alert and the ticket must plausibly concern the same problem (issue 12, caus
   endpoints some alert about the same topic is always open somewhere, and says nothing
   about this ticket;
 - an alert reset within minutes is a blip, not a problem the client sat on; an alert
-  still open when the ticket was created counts however old it is.
+  still open when the ticket was created counts however old it is;
+- an alert about the MSP's own upkeep (missing patches, old antivirus definitions, a
+  backup: the tenant's `upkeep_topics`) is nothing the client notices: even on the
+  ticket's device it counts only for a ticket about the same topic.
 
 The alerts are indexed by device identity and by site, each in time order, so a
 ticket looks only at the alerts of its own devices (or site) within the look-back,
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 from services.classifier.domain.devices import Identities, hostname
 from services.classifier.domain.labels import CLIENT_INITIATORS, is_follow_up
 from services.classifier.domain.state import DAY, HOUR, AlertRec, ClientState, TicketRec
-from services.classifier.domain.words import has_term, related, tokens
+from services.classifier.domain.words import has_term, related, tokens, topics_of
 from services.events.models import Nature
 from services.events.policy import ClassifierPolicy, LateReportingPolicy
 
@@ -92,6 +95,7 @@ class _Alerts:
         p = policy.detectors.late_reporting
         transient = p.transient_alert_minutes * 60
         self.lead, self.lookback = p.alert_lead_hours * HOUR, p.alert_lookback_days * DAY
+        self.topics, self.upkeep = p.topics, set(p.upkeep_topics)
         self.by_key: dict[str, _Timeline] = {}
         self.by_site: dict[str, _Timeline] = {}
         site_devices: dict[str, set[str]] = {}
@@ -112,8 +116,17 @@ class _Alerts:
             for key in keys
             if (line := self.by_key.get(key)) is not None
             for a in line.before(t, self.lead, self.lookback)
+            if self._noticeable(a, t)
         ]
         return min(found, key=lambda a: (a.at, a.ref)) if found else None
+
+    def _noticeable(self, a: AlertRec, t: TicketRec) -> bool:
+        """Whether the client could have noticed the alert's problem: an alert about the
+        MSP's own upkeep (missing patches, old antivirus definitions, a backup) only
+        concerns a ticket about the same topic."""
+        alert_words = tokens(f"{a.category or ''} {a.message or ''}")
+        upkeep = topics_of(alert_words, self.topics) & self.upkeep
+        return not upkeep or bool(upkeep & topics_of(tokens(t.summary), self.topics))
 
     def open_at_site(self, site: str, t: TicketRec) -> Iterator[AlertRec]:
         line = self.by_site.get(site)

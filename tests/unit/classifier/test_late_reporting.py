@@ -366,3 +366,30 @@ def test_each_ticket_is_judged_on_the_alerts_of_its_window(feed: Feed, tenant: T
     )
     found = late_reporting(feed.state, tenant.classifier, feed.watermark)
     assert [(f.ref, "672 h" in f.note) for f in found] == [("connectwise:ticket:2", True)]
+
+
+# -- the MSP's own upkeep is nothing the client notices ------------------------------
+
+
+def test_an_upkeep_alert_on_the_device_is_not_the_clients_problem(
+    feed: Feed, tenant: Tenant
+) -> None:
+    """Missing patches and old antivirus definitions left open on a laptop for days are
+    the MSP's backlog: the client who then reports "Outlook very slow" on that laptop
+    did not sit on them. A ticket about the same upkeep topic still counts."""
+    feed(
+        alert("a1", at(0), device="pc-01", category="Patch Monitor", message="12 patches missing"),
+        alert(
+            "a2",
+            at(0, 1),
+            device="pc-01",
+            category="Antivirus Monitor",
+            message="Definitions older than 7 days",
+        ),
+        ticket("1", at(9), devices=["pc-01"], summary="Outlook very slow"),
+        alert("a3", at(10), device="pc-02", category="Backup", message="Backup job failed"),
+        ticket("2", at(13), devices=["pc-02"], summary="Cannot restore my files from backup"),
+        alert("a4", at(14), device="pc-03", message="Disk C: free space below 5%"),
+        ticket("3", at(16), devices=["pc-03"], summary="Outlook very slow"),
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:2", "connectwise:ticket:3"]
