@@ -16,6 +16,9 @@ The alert and the ticket must plausibly concern the same problem (issue 12, caus
   about this ticket;
 - an alert reset within minutes is a blip, not a problem the client sat on; an alert
   still open when the ticket was created counts however old it is;
+- a first critical ticket after a quiet period is late only if no alert of the client
+  fired within the lead time before it (the RMM saw the problem begin just before:
+  an outage phoned in promptly);
 - an alert about the MSP's own upkeep (missing patches, old antivirus definitions, a
   backup: the tenant's `upkeep_topics`) is nothing the client notices: even on the
   ticket's device it counts only for a ticket about the same topic.
@@ -109,6 +112,13 @@ class _Alerts:
                 self.by_site.setdefault(a.site, _Timeline()).add(a, self.lookback)
                 site_devices.setdefault(a.site, set()).add(min(a.devices, default=a.ref))
         self.site_size = {site: len(devices) for site, devices in site_devices.items()}
+        self.every = sorted(a.at for a in state.alerts.values() if not a.pending)
+
+    def began_shortly_before(self, t: TicketRec) -> bool:
+        """Whether any alert of the client fired within the lead time before the ticket:
+        the RMM saw the problem begin then, so the report came promptly."""
+        i = bisect_left(self.every, t.created - self.lead)
+        return i < len(self.every) and self.every[i] <= t.created
 
     def on_devices(self, keys: set[str], t: TicketRec) -> AlertRec | None:
         found = [
@@ -211,10 +221,13 @@ def late_reports(state: ClientState, policy: ClassifierPolicy) -> list[tuple[Tic
                 days = (t.created - t.issue_started) / DAY
                 reasons.append(f"the problem started {days:.1f} days before it was reported")
             # Without an earlier ticket there is no evidence of a quiet period, only of no data.
+            # Nor is it late when the RMM saw the problem begin only just before (an
+            # outage phoned in minutes after the agents went offline).
             if (
                 t.priority == "critical"
                 and previous is not None
                 and t.created - previous >= p.quiet_days * DAY
+                and not alerts.began_shortly_before(t)
             ):
                 reasons.append("first contact after a quiet period came in at critical priority")
         if reasons:

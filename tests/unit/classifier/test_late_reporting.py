@@ -393,3 +393,18 @@ def test_an_upkeep_alert_on_the_device_is_not_the_clients_problem(
         ticket("3", at(16), devices=["pc-03"], summary="Outlook very slow"),
     )
     assert late(feed, tenant.classifier) == ["connectwise:ticket:2", "connectwise:ticket:3"]
+
+
+def test_an_outage_phoned_in_minutes_after_the_rmm_saw_it_is_not_late(
+    feed: Feed, tenant: Tenant
+) -> None:
+    """A critical ticket after a quiet fortnight is late when nothing says the problem
+    just began; when the RMM saw the agents go offline a quarter of an hour before, the
+    client reported at once."""
+    feed(
+        ticket("1", at(0)),
+        alert("a1", at(20, -0.25), device="pc-01", message="Device offline for 15 minutes"),
+        ticket("2", at(20), priority="critical", summary="Power outage in the office"),
+        ticket("3", at(40), priority="critical", summary="Server down"),
+    )
+    assert late(feed, tenant.classifier) == ["connectwise:ticket:3"]
