@@ -158,6 +158,13 @@ class UnannouncedChangePolicy(DetectorPolicy):
     announce_days: float = Field(
         7, gt=0, description="How recent an announcing ticket must be, before the change."
     )
+    named_announce_days: float = Field(
+        30,
+        gt=0,
+        description="How recent a ticket that names the change itself (the device, its "
+        "user or the tool, not only its type) may be: hardware ordered for a named user "
+        "arrives weeks later.",
+    )
     announcing_natures: list[Nature] = Field(
         default_factory=lambda: [Nature.change, Nature.project],
         description="Ticket natures that announce a change when they concern it.",

@@ -78,10 +78,10 @@ def names_change(t: TicketRec, c: ChangeRec, policy: ClassifierPolicy) -> str | 
         return "hostname"
     if c.tool and has_term(words, [c.tool, *tokens(c.tool)[:1]]) is not None:
         return "tool"
-    if has_term(words, type_words(c.device_type, p)) is not None:
-        return "type"
     if has_term(words, user_words(c.user)) is not None:
         return "user"
+    if has_term(words, type_words(c.device_type, p)) is not None:
+        return "type"  # the loosest: last
     return None
 
 

@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.classifier.domain.announcing import announces, announcing_kind
+from services.classifier.domain.announcing import announces, announcing_kind, names_change
+from services.classifier.domain.devices import Identities
 from services.classifier.domain.labels import by_client, is_cancelled
 from services.classifier.domain.late import late_reports
 from services.classifier.domain.review_cadence import review_overdue
-from services.classifier.domain.state import DAY, HOUR, ClientState, TicketRec
+from services.classifier.domain.state import DAY, HOUR, ChangeRec, ClientState, TicketRec
 from services.events.outputs import Behaviour, Initiator, Severity
 from services.events.policy import ClassifierPolicy, DetectorPolicy
 
@@ -135,6 +136,7 @@ def unannounced_change(
     concern the change (see `announcing.announces`), not be just any recent request."""
     p = policy.detectors.unannounced_change
     window = p.announce_days * DAY
+    named_window = max(window, p.named_announce_days * DAY)
     changes = [c for c in state.changes.values() if c.change in ("new_device", "new_remote_tool")]
     if not changes:
         return []
@@ -144,14 +146,54 @@ def unannounced_change(
         key=lambda t: t.created,
     )
     times = [t.created for t in candidates]
+    known = _known_devices(state, policy)
     found: list[Found] = []
     for c in changes:
-        recent = candidates[bisect_left(times, c.at - window) : bisect_right(times, c.at)]
-        if any(announces(t, c, policy) for t in recent):
+        if c.change == "new_device" and known.seen_before(c):
+            continue  # a device the MSP knew: its agent reinstalled, or replaced by name
+        recent = candidates[bisect_left(times, c.at - named_window) : bisect_right(times, c.at)]
+        if any(
+            announces(t, c, policy)
+            if t.created >= c.at - window
+            else names_change(t, c, policy) in _NAMED
+            for t in recent
+        ):
             continue
         what = f"remote-access tool {c.tool} on {c.device}" if c.tool else f"new device {c.device}"
         found.append(Found(c.ref, c.at, f"{what} appeared with no ticket announcing it"))
     return found
+
+
+_NAMED = frozenset({"device", "hostname", "user", "tool"})  # `names_change`, not by type
+
+
+@dataclass
+class _KnownDevices:
+    """When each device identity first appeared in the client's records: RMM alerts,
+    earlier device changes, tickets naming a device."""
+
+    first: dict[str, float]
+    identities: Identities
+
+    def seen_before(self, c: ChangeRec) -> bool:
+        return any(self.first.get(k, c.at) < c.at for k in self.identities(c.keys))
+
+
+def _known_devices(state: ClientState, policy: ClassifierPolicy) -> _KnownDevices:
+    identities = Identities(policy.device_identity)
+    first: dict[str, float] = {}
+
+    def saw(keys: Iterable[str], at: float) -> None:
+        for key in identities(keys):
+            first[key] = min(first.get(key, at), at)
+
+    for a in state.alerts.values():
+        saw(a.devices, a.at)
+    for c in state.changes.values():
+        saw(c.keys, c.at)
+    for t in state.tickets.values():
+        saw(t.devices, t.created)
+    return _KnownDevices(first, identities)
 
 
 Detector = Callable[[ClientState, ClassifierPolicy, float], list[Found]]

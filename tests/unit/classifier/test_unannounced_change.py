@@ -16,7 +16,7 @@ from services.events.policy import ClassifierPolicy
 from services.events.tenant import Tenant
 
 from .conftest import Feed
-from .factory import at, device_change, ticket
+from .factory import alert, at, device_change, ticket
 
 
 def flagged(feed: Feed, policy: ClassifierPolicy) -> list[str]:
@@ -111,3 +111,34 @@ def test_devices_added_silently_every_few_weeks_are_one_habit(engine: Engine) ->
     feed(ticket("later", at(70 + 91), nature="request", summary="Printer jam"))
     later = engine.judge(feed.state, "t", feed.watermark, 0).view
     assert [s.status for s in later.signals] == ["resolved"]
+
+
+def test_a_device_the_msp_already_knew_by_name_is_no_new_device(feed: Feed, tenant: Tenant) -> None:
+    """An agent reinstalled on a workstation that had alerted before, or a workstation
+    replaced under the name of the one an incident ticket named: a new RMM device id,
+    not a device the client added without telling anyone. A remote-access tool appearing
+    on a known device is still a change."""
+    feed(
+        alert("a1", at(0), device="ws-20"),
+        ticket("1", at(1), devices=["ws-07"], summary="WS-07 will not boot"),
+        device_change("c1", at(5), device_name="WS-20"),
+        device_change("c2", at(6), device_name="WS-07"),
+        device_change("c3", at(7), device_name="WS-99"),
+        device_change("c4", at(8), change="new_remote_tool", tool="AnyDesk", device_name="WS-20"),
+    )
+    assert flagged(feed, tenant.classifier) == ["ninjaone:device:c3", "ninjaone:device:c4"]
+
+
+def test_an_order_naming_the_user_announces_a_device_arriving_weeks_later(
+    feed: Feed, tenant: Tenant
+) -> None:
+    """Hardware ordered for a named user arrives weeks after the order: a ticket that
+    names the user (or the device, or the tool) announces it for `named_announce_days`;
+    one that only names the type ("a new PC") only for `announce_days`."""
+    feed(
+        ticket("1", at(0), nature="request", summary="Bestellung: Laptop für Jane Doe"),
+        device_change("c1", at(21), device_type="Laptop", last_user="ACME\\jane.doe"),
+        ticket("2", at(30), nature="request", summary="Please order a new PC"),
+        device_change("c2", at(51), device_type="Desktop", last_user="ACME\\max.roe"),
+    )
+    assert flagged(feed, tenant.classifier) == ["ninjaone:device:c2"]
