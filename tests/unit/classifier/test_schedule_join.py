@@ -95,6 +95,25 @@ class Outbox:
         self.records.append((topic, key, value))
 
 
+def qbr_meeting() -> CanonicalEvent:
+    """Ticket 7 on a board the tenant maps to review meetings, as its adapter makes it."""
+    return event(
+        {"kind": "meeting", "meeting_id": "7", "meeting_kind": "review", "starts_at": at(2)},
+        entity="ticket",
+        record_id="7",
+        occurred=at(0),
+    )
+
+
+def checkpointed(proc: Processor) -> dict[bytes, Any]:
+    """The state table as a checkpoint of the processor's states leaves it."""
+    table: dict[bytes, Any] = {}
+    for _, planned in proc.states.plans():
+        table.update(planned.parts)
+        table[planned.head[0]] = planned.head[1]
+    return table
+
+
 def processor(tenant: Tenant, table: dict[bytes, Any]) -> tuple[Processor, Parking, Outbox]:
     states = ClientStates(table)
     parking, outbox = Parking(), Outbox()
@@ -132,10 +151,7 @@ def test_the_processor_finds_a_tickets_client_in_the_recovered_table(tenant: Ten
     the restart is joined at once, not parked."""
     before, _, _ = processor(tenant, {})
     before.handle([ticket("7", at(0)).model_dump_json().encode()])
-    table: dict[bytes, Any] = {}
-    for _, planned in before.states.plans():
-        table.update(planned.parts)
-        table[planned.head[0]] = planned.head[1]
+    table = checkpointed(before)
     after, parking, _ = processor(tenant, table)
     after.handle([entry("t1").model_dump_json().encode()])
     assert parking.waiting == {} and after.processed == 1
@@ -149,12 +165,7 @@ def test_an_entry_on_a_qbr_ticket_follows_the_meeting_that_ticket_became(tenant:
     proc, parking, _ = processor(tenant, {})
     proc.handle([entry("t1", hours=1.5).model_dump_json().encode()])
     assert list(parking.waiting) == [TICKET_7]
-    qbr = event(
-        {"kind": "meeting", "meeting_id": "7", "meeting_kind": "review", "starts_at": at(2)},
-        entity="ticket",
-        record_id="7",
-        occurred=at(0),
-    )
+    qbr = qbr_meeting()
     proc.handle([qbr.model_dump_json().encode()])
     assert parking.waiting == {} and proc.processed == 2
     state = proc.state_of("acme")
@@ -167,17 +178,9 @@ def test_after_a_restart_an_entry_on_a_qbr_ticket_still_finds_its_client(
     """The meeting a QBR ticket became is in the recovered table under the ticket's
     record: an entry booked on it after a restart is joined at once, not parked."""
     before, _, _ = processor(tenant, {})
-    qbr = event(
-        {"kind": "meeting", "meeting_id": "7", "meeting_kind": "review", "starts_at": at(2)},
-        entity="ticket",
-        record_id="7",
-        occurred=at(0),
-    )
+    qbr = qbr_meeting()
     before.handle([qbr.model_dump_json().encode()])
-    table: dict[bytes, Any] = {}
-    for _, planned in before.states.plans():
-        table.update(planned.parts)
-        table[planned.head[0]] = planned.head[1]
+    table = checkpointed(before)
     after, parking, _ = processor(tenant, table)
     after.handle([entry("t1").model_dump_json().encode()])
     assert parking.waiting == {} and after.processed == 1
