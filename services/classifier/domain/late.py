@@ -99,6 +99,7 @@ class _Alerts:
         transient = p.transient_alert_minutes * 60
         self.lead, self.lookback = p.alert_lead_hours * HOUR, p.alert_lookback_days * DAY
         self.topics, self.upkeep = p.topics, set(p.upkeep_topics)
+        self._upkeep: dict[str, set[str]] = {}  # alert ref -> its upkeep topics
         self.by_key: dict[str, _Timeline] = {}
         self.by_site: dict[str, _Timeline] = {}
         site_devices: dict[str, set[str]] = {}
@@ -134,8 +135,10 @@ class _Alerts:
         """Whether the client could have noticed the alert's problem: an alert about the
         MSP's own upkeep (missing patches, old antivirus definitions, a backup) only
         concerns a ticket about the same topic."""
-        alert_words = tokens(f"{a.category or ''} {a.message or ''}")
-        upkeep = topics_of(alert_words, self.topics) & self.upkeep
+        upkeep = self._upkeep.get(a.ref)
+        if upkeep is None:  # once per alert, however many tickets look at it
+            alert_words = tokens(f"{a.category or ''} {a.message or ''}")
+            upkeep = self._upkeep[a.ref] = topics_of(alert_words, self.topics) & self.upkeep
         return not upkeep or bool(upkeep & topics_of(tokens(t.summary), self.topics))
 
     def open_at_site(self, site: str, t: TicketRec) -> Iterator[AlertRec]:
