@@ -193,6 +193,15 @@ class DirectToTechPolicy(DetectorPolicy):
         description="Words in the summary of a technician-entered ticket that make it the "
         "technician's own follow-up of earlier work, not a client going around the desk.",
     )
+    next_step_days: float = Field(
+        7,
+        ge=0,
+        description="A technician-entered ticket that reports no failure (no "
+        "`late_reporting.failure_terms`) and shares a significant word with a ticket the "
+        "client raised through the service desk up to this many days before is the "
+        "technician's next step of that desk work, not a client going around the desk "
+        "(0: never).",
+    )
 
 
 IdentityKind = Literal["hostname", "serial", "rmm_link"]

@@ -40,8 +40,10 @@ from services.events.outputs import Behaviour, Initiator, WorkClass
 from services.events.tenant import Tenant
 from services.ingest.adapters import ADAPTERS
 from services.ingest.adapters.base import Delivery
+from services.scenario.habits.catalogue import NEXT_STEPS
 
 SIGNING_KEY = b"reference-signing-key"
+NEXT_STEP_SUMMARIES = frozenset(NEXT_STEPS.values())
 DIRECT = (Channel.direct_email, Channel.direct_phone, Channel.direct_chat)
 # A ticket about a device: names it, its type or the starter it is for (issue 12, rule 4).
 DEVICE_WORDS = ("laptop", "workstation", "monitor", "printer", "access point", "new starter")
@@ -79,6 +81,8 @@ def initiator(ticket: Ticket) -> Initiator:
         return Initiator.msp_scheduled
     if (ticket.summary or "").startswith("Follow-up of #"):
         return Initiator.msp_scheduled  # a technician's own follow-up (issue 12, rule 6)
+    if ticket.summary in NEXT_STEP_SUMMARIES:
+        return Initiator.service_desk  # a technician's next step of a client's desk ticket
     if ticket.channel in DIRECT or entered is IdentityRole.technician or ticket.addressed_to:
         return Initiator.direct_to_tech
     return Initiator.service_desk

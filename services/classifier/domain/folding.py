@@ -12,7 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from services.classifier.domain.devices import alert_keys, change_keys, ticket_keys
-from services.classifier.domain.labels import client_reschedule, label_ticket, label_work
+from services.classifier.domain.labels import (
+    client_reschedule,
+    desk_ticket_continued,
+    label_ticket,
+    label_work,
+)
 from services.classifier.domain.state import (
     AlertRec,
     ChangeRec,
@@ -39,7 +44,7 @@ from services.events.models import (
     TimeEntry,
     Visit,
 )
-from services.events.outputs import WorkItem
+from services.events.outputs import Initiator, WorkItem
 from services.events.policy import ClassifierPolicy
 
 
@@ -88,7 +93,19 @@ class Folder:
         rec.updated = max(rec.updated, at)
         rec.event_id = event.event_id
         rec.follows = ticket_ref_of(event) or rec.follows  # a ticket's linked ticket
-        label_ticket(rec, self.policy.detectors.direct_to_tech.follow_up_terms)
+        direct = self.policy.detectors.direct_to_tech
+        label_ticket(rec, direct.follow_up_terms)
+        if rec.initiator == Initiator.direct_to_tech and rec.follows is None:
+            desk = desk_ticket_continued(
+                rec,
+                state.tickets.values(),
+                direct.next_step_days,
+                self.policy.detectors.late_reporting.failure_terms,
+            )
+            if desk is not None:
+                # The technician's next step of the client's desk ticket: linked as such.
+                rec.follows = desk.ref
+                label_ticket(rec, direct.follow_up_terms)
         work = [self.ticket_item(state.client_id, rec, event)]
         if before != (rec.initiator, rec.work_class, rec.nature):
             # Time entries and visits labelled before this ticket was known follow it now.

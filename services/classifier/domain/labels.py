@@ -9,15 +9,16 @@ label on `partnerpulse.work` can be explained.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from services.classifier.domain.state import HOUR, TicketRec, WorkRec
-from services.classifier.domain.words import has_term, tokens
+from services.classifier.domain.state import DAY, HOUR, TicketRec, WorkRec
+from services.classifier.domain.words import has_term, shared_word, tokens
 from services.events.models import Channel, IdentityRole, MeetingStatus, Nature
 from services.events.outputs import Initiator, WorkClass
 from services.events.policy import DirectToTechPolicy
 
 _DIRECT_CHANNELS = {Channel.direct_email, Channel.direct_phone, Channel.direct_chat}
+_DIRECT_CHANNEL_VALUES = frozenset(c.value for c in _DIRECT_CHANNELS)
 _MSP_CHANNELS = {Channel.scheduled, Channel.internal}
 _BREAK_FIX = {Nature.incident, Nature.problem}
 _PLANNED = {Nature.maintenance, Nature.review, Nature.project}
@@ -39,6 +40,45 @@ def is_follow_up(t: TicketRec, follow_up_terms: Sequence[str] = _FOLLOW_UP_TERMS
     return t.entered_by_role == IdentityRole.technician and (
         has_term(tokens(t.summary), follow_up_terms) is not None
     )
+
+
+def desk_ticket_continued(
+    t: TicketRec, tickets: Iterable[TicketRec], days: float, failure_terms: Sequence[str]
+) -> TicketRec | None:
+    """The client's desk ticket a technician-entered ticket is the next step of, if any.
+
+    A technician who opens a ticket himself for the next step of a request the client
+    raised through the desk ("Harbour office: mount a second access point" two days after
+    "Harbour office Wi-Fi slow") continues work that came in through the desk: his ticket
+    names the request's subject (a significant word of its summary) and reports no failure
+    of its own. A client calling its technician about a problem reports that problem (a
+    failure word) or names nothing the desk has seen lately; that stays direct-to-tech.
+    The newest such desk ticket of the last `days` days is returned.
+    """
+    if (
+        days <= 0
+        or t.entered_by_role != IdentityRole.technician
+        or t.channel in _DIRECT_CHANNEL_VALUES
+        or t.addressed_to_role == IdentityRole.technician
+    ):
+        return None
+    words = tokens(t.summary)
+    if not words or has_term(words, failure_terms) is not None:
+        return None
+    earliest = t.created - days * DAY
+    found: TicketRec | None = None
+    for desk in tickets:
+        if (
+            desk is t
+            or desk.initiator != Initiator.service_desk
+            or desk.entered_by_role == IdentityRole.technician
+            or not earliest <= desk.created <= t.created
+            or (found is not None and desk.created <= found.created)
+        ):
+            continue
+        if shared_word(words, tokens(desk.summary)) is not None:
+            found = desk
+    return found
 
 
 def ticket_initiator(

@@ -70,6 +70,11 @@ def related(a: list[str], b: list[str], table: Mapping[str, Iterable[str]]) -> s
     shared_topics = topics_of(a, table) & topics_of(b, table)
     if shared_topics:
         return min(shared_topics)
+    return shared_word(a, b)
+
+
+def shared_word(a: list[str], b: list[str]) -> str | None:
+    """A significant word (five letters or more, no stop word or number) both texts use."""
     significant = {w for w in a if len(w) >= 5 and w not in _STOP and not w.isdigit()}
-    shared = significant & set(b)
+    shared = significant.intersection(b)
     return min(shared) if shared else None

@@ -56,6 +56,25 @@ CLIENT_CHANGES = ("Change the guest Wi-Fi password", "Add a shared calendar for 
 DEVICE_CHANGES = ("Move a printer to the new office",)
 PROBLEMS = ("Recurring disk errors on the file server", "Outlook crashes across the office")
 HOW_TO = ("How do I share a calendar?", "How to set an out-of-office reply")
+# A technician's next step of a client's desk ticket, titled as he would title the ticket
+# he opens for it himself (no follow-up word, no link to the first): by what the request
+# was about, in his own words, so not always with a word of the client's summary.
+NEXT_STEPS = {
+    "Install Adobe Acrobat": "Adobe Acrobat: assign the licence to the new seat",
+    "Add user to the finance share": "Finance share: clean up the access group",
+    "Set up a shared mailbox": "Shared mailbox: add it to the team's Outlook profiles",
+    "Reset MFA on a phone": "Enrol the replacement phone in the authenticator app",
+    "Leaver: disable the account": "Leaver: archive the mailbox and reclaim the licence",
+    "Update the email signature": "Roll the new signature out to every mailbox",
+    "New starter: account and laptop": "Starter laptop: image it and enrol it in Intune",
+    "Second monitor for a desk": "Mount a monitor arm for the second screen",
+    "Printer on reception is offline": "Reception printer: give it a fixed IP address",
+    "Wi-Fi drops in the meeting room": "Meeting room: survey for a second access point",
+    "Cannot open the shared drive": "Shared drive: map it by group policy",
+    "Scanner does not send to email": "Scanner: move scan-to-email to the SMTP relay",
+    "Laptop will not boot": "Order a replacement SSD for the broken-down laptop",
+    "PC very slow since the update": "PC upgrade: add 8 GB of memory",
+}
 MSP_WORK = {
     Nature.maintenance: (
         "Firewall firmware update",

@@ -6,7 +6,9 @@
 - `co_managed`: the client's own IT person enters tickets with a PSA login of
   their own: through the client's own service desk, not direct-to-tech (rule 6).
 - `followups`: technicians open follow-up tickets for earlier incidents, at the
-  PSA's default source: MSP work on a break/fix, not direct-to-tech (rule 6).
+  PSA's default source: MSP work on a break/fix, not direct-to-tech (rule 6). They
+  also open the next step of a client's desk ticket, titled by its subject with no
+  follow-up word or link: work that came in through the desk, not direct-to-tech.
 
 The others live with their habit: long-open alerts in `late_reporting`,
 unrelated requests before silent devices in `unannounced_change`, MSP
@@ -22,7 +24,7 @@ from services.events.models import Channel, Nature, Priority
 from services.events.outputs import Initiator
 from services.scenario import rhythm
 from services.scenario.habits.base import Planned, PlayBase
-from services.scenario.habits.catalogue import DAY, INCIDENTS, REQUESTS
+from services.scenario.habits.catalogue import DAY, INCIDENTS, NEXT_STEPS, REQUESTS
 from services.scenario.model import EnteredBy, Ticket
 from services.scenario.personas import HardCase
 
@@ -93,14 +95,44 @@ class HardCases(PlayBase):
             for t in self.out.tickets
             if t.client_initiated and t.nature is Nature.incident and t.created_at < self.last
         ]
-        if not incidents:
-            return
         chosen = self.rng.sample(incidents, k=min(len(incidents), max(2, len(incidents) // 4)))
         for parent in sorted(chosen, key=lambda t: (t.created_at, t.id)):
             at = rhythm.next_workday_time(self.rng, parent.created_at, 24 * self.rng.uniform(1, 3))
             if at > self.last:
                 continue
             self._followup(parent, at)
+        self._next_steps()
+
+    def _next_steps(self) -> None:
+        """Next steps of a few desk tickets, opened by a technician 1-5 days later."""
+        desk = [
+            t
+            for t in self.out.tickets
+            if t.initiator is Initiator.service_desk
+            and t.entered_by is EnteredBy.intake
+            and t.summary in NEXT_STEPS
+            and t.created_at < self.last
+        ]
+        chosen = self.rng.sample(desk, k=min(len(desk), max(1, len(desk) // 6)))
+        for parent in sorted(chosen, key=lambda t: (t.created_at, t.id)):
+            at = rhythm.next_workday_time(self.rng, parent.created_at, 24 * self.rng.uniform(1, 5))
+            if at > self.last:
+                continue
+            ticket = self._ticket(
+                at,
+                summary=NEXT_STEPS[parent.summary],
+                nature=parent.nature,
+                channel=DEFAULT_CHANNEL,
+                initiator=Initiator.service_desk,
+                entered_by=EnteredBy.technician,
+                priority=Priority.low,
+                device=parent.device,
+                site=parent.site,
+            )
+            ticket.contact = parent.contact
+            hours = round(self.rng.uniform(0.25, 1.0), 2)
+            done = self._work(ticket, hours, "Remote Support", parent.nature, within=DAY * 2)
+            self._lifecycle(ticket, done)
 
     def _followup(self, parent: Ticket, at: datetime) -> None:
         ticket = self._ticket(

@@ -146,6 +146,50 @@ def test_technicians_follow_ups_are_not_direct_requests(feed: Feed, tenant: Tena
     }
 
 
+def test_a_technicians_next_step_of_a_desk_ticket_is_not_a_direct_request(
+    feed: Feed, tenant: Tenant
+) -> None:
+    """A technician opening the next step of a request the client raised through the
+    desk (naming its subject, reporting no failure, within `next_step_days`) continues
+    desk work. A technician-entered failure report, a ticket naming nothing the desk saw,
+    one addressed to the technician, or one past the days, stays direct-to-tech."""
+    feed(
+        ticket("1", at(0), entered_by=DESK, summary="Hafenbüro WLAN langsam"),
+        ticket("2", at(2), channel="unknown", entered_by=TECH,
+               summary="Hafenbüro: zweiten Access Point montieren"),
+        ticket("3", at(3), channel="unknown", entered_by=TECH, summary="Hafenbüro Drucker defekt"),
+        ticket("4", at(4), channel="unknown", entered_by=TECH, summary="Install the DATEV update"),
+        ticket("5", at(5), channel="unknown", entered_by=DESK, addressed_to=TECH,
+               summary="Hafenbüro: Telefon umstellen"),
+        ticket("6", at(9), channel="unknown", entered_by=TECH,
+               summary="Hafenbüro: Access Points beschriften"),
+    )  # fmt: skip
+    assert refs(direct_to_tech(feed.state, tenant.classifier, feed.watermark)) == [
+        "connectwise:ticket:3",
+        "connectwise:ticket:4",
+        "connectwise:ticket:5",
+        "connectwise:ticket:6",  # 9 days after the desk ticket; ticket 2 is no desk ticket
+    ]
+    next_step = feed.state.tickets["connectwise:ticket:2"]
+    assert next_step.follows == "connectwise:ticket:1"
+    assert ticket_initiator(next_step) == (Initiator.service_desk, "initiator:follow_up")
+
+    detectors = tenant.classifier.detectors
+    never = detectors.direct_to_tech.model_copy(update={"next_step_days": 0})
+    classifier = tenant.classifier.model_copy(
+        update={"detectors": detectors.model_copy(update={"direct_to_tech": never})}
+    )
+    strict = Feed(Engine(tenant.model_copy(update={"classifier": classifier})))
+    strict(
+        ticket("1", at(0), entered_by=DESK, summary="Hafenbüro WLAN langsam"),
+        ticket("2", at(2), channel="unknown", entered_by=TECH,
+               summary="Hafenbüro: zweiten Access Point montieren"),
+    )  # fmt: skip
+    assert refs(direct_to_tech(strict.state, classifier, strict.watermark)) == [
+        "connectwise:ticket:2"
+    ]
+
+
 def test_planned_work_a_technician_opens_or_logs_is_not_a_direct_request(
     feed: Feed, tenant: Tenant
 ) -> None:

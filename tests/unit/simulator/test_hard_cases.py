@@ -19,7 +19,7 @@ from services.events.models import Ticket as TicketEvent
 from services.events.outputs import Band, Behaviour, WorkClass
 from services.events.tenant import parse_tenant
 from services.scenario.files import load_scenario, write_scenario
-from services.scenario.habits.catalogue import ANNOUNCE_BLOCK, concerns_devices
+from services.scenario.habits.catalogue import ANNOUNCE_BLOCK, NEXT_STEPS, concerns_devices
 from services.scenario.habits.hard_cases import DEFAULT_CHANNEL
 from services.scenario.model import EnteredBy, Ticket
 from services.scenario.personas import HARD_CASES, HardCase
@@ -280,3 +280,27 @@ def test_once_the_tenant_file_accepts_them_the_issue_12_settings_are_written(
     assert statuses["values"]["Cancelled by MSP"] == "cancelled_by_msp"
     assert statuses["values"]["Vom Kunden abgesagt"] == "cancelled_by_client"
     assert statuses["default"] == "scheduled"
+
+
+def test_technicians_next_steps_of_desk_tickets_are_not_direct_to_tech(hard: Scenario) -> None:
+    """A technician opening the next step of a client's desk ticket himself (no follow-up
+    word, no link) continues work that came in through the desk; its truth says so."""
+    next_steps = {t.ref: t for t in hard.records.tickets if t.summary in NEXT_STEPS.values()}
+    assert next_steps, "the hard profile plays technicians' next steps"
+    assert {t.client.id for t in next_steps.values()} <= clients_with(hard, HardCase.followups)
+    direct = evidence_refs(hard, Behaviour.direct_to_tech)
+    desk = {
+        t.summary: t
+        for t in hard.records.tickets
+        if t.entered_by is EnteredBy.intake and t.summary in NEXT_STEPS
+    }
+    for ticket in next_steps.values():
+        assert ticket.entered_by is EnteredBy.technician
+        assert ticket.channel is DEFAULT_CHANNEL
+        assert "follow" not in ticket.summary.lower()
+        assert ticket.ref not in direct
+        assert hard.truth["work"][ticket.ref] == WorkClass.reactive  # the client's request
+    parents = [
+        s for s, step in NEXT_STEPS.items() if any(t.summary == step for t in next_steps.values())
+    ]
+    assert all(p in desk for p in parents)
