@@ -197,10 +197,10 @@ class DirectToTechPolicy(DetectorPolicy):
         7,
         ge=0,
         description="A technician-entered ticket that reports no failure (no "
-        "`late_reporting.failure_terms`) and shares a significant word with a ticket the "
-        "client raised through the service desk up to this many days before is the "
-        "technician's next step of that desk work, not a client going around the desk "
-        "(0: never).",
+        "`late_reporting.failure_terms`) and shares a topic (`late_reporting.topics`) or "
+        "a significant word with a ticket the client raised through the service desk up "
+        "to this many days before is the technician's next step of that desk work, not a "
+        "client going around the desk (0: never).",
     )
 
 

@@ -101,6 +101,7 @@ class Folder:
                 state.tickets.values(),
                 direct.next_step_days,
                 self.policy.detectors.late_reporting.failure_terms,
+                self.policy.detectors.late_reporting.topics,
             )
             if desk is not None:
                 # The technician's next step of the client's desk ticket: linked as such.

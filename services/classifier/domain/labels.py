@@ -9,10 +9,10 @@ label on `partnerpulse.work` can be explained.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from services.classifier.domain.state import DAY, HOUR, TicketRec, WorkRec
-from services.classifier.domain.words import has_term, shared_word, tokens
+from services.classifier.domain.words import has_term, related, tokens
 from services.events.models import Channel, IdentityRole, MeetingStatus, Nature
 from services.events.outputs import Initiator, WorkClass
 from services.events.policy import DirectToTechPolicy
@@ -43,15 +43,20 @@ def is_follow_up(t: TicketRec, follow_up_terms: Sequence[str] = _FOLLOW_UP_TERMS
 
 
 def desk_ticket_continued(
-    t: TicketRec, tickets: Iterable[TicketRec], days: float, failure_terms: Sequence[str]
+    t: TicketRec,
+    tickets: Iterable[TicketRec],
+    days: float,
+    failure_terms: Sequence[str],
+    topics: Mapping[str, Iterable[str]],
 ) -> TicketRec | None:
     """The client's desk ticket a technician-entered ticket is the next step of, if any.
 
     A technician who opens a ticket himself for the next step of a request the client
     raised through the desk ("Harbour office: mount a second access point" two days after
     "Harbour office Wi-Fi slow") continues work that came in through the desk: his ticket
-    names the request's subject (a significant word of its summary) and reports no failure
-    of its own. A client calling its technician about a problem reports that problem (a
+    concerns the request's subject (a topic of `late_reporting.topics`, or a significant
+    word both summaries use: "add memory" after "PC slow") and reports no failure of its
+    own. A client calling its technician about a problem reports that problem (a
     failure word) or names nothing the desk has seen lately; that stays direct-to-tech.
     The newest such desk ticket of the last `days` days is returned.
     """
@@ -76,7 +81,7 @@ def desk_ticket_continued(
             or (found is not None and desk.created <= found.created)
         ):
             continue
-        if shared_word(words, tokens(desk.summary)) is not None:
+        if related(words, tokens(desk.summary), topics) is not None:
             found = desk
     return found
 

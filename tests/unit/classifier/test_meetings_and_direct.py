@@ -163,6 +163,9 @@ def test_a_technicians_next_step_of_a_desk_ticket_is_not_a_direct_request(
                summary="Hafenbüro: Telefon umstellen"),
         ticket("6", at(9), channel="unknown", entered_by=TECH,
                summary="Hafenbüro: Access Points beschriften"),
+        ticket("7", at(20), entered_by=DESK, summary="Rechner in der Buchhaltung langsam"),
+        ticket("8", at(22), channel="unknown", entered_by=TECH,
+               summary="Arbeitsspeicher aufrüsten (16 GB)"),  # one topic: performance
     )  # fmt: skip
     assert refs(direct_to_tech(feed.state, tenant.classifier, feed.watermark)) == [
         "connectwise:ticket:3",
@@ -170,6 +173,7 @@ def test_a_technicians_next_step_of_a_desk_ticket_is_not_a_direct_request(
         "connectwise:ticket:5",
         "connectwise:ticket:6",  # 9 days after the desk ticket; ticket 2 is no desk ticket
     ]
+    assert feed.state.tickets["connectwise:ticket:8"].follows == "connectwise:ticket:7"
     next_step = feed.state.tickets["connectwise:ticket:2"]
     assert next_step.follows == "connectwise:ticket:1"
     assert ticket_initiator(next_step) == (Initiator.service_desk, "initiator:follow_up")
