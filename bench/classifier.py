@@ -141,7 +141,12 @@ AUTH = bearer(TOKEN)
 
 
 def env_for(data_dir: Path, tenant: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERPULSE_")}
+    # The caller's classifier settings (PARTNERPULSE_CLASSIFIER_*) pass, to compare them.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PARTNERPULSE_") or k.startswith("PARTNERPULSE_CLASSIFIER_")
+    }
     env.update(
         PARTNERPULSE_DATA_DIR=str(data_dir),
         PARTNERPULSE_TENANT_FILE=str(tenant),

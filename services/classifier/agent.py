@@ -303,7 +303,8 @@ class Agent:
         """Re-judge clients as event time advances (overdue recommendations, windows)."""
         if self._tables_ready():  # a half-recovered table would cache stale states
             self.processor.tick()
-        await self.checkpoint()
+        if self._checkpoint_due():  # not between the batches' own checkpoints of a drain
+            await self.checkpoint()
         if self._tables_ready():
             await self._seek_back()  # a partition sought back that still receives nothing
 

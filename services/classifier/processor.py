@@ -203,12 +203,13 @@ class Processor:
         if not self.watermark:
             return
         now = self.clock()
-        self._judge_dirty(now)
         if not self._live and now - self._handled_at < self.settings.classifier_tick_seconds:
-            # Draining a backlog, event time races ahead: re-judging every client at each
-            # tick would cost a pass over each, for nothing; they are judged once caught up
-            # (a batch that reaches the end, or no batch for a tick: nothing left to drain).
+            # Draining a backlog, event time races ahead: the batches judge the changed
+            # clients every judge interval, and re-judging every client at each tick would
+            # cost a pass over each, for nothing; they are judged once caught up (a batch
+            # that reaches the end, or no batch for a tick: nothing left to drain).
             return
+        self._judge_dirty(now)
         for client in self.tenant.clients:
             if not self.metrics.owns(client.id):
                 continue  # another worker's (or no partition assigned yet)

@@ -276,26 +276,38 @@ class ClientState:
         if not self.prune_due(horizon):
             return False
         self._pruned_at = horizon
-        self._touched = None
         before = self._size()
-        self.seen = {k: t for k, t in self.seen.items() if t >= horizon}
-        self.tickets = {k: t for k, t in self.tickets.items() if t.updated >= horizon}
-        self.work = {k: w for k, w in self.work.items() if w.at >= horizon}
+        dropped: set[int] = set()  # the days whose parts lose records
+        seen = {k: t for k, t in self.seen.items() if t >= horizon}
+        if len(seen) != len(self.seen):
+            dropped.update(int(t // DAY) for t in self.seen.values() if t < horizon)
+        self.seen = seen
+        self._keep("tickets", lambda t: t.updated >= horizon, dropped)
+        self._keep("work", lambda w: w.at >= horizon, dropped)
         self._by_ticket = None
-        self.alerts = {k: a for k, a in self.alerts.items() if a.at >= horizon}
-        self.changes = {k: c for k, c in self.changes.items() if c.at >= horizon}
-        self.meetings = {k: m for k, m in self.meetings.items() if m.updated >= horizon}
-        self.recommendations = {
-            k: r
-            for k, r in self.recommendations.items()
-            if r.status == "open" or r.updated >= horizon
-        }
+        self._keep("alerts", lambda a: a.at >= horizon, dropped)
+        self._keep("changes", lambda c: c.at >= horizon, dropped)
+        self._keep("meetings", lambda m: m.updated >= horizon, dropped)
+        self._keep("recommendations", lambda r: r.status == "open" or r.updated >= horizon, dropped)
+        # Signals, devices and daily totals are parts of their own, rewritten at every plan.
         self.signals = {k: s for k, s in self.signals.items() if s.last >= horizon}
         self.devices = {k: t for k, t in self.devices.items() if t >= horizon}
         if totals_horizon is not None:
             keep = int(totals_horizon // DAY)
             self.daily = {k: d for k, d in self.daily.items() if d.day >= keep}
+        if self._touched is not None:
+            self._touched |= dropped  # only those days' parts change
         return self._size() != before
+
+    def _keep(self, collection: str, alive: Callable[[Any], bool], dropped: set[int]) -> None:
+        """Keep the records of `collection` that are `alive`; add the days the others were
+        filed under to `dropped`."""
+        records: dict[str, Any] = getattr(self, collection)
+        kept = {k: r for k, r in records.items() if alive(r)}
+        if len(kept) != len(records):
+            filed = FILED_BY[collection]
+            dropped.update(int(filed(r) // DAY) for k, r in records.items() if k not in kept)
+            setattr(self, collection, kept)
 
     def _size(self) -> int:
         return sum(len(getattr(self, name)) for name in ("seen", "devices", *self._RECORDS))

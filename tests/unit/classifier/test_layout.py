@@ -137,6 +137,38 @@ def test_parts_out_of_retention_are_tombstoned(feed: Feed, engine: Engine) -> No
     assert old_parts <= set(second.tombstones)
 
 
+def test_a_prune_rewrites_only_the_days_it_dropped_records_from(
+    feed: Feed, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pruning runs once a week of event time; the parts of days it dropped nothing from
+    stand (a backlog drain prunes every simulated week: rewriting every part each time
+    made its checkpoints encode the whole state again)."""
+    retention_days = engine.retention / 86400
+    feed(ticket("old", at(0)), ticket("kept", at(30)), ticket("recent", at(retention_days)))
+    engine.judge(feed.state, engine.tenant.tenant, feed.watermark, time.time())
+    first = layout.plan(feed.state, layout.Written())
+    assert first is not None
+    feed(ticket("next", at(retention_days + 8)))  # the horizon passes day 0, not day 30
+    engine.judge(feed.state, engine.tenant.tenant, feed.watermark, time.time())  # prunes
+    assert "connectwise:ticket:old" not in feed.state.tickets
+    encoded: list[set[int] | None] = []
+    encode = layout.encode_parts
+    monkeypatch.setattr(
+        layout, "encode_parts", lambda state, days=None: encoded.append(days) or encode(state, days)
+    )
+    second = layout.plan(feed.state, first.written)
+    assert second is not None
+    number = lambda d: int(at(d).timestamp() // 86400)  # noqa: E731
+    assert encoded == [{number(0), number(retention_days + 8)}]  # not every day again
+    day = lambda d: f"d{number(d)}".encode()  # noqa: E731
+    dropped = {key.split(layout.SEP)[1].split(b"@")[0] for key in second.tombstones}
+    assert day(0) in dropped and day(30) not in dropped
+    table = Table()
+    table.write(first)
+    table.write(second)
+    assert snapshot(table.load("acme")) == snapshot(feed.state)
+
+
 @pytest.mark.parametrize("version", [2, 4])
 def test_a_head_of_another_layout_is_refused(version: int) -> None:
     with pytest.raises(ValueError, match="layout"):
