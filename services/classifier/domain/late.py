@@ -100,6 +100,7 @@ class _Alerts:
         self.lead, self.lookback = p.alert_lead_hours * HOUR, p.alert_lookback_days * DAY
         self.topics, self.upkeep = p.topics, set(p.upkeep_topics)
         self._upkeep: dict[str, set[str]] = {}  # alert ref -> its upkeep topics
+        self._ticket_topics: dict[str, set[str]] = {}  # ticket ref -> its topics
         self.by_key: dict[str, _Timeline] = {}
         self.by_site: dict[str, _Timeline] = {}
         site_devices: dict[str, set[str]] = {}
@@ -139,7 +140,12 @@ class _Alerts:
         if upkeep is None:  # once per alert, however many tickets look at it
             alert_words = tokens(f"{a.category or ''} {a.message or ''}")
             upkeep = self._upkeep[a.ref] = topics_of(alert_words, self.topics) & self.upkeep
-        return not upkeep or bool(upkeep & topics_of(tokens(t.summary), self.topics))
+        if not upkeep:
+            return True
+        about = self._ticket_topics.get(t.ref)
+        if about is None:
+            about = self._ticket_topics[t.ref] = topics_of(tokens(t.summary), self.topics)
+        return bool(upkeep & about)
 
     def open_at_site(self, site: str, t: TicketRec) -> Iterator[AlertRec]:
         line = self.by_site.get(site)

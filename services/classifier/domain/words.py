@@ -62,7 +62,47 @@ def has_term(words: list[str], terms: Iterable[str]) -> str | None:
 
 
 def topics_of(words: list[str], table: Mapping[str, Iterable[str]]) -> set[str]:
-    return {topic for topic, terms in table.items() if has_term(words, terms)}
+    """The topics of `table` whose terms the text uses. Judging asks this of every alert
+    and ticket it pairs, so the table is compiled once into a word -> topics map and a
+    list of phrases (a few microseconds a text instead of one test per term)."""
+    by_word, phrases = _compiled(table)
+    found: set[str] = set()
+    for word in words:
+        topics = by_word.get(word)
+        if topics is not None:
+            found |= topics
+    if phrases:
+        joined = " " + " ".join(words) + " "
+        found.update(topic for phrase, topic in phrases if phrase in joined)
+    return found
+
+
+_COMPILED: dict[
+    int, tuple[Mapping[str, Iterable[str]], dict[str, set[str]], list[tuple[str, str]]]
+] = {}
+
+
+def _compiled(
+    table: Mapping[str, Iterable[str]],
+) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
+    """`table` as single words -> topics and (" phrase ", topic), kept per table object
+    (the entry holds the table, so its id is not reused while cached)."""
+    hit = _COMPILED.get(id(table))
+    if hit is not None and hit[0] is table:
+        return hit[1], hit[2]
+    by_word: dict[str, set[str]] = {}
+    phrases: list[tuple[str, str]] = []
+    for topic, terms in table.items():
+        for term in terms:
+            phrase = _phrase(term)
+            if len(phrase) == 1:
+                by_word.setdefault(phrase[0], set()).add(topic)
+            elif phrase:
+                phrases.append((" " + " ".join(phrase) + " ", topic))
+    if len(_COMPILED) >= 64:  # tenants reloaded, tests: a bounded cache
+        _COMPILED.clear()
+    _COMPILED[id(table)] = (table, by_word, phrases)
+    return by_word, phrases
 
 
 def related(a: list[str], b: list[str], table: Mapping[str, Iterable[str]]) -> str | None:
