@@ -25,7 +25,7 @@ from services.events.outputs import Initiator
 from services.scenario import rhythm
 from services.scenario.habits.base import Planned, PlayBase
 from services.scenario.habits.catalogue import DAY, INCIDENTS, NEXT_STEPS, REQUESTS
-from services.scenario.model import EnteredBy, Ticket
+from services.scenario.model import EnteredBy, Person, Ticket
 from services.scenario.personas import HardCase
 
 # The source a technician leaves a ticket he opens himself at: the PSA's default.
@@ -118,36 +118,55 @@ class HardCases(PlayBase):
             at = rhythm.next_workday_time(self.rng, parent.created_at, 24 * self.rng.uniform(1, 5))
             if at > self.last:
                 continue
-            ticket = self._ticket(
+            self._technicians_ticket(
+                parent,
                 at,
-                summary=NEXT_STEPS[parent.summary],
-                nature=parent.nature,
-                channel=DEFAULT_CHANNEL,
-                initiator=Initiator.service_desk,
-                entered_by=EnteredBy.technician,
-                priority=Priority.low,
-                device=parent.device,
-                site=parent.site,
+                NEXT_STEPS[parent.summary],
+                parent.nature,
+                Initiator.service_desk,
+                hours=(0.25, 1.0),
+                within=DAY * 2,
             )
-            ticket.contact = parent.contact
-            hours = round(self.rng.uniform(0.25, 1.0), 2)
-            done = self._work(ticket, hours, "Remote Support", parent.nature, within=DAY * 2)
-            self._lifecycle(ticket, done)
 
     def _followup(self, parent: Ticket, at: datetime) -> None:
+        self._technicians_ticket(
+            parent,
+            at,
+            f"Follow-up of #{parent.id}: {parent.summary}",
+            Nature.incident,
+            Initiator.msp_scheduled,
+            hours=(0.25, 0.5),
+            within=DAY,
+            technician=parent.technician,
+        )
+
+    def _technicians_ticket(
+        self,
+        parent: Ticket,
+        at: datetime,
+        summary: str,
+        nature: Nature,
+        initiator: Initiator,
+        *,
+        hours: tuple[float, float],
+        within: timedelta,
+        technician: Person | None = None,
+    ) -> None:
+        """A ticket a technician opens himself at the PSA's default source, about the
+        parent's contact, device and site, worked and closed within `within`."""
         ticket = self._ticket(
             at,
-            summary=f"Follow-up of #{parent.id}: {parent.summary}",
-            nature=Nature.incident,
+            summary=summary,
+            nature=nature,
             channel=DEFAULT_CHANNEL,
-            initiator=Initiator.msp_scheduled,
+            initiator=initiator,
             entered_by=EnteredBy.technician,
             priority=Priority.low,
-            technician=parent.technician,
+            technician=technician,
             device=parent.device,
             site=parent.site,
         )
         ticket.contact = parent.contact
-        hours = round(self.rng.uniform(0.25, 0.5), 2)
-        done = self._work(ticket, hours, "Remote Support", Nature.incident, within=DAY)
+        worked = round(self.rng.uniform(*hours), 2)
+        done = self._work(ticket, worked, "Remote Support", nature, within=within)
         self._lifecycle(ticket, done)
