@@ -49,6 +49,9 @@ def print_report(report: scoring.Report, console: Console, scenario: Path) -> No
     for name, s in report.behaviours.items():
         _examples(console, f"{name}: true signals not found", s.missed)
         _examples(console, f"{name}: signals the truth does not hold", s.spurious)
+        _examples(
+            console, f"{name}: raised, then withdrawn by later events (no prediction)", s.withdrawn
+        )
     _examples(console, "bands that disagree", bands.disagreements)
     _examples(console, "lost", acc.lost_examples)
     _examples(console, "duplicated", acc.duplicated_examples)

@@ -78,6 +78,10 @@ class BehaviourScore:
     f1: float
     missed: list[dict[str, Any]] = field(default_factory=list)
     spurious: list[dict[str, Any]] = field(default_factory=list)
+    # Signals raised and then withdrawn by later events (their latest version says the
+    # evidence did not hold): the classifier's final word is "no signal", so they are no
+    # prediction; counted here, as an account lead may have been told meanwhile.
+    withdrawn: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -211,12 +215,19 @@ def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 1.0
 
 
+WITHDRAWN = "withdrawn"
+
+
 def score_signals(truth: Truth, predicted: Iterable[PredictedSignal]) -> dict[str, BehaviourScore]:
     true_by: dict[tuple[str, str], list[frozenset[str]]] = defaultdict(list)
     for signal in truth.signals:
         true_by[(signal.client, str(signal.behaviour))].append(signal.evidence)
     pred_by: dict[tuple[str, str], list[PredictedSignal]] = defaultdict(list)
+    withdrawn: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for p in predicted:
+        if p.status == WITHDRAWN:
+            withdrawn[p.behaviour].append({"client": p.client, "signal_id": p.signal_id})
+            continue
         pred_by[(p.client, p.behaviour)].append(p)
     scores = {}
     for behaviour in Behaviour:
@@ -257,6 +268,7 @@ def score_signals(truth: Truth, predicted: Iterable[PredictedSignal]) -> dict[st
             precision=precision,
             recall=recall,
             f1=f1,
+            withdrawn=withdrawn.get(name, []),
             missed=missed[:EXAMPLES],
             spurious=spurious[:EXAMPLES],
         )

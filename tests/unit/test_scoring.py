@@ -108,6 +108,19 @@ def test_every_true_signal_found() -> None:
     assert change.f1 == 1.0
 
 
+def test_a_withdrawn_signal_is_no_prediction_but_is_listed() -> None:
+    """Later events (a record the poller brought late) showed the evidence did not hold:
+    the signal's latest version is `withdrawn`, the classifier's final word is "no
+    signal". It counts neither as a match nor against precision, and is listed."""
+    retracted = PredictedSignal("s1", "acme", "unannounced_change", frozenset(), "withdrawn")
+    scores = scoring.score_signals(truth(), [retracted])
+    change = scores["unannounced_change"]
+    assert (change.predicted, change.precision) == (0, 1.0)
+    assert change.withdrawn == [{"client": "acme", "signal_id": "s1"}]
+    resolved = PredictedSignal("s2", "acme", "unannounced_change", frozenset({"x"}), "resolved")
+    assert scoring.score_signals(truth(), [resolved])["unannounced_change"].precision == 0.0
+
+
 # -- work and bands ----------------------------------------------------------------------------
 
 
