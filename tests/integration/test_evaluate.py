@@ -32,6 +32,7 @@ pytestmark = pytest.mark.acceptance  # the slow tier: `make test-acceptance`
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "tests" / "scenarios" / "families-30d"
 HANDMADE = REPO / "tests" / "scenarios" / "handmade"
+INDEPENDENT = REPO / "tests" / "scenarios" / "independent"
 
 
 def assert_floors(scores: dict[str, Any]) -> None:
@@ -64,6 +65,16 @@ def test_evaluate_command_meets_the_floors_on_its_own_pipeline(tmp_path: Path) -
     assert_floors(scores)
     deliveries = len(load_scenario(SCENARIO).deliveries)
     assert scores["accounting"]["deliveries"] == deliveries
+
+
+def test_a_scenario_written_outside_the_simulator_meets_the_floors(tmp_path: Path) -> None:
+    """`tests/scenarios/independent/`: written from the scenario format and the domain
+    notes only (another MSP's German picklists, six vendors, next-step tickets, upkeep
+    alerts, outages phoned in at once, devices re-enrolled under a known name), its truth
+    each persona's intent. Every floor, every band."""
+    with (tmp_path / "console.txt").open("w") as log:
+        report = evaluate(load_scenario(INDEPENDENT), Console(file=log, width=120))
+    assert_floors(report.to_dict())
 
 
 def test_a_replay_into_a_running_pipeline_changes_nothing(tmp_path: Path) -> None:
