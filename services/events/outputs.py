@@ -93,7 +93,11 @@ class Signal(_Out):
     version: int = Field(ge=1, description="Increases with every update of the episode.")
     behaviour: Behaviour
     severity: Severity
-    status: str = Field("open", description="open, or resolved once the episode went quiet.")
+    status: str = Field(
+        "open",
+        description="open; resolved once the episode went quiet; withdrawn when later "
+        "events showed its evidence did not hold.",
+    )
     explanation: str = Field(description="One line an account lead understands.")
     evidence: list[Evidence] = Field(description="The most recent evidence, newest last.")
     evidence_count: int = Field(description="All evidence seen in this episode.")
