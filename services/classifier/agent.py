@@ -32,7 +32,7 @@ from services.classifier.processor import Processor
 from services.classifier.publish import Publisher, partition_of
 from services.classifier.settings import ClassifierSettings
 from services.classifier.tables import Tables
-from services.classifier.transport import forget, open_partitions, start_offset, table_write
+from services.classifier.transport import TableWriter, forget, open_partitions, start_offset
 from services.events import topics
 from services.events.tenant import Tenant
 
@@ -51,6 +51,7 @@ class Agent:
         tables: Tables,
         processor: Processor,
         publisher: Publisher,
+        writer: TableWriter,
         metrics: ClassifierMetrics,
         cover: StoreCover,
     ) -> None:
@@ -61,6 +62,7 @@ class Agent:
         self.processor = processor
         self.states = processor.states
         self.publisher = publisher
+        self.writer = writer  # table writes: their changelog records go out with the outputs
         self.metrics = metrics
         self.cover = cover
         self.offsets = OffsetGuard()
@@ -220,7 +222,7 @@ class Agent:
 
     async def _checkpoint_now(self) -> bool:
         generation = self._generation
-        states = self.tables.states
+        states, write = self.tables.states, self.writer.write
         # One synchronous step: the states (their records as of now), the positions
         # and the outputs all describe the same events.
         if self._collect_orphans and self._tables_ready():
@@ -235,20 +237,22 @@ class Agent:
             # in one partition, so in that order on the changelog.
             partition = self._state_partition(client_id)
             for key, value in [*planned.parts, planned.head]:
-                self._inflight.append(table_write(states, partition, key, value))
+                write(states, partition, key, value)
             for key in planned.tombstones:
-                self._inflight.append(table_write(states, partition, key, None))
+                write(states, partition, key, None)
             self.states.written[client_id] = planned.written
             for _, value in [*planned.parts, planned.head]:
                 self.metrics.state_record_bytes.observe(len(value))
                 self._largest_record = max(self._largest_record, len(value))
             self.metrics.state_record_max_bytes.set(self._largest_record)
+        await self._publish()
         await self._delivered()
         self._saved_at = time.monotonic()
         if generation != self._generation:
             return False
         self._record_positions(positions)
         self.cover.record(positions)
+        await self._publish()
         return True
 
     def _state_partition(self, client_id: str) -> int:
@@ -260,10 +264,10 @@ class Agent:
         for key in self.states.orphans():
             partition = self._state_partition(layout.client_of(key))
             if partition in self._assigned:
-                self._inflight.append(table_write(self.tables.states, partition, key, None))
+                self.writer.write(self.tables.states, partition, key, None)
 
     async def _publish(self) -> None:
-        """Send the outputs queued by the processor."""
+        """Send the records queued so far: the processor's outputs, the tables' writes."""
         async with self._publishing:
             self._inflight += await self.publisher.flush()
 
@@ -279,12 +283,13 @@ class Agent:
     def _record_positions(self, positions: Mapping[Any, int]) -> None:
         """After the states are delivered: where each partition's processing stood.
 
-        Its delivery is awaited with the next checkpoint (it can only lag behind).
+        Sent with the checkpoint's last flush; its delivery is awaited with the next
+        checkpoint (it can only lag behind).
         """
         for tp, offset in positions.items():
             key = _position_key(tp)
             value = [self.settings.broker_incarnation, offset]
-            self._inflight.append(table_write(self.tables.positions, tp.partition, key, value))
+            self.writer.write(self.tables.positions, tp.partition, key, value)
 
     async def _delivered(self) -> None:
         """Wait until the broker has every record sent so far."""

@@ -18,7 +18,7 @@ from services.classifier.service import Classifier
 from services.classifier.settings import ClassifierSettings
 from services.classifier.states import ClientStates
 from services.classifier.tables import TableParking, create_tables
-from services.classifier.transport import BROKER_SETTINGS, ClassifierFaust
+from services.classifier.transport import BROKER_SETTINGS, ClassifierFaust, TableWriter
 from services.classifier.views import register_views
 from services.events.tenant import Tenant
 
@@ -34,9 +34,10 @@ def bootstrap(
     app = faust_app(settings, kafka_bootstrap)
     tables = create_tables(app, settings.topic_partitions)
     publisher = Publisher(app)
+    writer = TableWriter(publisher)  # the tables' changelog records go out with the outputs
     metrics = ClassifierMetrics([])  # the clients of the partitions assigned
     states = ClientStates(tables.states)
-    join = ScheduleJoin(states, TableParking(tables.parked, settings.topic_partitions))
+    join = ScheduleJoin(states, TableParking(tables.parked, settings.topic_partitions, writer))
     processor = Processor(
         settings,
         tenant,
@@ -53,6 +54,7 @@ def bootstrap(
         tables=tables,
         processor=processor,
         publisher=publisher,
+        writer=writer,
         metrics=metrics,
         cover=cover,
     )

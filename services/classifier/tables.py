@@ -14,7 +14,7 @@ from typing import Any
 import faust
 
 from services.classifier.publish import partition_of
-from services.classifier.transport import table_write
+from services.classifier.transport import TableWriter
 from services.events.models import CanonicalEvent
 
 STATE_TABLE = "client-state"
@@ -63,8 +63,9 @@ class TableParking:
     use after `forget()` (the agent calls it when partitions are revoked; the table
     is recovered before any event of the new assignment is handled)."""
 
-    def __init__(self, table: Any, partitions: int) -> None:
+    def __init__(self, table: Any, partitions: int, writer: TableWriter) -> None:
         self.table = table
+        self.writer = writer
         self.partitions = partitions
         self._keys: set[bytes] | None = None  # None: read them from the table
 
@@ -72,7 +73,7 @@ class TableParking:
         key = ticket_ref.encode()
         waiting = list(self.table.get(key) or [])
         waiting.append(event.model_dump_json())
-        table_write(self.table, partition_of(key, self.partitions), key, waiting)
+        self.writer.write(self.table, partition_of(key, self.partitions), key, waiting)
         self._parked().add(key)
 
     def take(self, ticket_ref: str) -> list[CanonicalEvent]:
@@ -84,7 +85,7 @@ class TableParking:
         waiting = self.table.get(key)
         if not waiting:
             return []
-        table_write(self.table, partition_of(key, self.partitions), key, None)
+        self.writer.write(self.table, partition_of(key, self.partitions), key, None)
         return [CanonicalEvent.model_validate_json(raw) for raw in waiting]
 
     def forget(self) -> None:

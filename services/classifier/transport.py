@@ -14,18 +14,23 @@
    events lost in most worker restarts (tests/integration/test_classifier.py,
    test_worker_restart_mid_stream_keeps_every_count_exact). `_Recovery` seeks first
    and resumes after, with no await between resuming the partitions and the flow.
+
+And the table writes outside any event (`TableWriter`), which faust does not offer.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, ClassVar, cast
 
 import faust
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import ConsumerT, ProducerT, TransportT
+from faust.types import TP, ConsumerT, ProducerT, TransportT
+
+from services.classifier.publish import Publisher
 
 log = logging.getLogger("partnerpulse.classifier")
 
@@ -164,30 +169,58 @@ class Transport(faust_aiokafka.Transport):
     Consumer: ClassVar[type[ConsumerT]] = _Consumer
 
 
-def table_write(table: Any, partition: int, key: bytes, value: Any) -> Any:
-    """Set `key` to `value` (None: delete) in `table` and in `partition` of its changelog,
-    outside any event; the changelog record's future is returned.
+class TableWriter:
+    """Writes to faust tables outside any event: the local store at once, the changelog
+    record queued on the publisher, which sends it in a record batch with the others of
+    its partition at the next flush (`Agent._publish`).
 
-    `table[key] = value` takes the partition, and faust's RocksDB store its database,
-    from the event being processed; a checkpoint writes on behalf of many events, so it
-    names the partition itself (the client's events partition).
+    faust's own `table[key] = value` takes the partition, and its RocksDB store the
+    database, from the event being processed; a checkpoint writes on behalf of many
+    events, so it names the partition itself (the client's events partition). And
+    faust sends each changelog record alone (a future, a buffer, a callback each): a
+    checkpoint of a drain writes thousands (the parts of 100 clients' states), which
+    cost the worker more than their bytes. The records are the ones faust would send
+    (the table's key and value serializers; a delete is a tombstone); each delivered
+    batch records its last offset in the store, as faust does per record, so a
+    restarted worker reads only the changelog written since.
     """
-    future = table.send_changelog(partition, key, value)
-    store = table.data
-    if hasattr(store, "_db_for_partition"):  # faust's RocksDB store: one DB per partition
-        db = store._db_for_partition(partition)
-        raw_key = store._encode_key(key)
-        if value is None:
-            db.delete(raw_key)
-            store._key_index.pop(raw_key, None)
+
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+        self._watched: set[str] = set()
+
+    def write(self, table: Any, partition: int, key: bytes, value: Any) -> None:
+        """Set `key` to `value` (None: delete) in `table` and in `partition` of its changelog."""
+        changelog = table.changelog_topic
+        topic = changelog.get_topic_name()
+        if topic not in self._watched:
+            self._watched.add(topic)
+            self.publisher.on_delivered(topic, partial(_persisted, table, topic))
+        raw_key, _ = changelog.prepare_key(key, table.key_serializer)
+        raw_value = None
+        if value is not None:
+            raw_value, _ = changelog.prepare_value(value, table.value_serializer)
+        self.publisher.add(topic, raw_key, raw_value, partition=partition)
+        store = table.data
+        if hasattr(store, "_db_for_partition"):  # faust's RocksDB store: one DB per partition
+            db = store._db_for_partition(partition)
+            encoded = store._encode_key(key)
+            if value is None:
+                db.delete(encoded)
+                store._key_index.pop(encoded, None)
+            else:
+                db.put(encoded, store._encode_value(value))
+                store._key_index[encoded] = partition
+        elif value is None:
+            store.pop(key, None)
         else:
-            db.put(raw_key, store._encode_value(value))
-            store._key_index[raw_key] = partition
-    elif value is None:
-        store.pop(key, None)
-    else:
-        store[key] = value
-    return future
+            store[key] = value
+
+
+def _persisted(table: Any, topic: str, partition: int, offset: int) -> None:
+    """What faust's changelog callback does (at least once): the store remembers the
+    offset of the last changelog record it holds."""
+    table.data.set_persisted_offset(TP(topic, partition), offset)
 
 
 def open_partitions(table: Any, partitions: set[int]) -> None:
