@@ -74,6 +74,9 @@ class Agent:
         self._unrecorded: dict[Any, int] = {}  # partition -> next offset, handled not recorded
         self._generation = 0  # partitions revoked: what a checkpoint under way covered is moot
         self._saved_at = 0.0  # monotonic time of the last checkpoint
+        # Clock time of the last tick that judged every client, once its outputs were
+        # delivered (0: none yet).
+        self.ticked_at = 0.0
         self._checkpointing = asyncio.Lock()
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         events = app.topic(topics.EVENTS, key_type=bytes, value_type=bytes, **raw)
@@ -266,10 +269,14 @@ class Agent:
             if partition in self._assigned:
                 self.writer.write(self.tables.states, partition, key, None)
 
-    async def _publish(self) -> None:
-        """Send the records queued so far: the processor's outputs, the tables' writes."""
+    async def _publish(self) -> list[asyncio.Future[Any]]:
+        """Send the records queued so far: the processor's outputs, the tables' writes.
+        Their deliveries are awaited with the next checkpoint; returned for a caller that
+        must see them delivered sooner."""
         async with self._publishing:
-            self._inflight += await self.publisher.flush()
+            sent = await self.publisher.flush()
+            self._inflight += sent
+            return sent
 
     def _checkpoint_due(self) -> bool:
         return time.monotonic() - self._saved_at >= self.settings.classifier_checkpoint_interval
@@ -303,11 +310,23 @@ class Agent:
         """Judge the clients a paced batch left unjudged (no batch followed soon enough)."""
         if self._tables_ready():
             self.processor.judge_pending()
+            await self._publish()  # their signals and health now, not with the next batch
 
     async def _tick(self) -> None:
         """Re-judge clients as event time advances (overdue recommendations, windows)."""
         if self._tables_ready():  # a half-recovered table would cache stale states
+            judged = self.processor.ticked_at
             self.processor.tick()
+            sent = await self._publish()
+            if self.processor.ticked_at != judged:
+                # `ticked_at` tells a caller that what the tick judged is on its topics
+                # (evaluate reads the signals next): delivered, not only queued for the
+                # next checkpoint.
+                try:
+                    await asyncio.gather(*sent)
+                except Exception:
+                    _exit_for_redelivery()
+                self.ticked_at = self.processor.ticked_at
         if self._checkpoint_due():  # not between the batches' own checkpoints of a drain
             await self.checkpoint()
         if self._tables_ready():

@@ -69,9 +69,10 @@ def status_of(classifier: Classifier) -> dict[str, Any]:
         "clients_judged": len(classifier.processor.views),
         "partitions": sorted(classifier.agent.assigned),
         "behind": classifier.agent.behind(),  # events on its partitions still to process
-        # When a tick last judged every client as of the watermark (epoch seconds): what
-        # a caller waits for to see the judgements of the events processed before it.
-        "ticked_at": classifier.processor.ticked_at,
+        # When a tick last judged every client as of the watermark and its outputs were
+        # delivered (epoch seconds): what a caller waits for to see, on their topics, the
+        # judgements of the events processed before it.
+        "ticked_at": classifier.agent.ticked_at,
         # When the last batch of events was handled (epoch seconds; 0: none yet).
         "handled_at": classifier.processor.handled_at,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,3 +108,30 @@ def test_an_event_from_2099_is_dead_lettered_and_changes_no_score(classifier: Cl
     late = ticket("6", at(6), channel="phone", entered_by=TECH)
     processor.handle([late.model_dump_json().encode()])
     assert late.event_id not in processor.too_late  # real events still count
+
+
+def test_a_tick_reports_itself_once_what_it_judged_is_delivered(classifier: Classifier) -> None:
+    """`ticked_at` (GET /v1/status) tells a caller the judgements are on their topics:
+    `evaluate` reads the signals next. A tick's outputs go out with the tick, not with
+    the next checkpoint (one just happened here, so none is due)."""
+    events = [ticket(str(i), at(i), channel="phone", entered_by=TECH) for i in range(3)]
+    flushed: list[str] = []
+
+    async def scenario() -> None:
+        async def flush() -> list[asyncio.Future[None]]:
+            records, classifier.publisher._pending = classifier.publisher._pending, []
+            flushed.extend(topic for topic, *_ in records)
+            return [delivered() for _ in records]
+
+        classifier.publisher.flush = flush  # type: ignore[method-assign]
+        classifier.agent._tables_ready = lambda: True  # type: ignore[method-assign]
+        classifier.processor.handle(e.model_dump_json().encode() for e in events)
+        assert len(classifier.publisher) > 0  # judged: signals and health queued
+        classifier.agent._saved_at = time.monotonic()  # a checkpoint just happened
+        assert classifier.agent.ticked_at == 0.0
+        await classifier.agent._tick()
+
+    classifier.app.loop.run_until_complete(scenario())
+    assert len(classifier.publisher) == 0
+    assert {"partnerpulse.signals", "partnerpulse.health"} <= set(flushed)
+    assert classifier.agent.ticked_at == classifier.processor.ticked_at > 0
