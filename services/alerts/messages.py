@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from services.alerts.grafana import GrafanaAlert
 from services.alerts.model import RED_BAND, Alert, AlertKind, Purpose, Recipient, Role
-from services.events.outputs import HealthSnapshot, Signal
+from services.events.outputs import HealthSnapshot, Signal, SignalStatus
 from services.events.wording import WORDS
 
 # The account lead's words for each behaviour live with every other wording of it.
@@ -198,7 +198,7 @@ def _cleared(alert: Alert, zone: ZoneInfo) -> list[str]:
         ]
     if isinstance(r, GrafanaAlert):
         return [f"Cleared: Grafana reports {alert.risk} resolved."]
-    if r.status == "withdrawn":
+    if r.status is SignalStatus.withdrawn:
         return ["Withdrawn: later events showed the evidence did not hold. Nothing to do."]
     return [
         f"Cleared: no new occurrence since {_day(r.last_seen_at, zone)}; "

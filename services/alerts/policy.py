@@ -33,7 +33,7 @@ from services.alerts.model import (
     alert_id,
 )
 from services.alerts.routing import escalation_recipients, recipients_for
-from services.events.outputs import Band, HealthSnapshot, Severity, Signal
+from services.events.outputs import Band, HealthSnapshot, Severity, Signal, SignalStatus
 from services.events.tenant import Tenant
 
 UNSENT_ON_RESOLVE = (Purpose.opened, Purpose.updated, Purpose.reminder, Purpose.escalation)
@@ -85,7 +85,7 @@ def on_signal(
 ) -> Step | None:
     if known is not None and signal.version <= known.version:
         return None  # a redelivery, or older than what we hold
-    open_now = signal.status == "open"
+    open_now = signal.status is SignalStatus.open
     if known is None:
         alert = _new_alert(
             f"signal:{signal.signal_id}",

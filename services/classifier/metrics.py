@@ -15,7 +15,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from services.classifier.domain.engine import ClientView
 from services.events.models import EntityKind
-from services.events.outputs import Band, Behaviour, WorkClass
+from services.events.outputs import Band, Behaviour, SignalStatus, WorkClass
 
 FAILURE_REASONS = ("invalid_event", "processing_error", "future_event_time")
 WINDOW_LABELS = ("30d", "90d")
@@ -190,8 +190,8 @@ class ClassifierMetrics:
         for work_class in WorkClass:
             self.work_items.labels(work_class=work_class.value)
         for behaviour in Behaviour:
-            for status in ("open", "resolved", "withdrawn"):
-                self.signals.labels(behaviour=behaviour.value, status=status)
+            for status in SignalStatus:
+                self.signals.labels(behaviour=behaviour.value, status=status.value)
         self._clients: set[str] = set()
         self.own(clients)
 

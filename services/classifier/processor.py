@@ -344,7 +344,7 @@ class Processor:
         for signal in judgement.signals:
             self.outbox.add(topics.SIGNALS, state.client_id.encode(), _json(signal))
             self.metrics.signals.labels(
-                behaviour=signal.behaviour.value, status=signal.status
+                behaviour=signal.behaviour.value, status=signal.status.value
             ).inc()
         if judgement.health is not None:
             self.outbox.add(topics.HEALTH, state.client_id.encode(), _json(judgement.health))

@@ -49,6 +49,14 @@ class Severity(StrEnum):
     critical = "critical"
 
 
+class SignalStatus(StrEnum):
+    """Where a signal's episode stands (the latest version of a signal says)."""
+
+    open = "open"  # the behaviour goes on
+    resolved = "resolved"  # the episode went quiet
+    withdrawn = "withdrawn"  # later events showed its evidence did not hold
+
+
 class Band(StrEnum):
     green = "green"
     yellow = "yellow"
@@ -93,8 +101,8 @@ class Signal(_Out):
     version: int = Field(ge=1, description="Increases with every update of the episode.")
     behaviour: Behaviour
     severity: Severity
-    status: str = Field(
-        "open",
+    status: SignalStatus = Field(
+        SignalStatus.open,
         description="open; resolved once the episode went quiet; withdrawn when later "
         "events showed its evidence did not hold.",
     )

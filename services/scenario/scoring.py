@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from services.events.outputs import Behaviour
+from services.events.outputs import Behaviour, SignalStatus
 from services.scenario.files import Truth
 from services.scenario.replay import Outcome
 
@@ -54,7 +54,7 @@ class PredictedSignal:
     client: str
     behaviour: str
     evidence: frozenset[str]
-    status: str = "open"
+    status: str = SignalStatus.open.value
     explanation: str = ""
 
 
@@ -215,7 +215,7 @@ def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 1.0
 
 
-WITHDRAWN = "withdrawn"
+WITHDRAWN = SignalStatus.withdrawn
 
 
 def score_signals(truth: Truth, predicted: Iterable[PredictedSignal]) -> dict[str, BehaviourScore]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from services.classifier.domain import detectors as det
 from services.classifier.domain.state import DAY, ClientState, EmittedSignal
 from services.classifier.domain.times import dt
-from services.events.outputs import Behaviour, Evidence, Signal
+from services.events.outputs import Behaviour, Evidence, Signal, SignalStatus
 from services.events.policy import DetectorPolicy
 from services.events.wording import WORDS
 
@@ -41,11 +41,11 @@ def signal_of(
         if known
         else det.signal_id(state.client_id, episode.behaviour, episode.evidence[0].ref)
     )
-    status = "open" if episode.open else "resolved"
+    status = SignalStatus.open if episode.open else SignalStatus.resolved
     severity = det.severity(episode, policy)
     changed = known is None or (known.evidence, known.status, known.severity) != (
         refs,
-        status,
+        status.value,
         severity.value,
     )
     version = (known.version if known else 0) + (1 if changed else 0)
@@ -54,7 +54,7 @@ def signal_of(
         behaviour=episode.behaviour.value,
         version=version,
         evidence=refs,
-        status=status,
+        status=status.value,
         severity=severity.value,
         first=episode.first,
         last=episode.last,
@@ -92,7 +92,7 @@ def withdrawn(
         version=gone.version + 1,
         behaviour=Behaviour(gone.behaviour),
         severity=gone.severity,
-        status="withdrawn",
+        status=SignalStatus.withdrawn,
         explanation="Withdrawn: later events showed the evidence did not hold.",
         evidence=[],
         evidence_count=0,

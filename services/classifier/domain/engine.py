@@ -41,6 +41,7 @@ from services.events.outputs import (
     Behaviour,
     HealthSnapshot,
     Signal,
+    SignalStatus,
     WindowHealth,
     WorkClass,
     WorkItem,
@@ -195,7 +196,7 @@ class Engine:
                 all_signals.append(signal)
                 if is_new:
                     changed.append(signal)
-                if signal.status == "open":
+                if signal.status is SignalStatus.open:
                     open_signals.append(signal)
                     factor = hp.critical_weight_factor if det.as_a_rule(episode, policy) else 1.0
                     weights.append((behaviour, policy.weight * factor))

@@ -18,6 +18,7 @@ from services.events.outputs import (
     HealthSnapshot,
     Severity,
     Signal,
+    SignalStatus,
 )
 from services.events.tenant import Tenant
 
@@ -32,7 +33,7 @@ def signal(
     behaviour: Behaviour = Behaviour.direct_to_tech,
     *,
     version: int = 1,
-    status: str = "open",
+    status: SignalStatus = SignalStatus.open,
     severity: Severity = Severity.warning,
     evidence: int = 2,
     signal_id: str | None = None,

@@ -10,7 +10,7 @@ import pytest
 
 from services.alerts.model import Purpose, Role
 from services.events.alert_policy import AlertPolicy, Contact, Digest, Escalation, QuietHours
-from services.events.outputs import Band, Behaviour, Severity
+from services.events.outputs import Band, Behaviour, Severity, SignalStatus
 from services.events.tenant import Tenant
 
 from .records import NOW, Harness, harness, health, signal
@@ -90,7 +90,7 @@ def test_a_new_episode_of_the_same_risk_waits_for_the_cooldown(h: Harness) -> No
     h.feed(signal(signal_id="acme:dtt:1"))
     h.run(NOW + 5)
     h.now = NOW + 10 * MIN
-    h.feed(signal(signal_id="acme:dtt:1", version=2, status="resolved"))
+    h.feed(signal(signal_id="acme:dtt:1", version=2, status=SignalStatus.resolved))
     h.feed(signal(signal_id="acme:dtt:2"))
     out = h.run(NOW + 11 * MIN)
     assert [n.purpose for n, _ in out] == [Purpose.resolved]
@@ -106,7 +106,7 @@ def test_a_different_risk_is_not_held_by_anothers_cooldown(h: Harness) -> None:
 def test_resolve_tells_those_told_and_a_withdrawn_unsent_risk_says_nothing(h: Harness) -> None:
     h.feed(signal())
     h.run(NOW + 5)
-    h.feed(signal(version=2, status="resolved"))
+    h.feed(signal(version=2, status=SignalStatus.resolved))
     out = h.run(NOW + 10)
     assert [n.purpose for n, _ in out] == [Purpose.resolved]
     assert out[0][1].subject.endswith(" - cleared")
@@ -114,7 +114,7 @@ def test_resolve_tells_those_told_and_a_withdrawn_unsent_risk_says_nothing(h: Ha
     assert out[0][1].in_reply_to == h.delivered[0][1].message_id
 
     h.feed(signal("globex", signal_id="globex:dtt:1"))
-    h.feed(signal("globex", signal_id="globex:dtt:1", version=2, status="withdrawn"))
+    h.feed(signal("globex", signal_id="globex:dtt:1", version=2, status=SignalStatus.withdrawn))
     assert h.run(NOW + 600) == []
     state = {a["id"]: a["state"] for a in h.engine.listing()}
     assert sorted(state.values()) == ["resolved", "resolved"]
@@ -190,7 +190,7 @@ def test_acknowledging_stops_reminders_and_escalation(tmp_path: Path, tenant: Te
     assert len(sent(h, Purpose.reminder)) == 1
     assert sent(h, Purpose.escalation) == []
     # Updates and the resolve still reach the lead.
-    h.feed(signal(version=2, evidence=3), signal(version=3, status="resolved"))
+    h.feed(signal(version=2, evidence=3), signal(version=3, status=SignalStatus.resolved))
     h.run(h.now + 10)
     assert [n.purpose for n, _ in h.delivered][-1] is Purpose.resolved
 

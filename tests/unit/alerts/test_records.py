@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from services.alerts import grafana
 from services.alerts.app import create_app
@@ -24,7 +25,14 @@ from services.alerts.model import Alert, AlertKind, AlertState, Purpose, Role
 from services.alerts.settings import AlertsSettings
 from services.alerts.store import Store, UnreadableRecord
 from services.events import topics
-from services.events.outputs import Band, Behaviour, HealthSnapshot, Severity, Signal
+from services.events.outputs import (
+    Band,
+    Behaviour,
+    HealthSnapshot,
+    Severity,
+    Signal,
+    SignalStatus,
+)
 from services.events.tenant import Tenant
 from services.runtime.auth import Scope, bearer, new_token
 
@@ -230,3 +238,15 @@ def test_the_consumer_parses_each_record_once_and_skips_an_invalid_one(
     assert sample("partnerpulse_alerts_records_invalid_total", {"topic": topics.SIGNALS}) == 1
     assert sample("partnerpulse_alerts_records_invalid_total", {"topic": topics.HEALTH}) == 1
     assert isinstance(decode(topics.HEALTH, health().model_dump_json().encode()), HealthSnapshot)
+
+
+def test_a_signal_status_is_open_resolved_or_withdrawn_and_nothing_else() -> None:
+    """The three states of an episode are the contract; a record claiming another (a
+    typo, a newer classifier's state) is refused rather than read as "not open"."""
+    for status in SignalStatus:
+        raw = signal(status=status).model_dump_json().encode()
+        assert decode(topics.SIGNALS, raw).status is status
+        assert json.loads(raw)["status"] == status.value  # plain strings on the topic
+    closed = json.loads(signal().model_dump_json()) | {"status": "closed"}
+    with pytest.raises(ValidationError, match="status"):
+        decode(topics.SIGNALS, json.dumps(closed).encode())
