@@ -2,7 +2,7 @@
 
 Only event time counts: the period, the state and the tenant decide everything, so
 the report of a past period is the same whenever it is made. The classifier keeps
-about 100 days of event-level records; for an older period the report shows what
+about seven months of event-level records; for an older period the report shows what
 is left and says so (`Report.notes`).
 """
 

@@ -46,6 +46,7 @@ from services.events.outputs import (
     WorkClass,
     WorkItem,
 )
+from services.events.policy import ClassifierPolicy
 from services.events.tenant import Tenant
 
 # Re-exported: the shell and the tests import them from here.
@@ -105,8 +106,16 @@ class Engine:
                 ),
             ]
         )
-        # Beyond this, behind the watermark, nothing can change a window or an episode.
-        self.retention = (longest + self.policy.allowed_lateness_days) * DAY
+        # Beyond this, behind the watermark, nothing can change a window or an episode:
+        # evidence older than it is no longer judged.
+        self.evidence_span = (longest + self.policy.allowed_lateness_days) * DAY
+        # The detectors read records up to this long before a piece of evidence (the
+        # ticket that announced a change, the alert before a report, the client's previous
+        # contact): those are kept that much longer, so no verdict turns when the records
+        # that decided it are pruned.
+        self.context = context_days(self.policy) * DAY
+        # What the state keeps (event time behind the watermark): evidence and its context.
+        self.retention = self.evidence_span + self.context
         self._fold = Folder(self.policy)
         self._names = {c.id: c.name for c in tenant.clients}
         self._endpoints = {c.id: c.endpoints for c in tenant.clients}
@@ -175,6 +184,9 @@ class Engine:
                 lambda: self.evidence_times(state, watermark),
             )
         pruned = state.prune(horizon, watermark - daily.TOTALS_DAYS * DAY)
+        # Judged: evidence whose context the state still holds. It moves with the pruning
+        # (weekly), as the evidence itself did when it was pruned with its context.
+        evidence_from = state.pruned_at + self.context
         changed: list[Signal] = []
         open_signals: list[Signal] = []
         weights: list[tuple[Behaviour, float]] = []  # what each open signal costs the score
@@ -185,7 +197,7 @@ class Engine:
         state.review_cadence_days = self._review_cadence.get(client_id)  # review_cadence.py
         for behaviour, detect in det.DETECTORS.items():
             policy = det.detector_policy(self.policy, behaviour)
-            found = detect(state, self.policy, watermark)
+            found = [f for f in detect(state, self.policy, watermark) if f.at >= evidence_from]
             for days in WINDOWS:
                 counts[days][behaviour] = sum(1 for f in found if f.at > watermark - days * DAY)
             for episode in det.episodes(behaviour, found, policy, watermark):
@@ -201,9 +213,11 @@ class Engine:
                     factor = hp.critical_weight_factor if det.as_a_rule(episode, policy) else 1.0
                     weights.append((behaviour, policy.weight * factor))
         for signal_id in [s for s in state.signals if s not in current]:
-            # Its evidence no longer stands (a late change ticket announced the device).
             gone = state.signals.pop(signal_id)
-            changed.append(withdrawn(state, tenant, name, gone, now))
+            if gone.last >= evidence_from:
+                # Its evidence no longer stands (a late change ticket announced the device).
+                changed.append(withdrawn(state, tenant, name, gone, now))
+            # else its evidence aged out of judging: forgotten, as when it was pruned.
 
         ep = endpoints(state, self._endpoints.get(client_id))
         class_of = ticket_class_of(
@@ -292,3 +306,15 @@ class Engine:
         return daily.series(
             state, first_day, last_day, self.class_of(state), self.evidence_times(state, watermark)
         )
+
+
+def context_days(policy: ClassifierPolicy) -> float:
+    """How far before a piece of evidence a detector reads other records, in days."""
+    d = policy.detectors
+    return max(
+        d.unannounced_change.announce_days,
+        d.unannounced_change.named_announce_days,
+        d.late_reporting.alert_lookback_days,
+        d.late_reporting.quiet_days,
+        d.direct_to_tech.next_step_days,
+    )

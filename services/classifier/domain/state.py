@@ -263,6 +263,11 @@ class ClientState:
         if self._by_ticket is not None and rec.ticket_ref:
             self._by_ticket.setdefault(rec.ticket_ref, set()).add(rec.ref)
 
+    @property
+    def pruned_at(self) -> float:
+        """The horizon of the last pruning (0: not pruned since loaded)."""
+        return self._pruned_at
+
     def prune_due(self, horizon: float) -> bool:
         return horizon - self._pruned_at >= PRUNE_EVERY
 

@@ -142,3 +142,32 @@ def test_an_order_naming_the_user_announces_a_device_arriving_weeks_later(
         device_change("c2", at(51), device_type="Desktop", last_user="ACME\\max.roe"),
     )
     assert flagged(feed, tenant.classifier) == ["ninjaone:device:c2"]
+
+
+def test_a_verdict_does_not_turn_when_the_records_that_decided_it_are_pruned(
+    engine: Engine, tenant: Tenant
+) -> None:
+    """Found on a year-long scenario: a laptop ordered on a ticket naming it arrived four
+    days later, announced; months on, the weekly prune dropped the ticket's day and kept
+    the device's, the change was judged again, now unannounced, and a signal was raised
+    about April in August. The state keeps what a detector reads before its evidence
+    (`Engine.context`) as long as that evidence is judged, so the verdict stands until
+    the change itself ages out of judging, and no signal is ever raised for it. (The
+    prune is weekly: over a week of start days, one puts its boundary between the two.)"""
+    for shift in range(7):
+        feed = Feed(engine)
+        feed(
+            ticket("1", at(shift), nature="request", summary="New laptop for Jamie: PC-0147"),
+            device_change(
+                "c1", at(shift + 5), device_type="WINDOWS_WORKSTATION", device_name="PC-0147"
+            ),
+        )
+        raised = []
+        # Event time moves on, a ticket a day, judged as the agent does, until the change
+        # is far past every window.
+        for day in range(12, round(engine.retention / 86400) + 60):
+            feed(ticket(f"q{day}", at(day), nature="incident", summary="Printer jam"))
+            judgement = engine.judge(feed.state, "t", feed.watermark, feed.watermark)
+            raised += [s for s in judgement.signals if s.behaviour == "unannounced_change"]
+        assert "ninjaone:device:c1" not in {c.ref for c in feed.state.changes.values()}
+        assert raised == [], f"start day {shift}"

@@ -143,8 +143,8 @@ def test_only_the_period_counts_and_an_old_period_says_what_is_kept(tenant: Tena
     year = report(tenant, "2026-01-01/2026-03-31", *events)
     assert year.totals.tickets == 2
     assert year.notes[0] == "The first records of this client are of 2026-02-19."  # the booking
-    later = f.ticket("400", f.at(200), nature="incident")  # 2026-09-18: March is past retention
-    half = report(tenant, "2026-01-01/2026-09-30", *events, later)
+    later = f.ticket("400", f.at(240), nature="incident")  # 2026-10-28: March is past retention
+    half = report(tenant, "2026-01-01/2026-10-31", *events, later)
     days = round(Engine(tenant).retention / 86400)
     assert half.notes[0].startswith(f"partnerpulse keeps about {days} days of detailed records")
     assert half.totals.tickets == 1  # what is left
