@@ -85,6 +85,14 @@ class HaloPolling(_Source):
     """HaloPSA: an API application with Client ID and Secret (Services) authentication."""
 
     ENTITIES = ("Tickets", "Actions", "Appointment")
+    deleted_appointments_days: float = Field(
+        14,
+        ge=0,
+        description="HaloPSA's API shows no deleted appointment: each run also lists the "
+        "appointments starting from this many days back and compares them with the last "
+        "run's, and one gone is posted deleted (a meeting cancelled, a visit removed). "
+        "0: off.",
+    )
     auth_url: str | None = Field(None, description="Authorisation server; default base_url/auth.")
     client_id: str
     client_secret: SecretStr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from services.events.models import Source
 from services.events.tenant import Tenant
-from services.events.tenant_polling import ConnectWisePolling
+from services.events.tenant_polling import ConnectWisePolling, HaloPolling
 from services.ingest.sender import Signer
 from services.poll.adapters.ingest import IngestPoster, IngestUnavailable
 from services.poll.adapters.store import PollStore
@@ -24,7 +24,7 @@ from services.poll.adapters.vendor import (
     VendorClient,
 )
 from services.poll.domain.requests import PageError
-from services.poll.domain.specs import entities_of
+from services.poll.domain.specs import EntitySpec, entities_of
 from services.poll.metrics import PollMetrics
 from services.poll.outgoing import Resolver
 from services.poll.poller import CollectionPoller
@@ -179,6 +179,7 @@ def build_poller(
                 overlap=timedelta(seconds=config.overlap_seconds),
                 backfill=timedelta(days=polling.backfill_days if polling else 7),
                 page_size=config.page_size,
+                sweep=_sweep(config, spec),
             )
             for spec in entities_of(source, config.polled())
         ]
@@ -186,3 +187,11 @@ def build_poller(
         loops.append(SourceLoop(source, config.every_seconds, client, pollers, metrics))
     metrics.initialise(collections)
     return Poller(loops, store, signer, poster, metrics, stop)
+
+
+def _sweep(config: object, spec: EntitySpec) -> timedelta | None:
+    """How far back a swept collection is listed each run (None: not swept)."""
+    if spec.sweep_field is None or not isinstance(config, HaloPolling):
+        return None
+    days = config.deleted_appointments_days
+    return timedelta(days=days) if days > 0 else None

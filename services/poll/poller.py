@@ -1,6 +1,12 @@
 """One run of one polled collection: read from the watermark (or the checkpoint of an
 interrupted run), post every record, checkpoint after each page, move the watermark
-only when the whole run succeeded."""
+only when the whole run succeeded.
+
+A swept collection (HaloPSA appointments: the API drops a deleted one without trace)
+is also listed by start time each run, before the changes are read, and compared
+with what earlier runs saw starting in that window: a record gone from the listing,
+not read as changed, and answered 404 when asked for by id was deleted, and is posted
+so (its last body, `deleted: true`, at the run's time)."""
 
 from __future__ import annotations
 
@@ -14,10 +20,17 @@ from services.events.tenant import Tenant
 from services.poll.adapters.ingest import IngestPoster, Posted
 from services.poll.adapters.store import Checkpoint, PollStore
 from services.poll.adapters.vendor import VendorClient
-from services.poll.domain.requests import Request, first_request, read_page, snapshot_requests
+from services.poll.domain.requests import (
+    Request,
+    first_request,
+    read_page,
+    snapshot_requests,
+    sweep_request,
+)
 from services.poll.domain.specs import Cursor, EntitySpec
 from services.poll.domain.window import (
     in_order,
+    iso_z,
     next_watermark,
     parse_stamp,
     read_from,
@@ -53,8 +66,11 @@ class CollectionPoller:
         overlap: timedelta,
         backfill: timedelta,
         page_size: int | None = None,
+        sweep: timedelta | None = None,
     ) -> None:
         self.tenant, self.spec = tenant, spec
+        # How far back a swept collection is listed by start time (None: not swept).
+        self.sweep = sweep if spec.sweep_field is not None else None
         self.client, self.poster, self.store = client, poster, store
         self.resolver, self.metrics = resolver, metrics
         self.overlap, self.backfill, self.page_size = overlap, backfill, page_size
@@ -90,6 +106,7 @@ class CollectionPoller:
         checkpoint = self.store.checkpoint(src, ent)
         watermark = self.store.watermark(src, ent)
         result = RunResult()
+        listed: dict[str, dict[str, Any]] | None = None  # a swept collection's listing
         request: Request | None
         if checkpoint is not None:
             run_started, request = checkpoint.run_started_at, checkpoint.next_request
@@ -97,7 +114,13 @@ class CollectionPoller:
             log.info("%s %s: resuming at page %d", src, ent, checkpoint.pages + 1)
         else:
             run_started = self.client.now()
+            if self.sweep is not None:
+                # Listed before the changes are read (see _deleted).
+                starts_from = run_started - self.sweep
+                listed = self._list_window(starts_from)
+                run_started = self.client.now()  # the vendor's clock, learnt by the listing
             request = self._first(watermark.since, watermark.cursor, run_started)
+        read: set[str] = set()
         high = watermark.cursor
         first_answer = checkpoint is None and self.client.server_offset is None
         while request is not None:
@@ -112,6 +135,8 @@ class CollectionPoller:
             page = read_page(self.spec, request, answer)
             records = in_order(self.spec, page.records)
             self._post(self.resolver.deliveries(self.spec, records), result, once=True)
+            if self.sweep is not None:
+                read |= self._watch(records)
             result.pages += 1
             high = page.high or high
             if page.next is not None:
@@ -119,6 +144,8 @@ class CollectionPoller:
                     src, ent, Checkpoint(run_started, page.next, result.pages)
                 )
             request = page.next
+        if listed is not None:
+            self._deleted(listed, read, starts_from, run_started, result)
         since = (
             next_watermark(run_started, self.overlap)
             if self.spec.cursor is Cursor.modified
@@ -127,6 +154,71 @@ class CollectionPoller:
         self.store.finish_run(src, ent, since=since, cursor=high, run_started_at=run_started)
         self._posted_before, self._posted_now = self._posted_now, set()
         return result
+
+    # -- sweeps: what vanished from a collection that keeps no trace of deletions -----------
+
+    def _list_window(self, starts_from: datetime) -> dict[str, dict[str, Any]]:
+        """Every record of the collection starting after `starts_from`, by id."""
+        listed: dict[str, dict[str, Any]] = {}
+        request: Request | None = sweep_request(
+            self.spec, starts_from=starts_from, page_size=self.page_size
+        )
+        while request is not None:
+            answer = self.client.call(request, f"{self.spec.entity} by start time")
+            page = read_page(self.spec, request, answer)
+            for record in page.records:
+                listed[record_id(self.spec, record)] = record
+            request = page.next
+        return listed
+
+    def _starts(self, record: dict[str, Any]) -> datetime | None:
+        return parse_stamp(record.get(self.spec.sweep_field or ""))
+
+    def _watch(self, records: list[dict[str, Any]]) -> set[str]:
+        """Remember the records just read (their latest body and start); their ids."""
+        src, ent = self._labels
+        ids = set()
+        for record in records:
+            rid = record_id(self.spec, record)
+            ids.add(rid)
+            self.store.remember(src, ent, rid, _small(record))
+        return ids
+
+    def _deleted(
+        self,
+        listed: dict[str, dict[str, Any]],
+        read: set[str],
+        starts_from: datetime,
+        now: datetime,
+        result: RunResult,
+    ) -> None:
+        """Post as deleted each record known to start in the window that the listing lacks
+        and the vendor no longer has. The listing came before this run read the changes:
+        a record moved out of the window since was still listed, and one moved before it
+        was read as changed (its new start remembered), so neither looks deleted; one the
+        listing skipped (paging shifted by a deletion) is still there when asked for."""
+        src, ent = self._labels
+        known = self.store.inventory(src, ent)
+        for rid, before in sorted(known.items()):
+            starts = self._starts(before)
+            if starts is None or starts <= starts_from:
+                self.store.forget(src, ent, rid)  # left the window: no longer watched
+                continue
+            if rid in listed or rid in read:
+                continue
+            request = Request("GET", f"api/{ent}/{rid}")
+            current = self.client.call(request, f"{ent} {rid}", missing_ok=True)
+            if isinstance(current, dict):
+                self.store.remember(src, ent, rid, _small(current))  # skipped, not gone
+                continue
+            gone = before | {"deleted": True, self.spec.time_fields[0]: iso_z(now)}
+            self._post(self.resolver.deliveries(self.spec, [gone]), result)
+            self.store.forget(src, ent, rid)
+        for rid, record in listed.items():
+            if rid not in known and rid not in read:
+                starts = self._starts(record)
+                if starts is not None and starts > starts_from:
+                    self.store.remember(src, ent, rid, _small(record))
 
     def _first(self, since: datetime | None, cursor: str | None, now: datetime) -> Request:
         return first_request(

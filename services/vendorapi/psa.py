@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -121,14 +122,17 @@ def register(app: FastAPI, state: StandIn) -> None:
         config = state.polling.halopsa if state.polling else None
         return await client_credentials_token(state, request, "halopsa", config)
 
-    @app.get("/halopsa/api/Tickets/{ticket_id}")
-    async def halo_ticket(ticket_id: str, request: Request) -> Any:
+    @app.get("/halopsa/api/{collection}/{record_id}")
+    async def halo_record(collection: str, record_id: str, request: Request) -> Any:
+        """One record by id; 404 once deleted (Halo's lists then no longer show it)."""
         if not state.bearer_ok(request, "halopsa"):
             return _error(401, "bearer token required")
-        for r in state.records.visible("halopsa", "Tickets", state.clock()):
-            if r.id == ticket_id:
+        if collection not in HALO_LISTS:
+            return _error(404, f"no collection {collection}")
+        for r in state.records.visible("halopsa", collection, state.clock()):
+            if r.id == record_id:
                 return r.body
-        return _error(404, f"no ticket {ticket_id}")
+        return _error(404, f"no {collection} {record_id}")
 
     @app.get("/halopsa/api/{collection}")
     async def halo_list(collection: str, request: Request) -> Any:
@@ -138,10 +142,13 @@ def register(app: FastAPI, state: StandIn) -> None:
             return _error(404, f"no collection {collection}")
         params = request.query_params
         since = parse_time(params.get("lastupdatefromdate"))
+        # Appointments: `start_date`, those starting at or after it.
+        starts_from = parse_time(params.get("start_date"))
         rows = [
             r
             for r in state.records.visible("halopsa", collection, state.clock())
-            if since is None or stamp(r, HALO_STAMPS) >= since
+            if (since is None or stamp(r, HALO_STAMPS) >= since)
+            and (starts_from is None or _starts_from(r, starts_from))
         ]
         found: dict[str, Any] = {"record_count": len(rows)}
         if params.get("pageinate") == "true":
@@ -171,3 +178,8 @@ def _cw_match(record: Visible, name: str, op: str, value: str) -> bool:
     else:
         left = field_value(record, name)
     return compare(left, _CW_OPS[op], value.strip())
+
+
+def _starts_from(record: Visible, starts_from: datetime) -> bool:
+    starts = parse_time(record.body.get("start_date"))
+    return starts is not None and starts >= starts_from

@@ -207,7 +207,10 @@ class VendorClient:
 
     # -- requests ---------------------------------------------------------------------
 
-    def call(self, request: Request, what: str) -> Any:
+    def call(self, request: Request, what: str, *, missing_ok: bool = False) -> Any:
+        """The answer's JSON. `missing_ok`: a 404 is an answer (None), not an error (a
+        record asked for by id that no longer exists)."""
+
         def send() -> httpx.Response:
             headers = self._auth_headers()
             return self._http.request(
@@ -218,9 +221,11 @@ class VendorClient:
                 headers=headers,
             )
 
-        return self._send(what, send)
+        return self._send(what, send, missing_ok=missing_ok)
 
-    def _send(self, what: str, send: Callable[[], httpx.Response]) -> Any:
+    def _send(
+        self, what: str, send: Callable[[], httpx.Response], *, missing_ok: bool = False
+    ) -> Any:
         refreshed = False
         for attempt in range(1, self.retry.attempts + 1):
             self._respect_window()
@@ -240,6 +245,8 @@ class VendorClient:
                     return response.json()
                 except ValueError:
                     raise ApiError(self.source, what, "the answer is not JSON") from None
+            if status == 404 and missing_ok:
+                return None
             if status == 401 and self._token is not None and not refreshed:
                 self._token, refreshed = None, True  # expired: fetch a new one, once
                 continue

@@ -305,9 +305,11 @@ def halo_appointment(
             "status": _text(r.get("status")),
             "done": done,
         }
+    # A deleted visit is gone (no work done); a deleted meeting is a cancelled one.
+    deleted = r.get("deleted") is True and payload["kind"] == "visit"
     return b.event(
         entity="appointment",
-        action=b.action("datecreated", "date_created"),
+        action=Action.deleted if deleted else b.action("datecreated", "date_created"),
         occurred_at=record_time(spec, r) or starts,
         client_ref=_text(r.get("client_id")) or links.client_ref,
         payload=payload,

@@ -117,6 +117,16 @@ def first_request(
     raise ValueError(f"{src} is not polled")
 
 
+def sweep_request(spec: EntitySpec, *, starts_from: datetime, page_size: int | None) -> Request:
+    """The first page of a sweep: every record of the collection starting at or after
+    `starts_from`, whenever it was modified (HaloPSA `GET /api/Appointment?start_date=`)."""
+    if spec.source is not Source.halopsa or spec.sweep_field is None:
+        raise ValueError(f"{spec.source} {spec.entity} is not swept")
+    first = first_request(spec, since=starts_from, after_id=None, page_size=page_size)
+    params = {k: v for k, v in first.params.items() if k != "lastupdatefromdate"}
+    return replace(first, params={**params, "start_date": iso_z(starts_from)})
+
+
 def snapshot_requests(spec: EntitySpec, page_size: int | None) -> list[Request]:
     """A snapshot collection's lists, read whole each run. Datto RMM's alerts are two
     lists: the open ones, then the resolved ones (`/alerts/resolved`, with `resolved`,

@@ -36,6 +36,9 @@ class EntitySpec:
     # Where a webhook exists for this record, the poller posts the vendor's own
     # webhook body; else a canonical event (source `canonical`).
     webhook: bool = True
+    # A collection whose API drops a deleted record without trace (HaloPSA appointments):
+    # the start-time field a sweep lists it by, to find what vanished (poller.py).
+    sweep_field: str | None = None
 
 
 _S = Source
@@ -84,6 +87,7 @@ SPECS: dict[tuple[Source, str], EntitySpec] = {
             Cursor.modified,
             ("last_update", "start_date"),
             webhook=False,
+            sweep_field="start_date",
         ),
         EntitySpec(_S.ninjaone, "activities", Cursor.activity_id, ("activityTime",)),
         EntitySpec(_S.ninjaone, "devices", Cursor.snapshot, webhook=False),
