@@ -1,10 +1,10 @@
 """A client's daily totals: what reporting over a year needs after the detail is gone.
 
 Event-level records are kept only as long as the detectors' windows plus the allowed
-lateness and their look-back need them (`Engine.retention`, about 217 days). A review of the year, or the
-proactive share of the previous quarters, needs less: per client and event-time day,
-hours and visits by class, tickets, alerts and the evidence each behaviour found. So
-when the weekly prune is about to drop a day's records, that day's totals are
+lateness and their look-back need them (`Engine.retention`, about 217 days). A review of
+the year, or the proactive share of the previous quarters, needs less: per client and
+event-time day, hours and visits by class, tickets, alerts and the evidence each
+behaviour found. So when the weekly prune is about to drop a day's records, that day's totals are
 computed from them (labels are final by then: nothing within the lateness can change
 them) and kept, as one small record per day, for `TOTALS_DAYS` (400 days). The days
 still in retention are computed from the detail whenever asked, so a day is always
