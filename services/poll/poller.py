@@ -205,13 +205,21 @@ class CollectionPoller:
                 self.store.forget(src, ent, rid)  # left the window: no longer watched
                 continue
             if rid in listed or rid in read:
+                if _GONE_AT in before:  # back after all: watched afresh
+                    self.store.remember(src, ent, rid, _small(listed.get(rid, before)))
                 continue
             request = Request("GET", f"api/{ent}/{rid}")
             current = self.client.call(request, f"{ent} {rid}", missing_ok=True)
             if isinstance(current, dict):
                 self.store.remember(src, ent, rid, _small(current))  # skipped, not gone
                 continue
-            gone = before | {"deleted": True, self.spec.time_fields[0]: iso_z(now)}
+            # When it was found gone, kept until it is posted: a run that fails after the
+            # post posts the same event again (one id: ingest takes it once).
+            gone_at = str(before.get(_GONE_AT) or iso_z(now))
+            if _GONE_AT not in before:
+                self.store.remember(src, ent, rid, before | {_GONE_AT: gone_at})
+            last = {k: v for k, v in before.items() if k != _GONE_AT}
+            gone = last | {"deleted": True, self.spec.time_fields[0]: gone_at}
             self._post(self.resolver.deliveries(self.spec, [gone]), result)
             self.store.forget(src, ent, rid)
         for rid, record in listed.items():
@@ -286,6 +294,9 @@ def _resolved_before(record: dict[str, Any], horizon: datetime) -> bool:
     than `horizon`."""
     stamp = parse_stamp(record.get("resolvedOn") or record.get("resolved_on"))
     return stamp is not None and stamp < horizon
+
+
+_GONE_AT = "_partnerpulse_gone_at"  # in a swept record's memory: when it was found gone
 
 
 def _small(record: dict[str, Any]) -> dict[str, Any]:

@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from services.events.models import Source
 from services.events.tenant import Tenant
 from services.events.tenant_polling import HaloPolling
-from services.poll.adapters.ingest import Posted
+from services.poll.adapters.ingest import IngestUnavailable, Posted
 from services.poll.adapters.store import PollStore
 from services.poll.adapters.vendor import ApiError
 from services.poll.bootstrap import _sweep
@@ -92,9 +94,13 @@ def _at(record: dict[str, Any], name: str) -> datetime:
 class Recorder:
     def __init__(self) -> None:
         self.posted: list[dict[str, Any]] = []
+        self.fail_next = False  # the next post reaches ingest, and the answer is lost
 
     def post(self, out: Outgoing) -> Posted:
         self.posted.append(json.loads(out.body))
+        if self.fail_next:
+            self.fail_next = False
+            raise IngestUnavailable("ingest: connection reset")
         return Posted.new
 
     def deleted(self) -> list[tuple[str, str]]:
@@ -139,6 +145,30 @@ def test_an_appointment_gone_from_the_api_is_posted_cancelled_once(
     assert poster.deleted() == [("1", "cancelled")]
     gone = poster.posted[-1]
     assert gone["occurred_at"].startswith("2026-03-02T13:00")  # the run that saw it gone
+
+
+def test_a_deletion_posted_again_after_a_failed_run_is_the_same_event(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    """The answer to the deletion's post is lost and the run fails: the next run posts it
+    again with the same event id (and time), so ingest takes it once."""
+    api, poster = FakeHalo(), Recorder()
+    api.records = {"1": appointment(1, NOW + timedelta(days=3))}
+    run = poller(tenant, api, poster, tmp_path)
+    run.run_once()
+    del api.records["1"]
+    api.clock = NOW + timedelta(hours=1)
+    poster.fail_next = True
+    with pytest.raises(IngestUnavailable):
+        run.run_once()
+    api.clock = NOW + timedelta(hours=2)
+    run.run_once()
+    api.clock = NOW + timedelta(hours=3)
+    run.run_once()
+    first, again = poster.posted[-2:]
+    assert poster.deleted() == [("1", "cancelled"), ("1", "cancelled")]
+    assert first["event_id"] == again["event_id"]
+    assert again["occurred_at"].startswith("2026-03-02T13:00")  # the run that found it gone
 
 
 def test_an_appointment_a_listing_skipped_but_the_api_still_has_is_kept(
