@@ -161,6 +161,9 @@ def build_report(state: ClientState, tenant: Tenant, client: Client, period: Per
     )
 
     judged_at = min(end, max(state.seen.values(), default=end))
+    engine = Engine(tenant)
+    # Evidence older than this is no longer judged (its context may be pruned): not a habit.
+    judged_from = engine.judged_from(state, max(state.seen.values(), default=end))
     recommendations = _recommendations(state, tenant, start, end, judged_at)
     counts = {s: sum(1 for r in recommendations if r.status == s) for s in _REC_STATUSES}
     counts["presented"] = sum(
@@ -181,7 +184,7 @@ def build_report(state: ClientState, tenant: Tenant, client: Client, period: Per
         period=period,
         as_of=_dt(newest) if newest is not None else None,
         kept_from=_dt(kept_from) if kept_from is not None else None,
-        notes=_notes(period, kept_from, newest, daily, Engine(tenant).retention),
+        notes=_notes(period, kept_from, newest, daily, engine.retention),
         totals=totals,
         visits=visits,
         months=months,
@@ -190,7 +193,7 @@ def build_report(state: ClientState, tenant: Tenant, client: Client, period: Per
         alerts_seen=len(alerts),
         alerts_resolved=sum(1 for a in alerts if a.resolved is not None),
         recommendations=recommendations,
-        habits=_habits(state, tenant, start, end, judged_at),
+        habits=_habits(state, tenant, start, end, judged_at, judged_from),
         health=daily,
         health_now=daily[-1][1] if daily else None,
         band_now=band_of(daily[-1][1], hp).value if daily else None,
@@ -278,14 +281,20 @@ def _recommendations(
 
 
 def _habits(
-    state: ClientState, tenant: Tenant, start: float, end: float, judged_at: float
+    state: ClientState,
+    tenant: Tenant,
+    start: float,
+    end: float,
+    judged_at: float,
+    judged_from: float,
 ) -> list[Habit]:
-    """The behaviours the classifier would signal, with their evidence inside the period."""
+    """The behaviours the classifier would signal, with their evidence inside the period
+    (and judged: `Engine.judged_from`)."""
     policy = tenant.classifier
     habits: list[Habit] = []
     for behaviour, detect in det.DETECTORS.items():
         p = det.detector_policy(policy, behaviour)
-        found = detect(state, policy, judged_at)
+        found = [f for f in detect(state, policy, judged_at) if f.at >= judged_from]
         evidence = [
             f
             for episode in det.episodes(behaviour, found, p, judged_at)

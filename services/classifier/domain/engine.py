@@ -170,6 +170,15 @@ class Engine:
 
     # -- judging a client ---------------------------------------------------------
 
+    def judged_from(self, state: ClientState, watermark: float) -> float:
+        """The oldest evidence judged: what the detectors read before it is still held.
+        It moves with the pruning (weekly), as the evidence did when it was pruned with
+        its context; a state this process has not pruned (read for a report) from its
+        watermark."""
+        if state.pruned_at:
+            return state.pruned_at + self.context
+        return watermark - self.evidence_span
+
     def judge(self, state: ClientState, tenant: str, watermark: float, now: float) -> Judgement:
         client_id = state.client_id
         name = self._names.get(client_id)
@@ -184,9 +193,7 @@ class Engine:
                 lambda: self.evidence_times(state, watermark),
             )
         pruned = state.prune(horizon, watermark - daily.TOTALS_DAYS * DAY)
-        # Judged: evidence whose context the state still holds. It moves with the pruning
-        # (weekly), as the evidence itself did when it was pruned with its context.
-        evidence_from = state.pruned_at + self.context
+        evidence_from = self.judged_from(state, watermark)
         changed: list[Signal] = []
         open_signals: list[Signal] = []
         weights: list[tuple[Behaviour, float]] = []  # what each open signal costs the score

@@ -169,3 +169,22 @@ def test_the_health_trend_is_the_daily_scores_of_the_period(tenant: Tenant) -> N
     r = build_report(state, tenant, client, period("2026Q1"))
     assert [(d.isoformat(), s) for d, s in r.health] == [("2026-03-06", 90.0), ("2026-03-07", 55.0)]
     assert (r.health_now, r.band_now) == (55.0, "yellow")  # the period's last day, its band
+
+
+def test_evidence_whose_context_is_pruned_is_no_habit(tenant: Tenant) -> None:
+    """The classifier no longer judges evidence older than what its look-back still holds
+    (`Engine.judged_from`): a device announced by a ticket whose day has been pruned is
+    not an unannounced change in an old period's report either."""
+    order = f.ticket("1", f.at(0), nature="request", summary="New laptop for Jamie: PC-0147")
+    laptop = f.device_change(
+        "c1", f.at(5), device_type="WINDOWS_WORKSTATION", device_name="PC-0147"
+    )
+    march = "2026-03-01/2026-03-31"
+    assert report(tenant, march, order, laptop).habits == []  # announced
+    days = round(Engine(tenant).retention / 86400)
+    # Months later: the prune's horizon falls between the ticket's day and the laptop's.
+    later = f.ticket("400", f.at(days + 3), nature="incident", summary="Printer jam")
+    state = state_of(tenant, order, laptop, later)
+    assert "connectwise:ticket:1" not in state.tickets
+    assert "ninjaone:device:c1" in state.changes
+    assert report(tenant, march, order, laptop, later).habits == []
