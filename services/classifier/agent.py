@@ -73,6 +73,7 @@ class Agent:
         self._publishing = asyncio.Lock()  # a checkpoint waits for a flush under way
         self._unrecorded: dict[Any, int] = {}  # partition -> next offset, handled not recorded
         self._generation = 0  # partitions revoked: what a checkpoint under way covered is moot
+        self._owning = 0  # the generation the partitions were last assigned in
         self._saved_at = 0.0  # monotonic time of the last checkpoint
         # Clock time of the last tick that judged every client, once its outputs were
         # delivered (0: none yet).
@@ -128,7 +129,11 @@ class Agent:
             async for events in batches:
                 if generation != self._generation:
                     unacked, generation = [], self._generation  # of a previous assignment
-                taken = await self._in_offset_order(cast(list[faust.EventT[bytes]], events))
+                fetched = self._current(cast(list[faust.EventT[bytes]], events))
+                taken = await self._in_offset_order(fetched)
+                if len(self._current(taken)) < len(taken):  # a rebalance began meanwhile
+                    self.offsets.reset()  # the next events start again where recorded
+                    continue
                 self.processor.handle((e.value for e in taken), caught_up=self._caught_up(taken))
                 for tp in {event.message.tp for event in taken}:  # in handle()'s step
                     position = self.offsets.next_offset(tp)
@@ -151,6 +156,36 @@ class Agent:
             raise
         except Exception:
             _exit_for_redelivery()  # each event was folded or dead-lettered: a send failed
+
+    def _current(self, events: list[faust.EventT[bytes]]) -> list[faust.EventT[bytes]]:
+        """The events this worker may fold now: fetched in the consumer group's current
+        generation, with the tables recovered. The others are not acknowledged, and are
+        fetched again by their partition's owner.
+
+        A batch collects events for up to `classifier_batch_within` seconds, and faust
+        checks an event's generation only when the batch takes it: events fetched before
+        a rebalance reach the agent after it. Folded then, they would be read against a
+        table whose partitions are being handed over (a state not found starts afresh)
+        and written, at the next checkpoint, into a changelog partition another worker
+        may now own, under the keys that worker writes too. All or none: the batch is
+        dropped whole when any of its events is stale.
+        """
+        generation = self.app.consumer_generation_id
+        stale = sum(e.message.generation_id != generation for e in events)
+        assigned = self._owning == self._generation  # not between a revocation and the next
+        if not stale and assigned and self._tables_recovered():
+            return events
+        for event in events:
+            forget(self.app, event.message)
+        if events:
+            log.info(
+                "a batch of %d events (%d fetched before the rebalance to generation %s) "
+                "came while partitions changed hands: left to be fetched again",
+                len(events),
+                stale,
+                generation,
+            )
+        return []
 
     async def _in_offset_order(
         self, events: list[faust.EventT[bytes]]
@@ -198,7 +233,14 @@ class Agent:
         return int(value[1])
 
     async def _seek_back(self) -> None:
+        try:
+            assignment = self.app.consumer.assignment()
+        except Exception:  # no consumer (tests)
+            assignment = set()
         for tp, offset in self.offsets.seeks_due(time.monotonic()):
+            if tp not in assignment:  # revoked meanwhile: its new owner starts where recorded
+                self.offsets.drop(tp)
+                continue
             log.warning(
                 "events of %s from offset %d were never delivered to the agent: "
                 "seeking back to fetch them again",
@@ -334,9 +376,17 @@ class Agent:
 
     def _tables_ready(self) -> bool:
         """Recovery done and no rebalance under way: the tables hold every client's state."""
+        return self._tables_recovered() and not self.app.rebalancing
+
+    def _tables_recovered(self) -> bool:
+        """The tables hold the states of the partitions assigned (no recovery under way).
+
+        During a rebalance's revocation they still do (the states folded then are
+        forgotten when it ends, and fetched again); faust pauses the stream partitions
+        from the assignment to the end of the recovery."""
         app = self.app
         recovery = cast(Any, app.tables).recovery  # TableManagerT does not declare it
-        return bool(recovery.completed.is_set() and not app.rebalancing and not app.in_recovery)
+        return bool(recovery.completed.is_set() and not app.in_recovery)
 
     async def _on_partitions_assigned(self, sender: Any, /, *args: Any, **kwargs: Any) -> None:
         """Per-client metrics for the clients whose events this worker now receives."""
@@ -345,6 +395,8 @@ class Agent:
 
     def own(self, partitions: set[int]) -> None:
         self._assigned = set(partitions)
+        self._owning = self._generation
+        self.offsets.reset()  # each partition starts again where its position was recorded
         for table in self.tables.all():
             open_partitions(table, partitions)
         self._collect_orphans = True

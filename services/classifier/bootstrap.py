@@ -78,9 +78,10 @@ def faust_app(settings: ClassifierSettings, kafka_bootstrap: str) -> ClassifierF
         stream_wait_empty=False,
         # The check compares the offset a worker already read of a changelog partition
         # (as its standby) with the partition's highwater when it becomes active; the
-        # embedded broker answered a highwater below offsets it had served (377 > 367)
-        # after a member died, and the worker crashed. States are recovered whole from
-        # the changelog either way (memory store: no local files to be inconsistent).
+        # embedded broker reports a partition's end as one past the first record of its
+        # last batch (docs/classifier.md, "Nothing skipped"), below offsets it has served
+        # (377 > 367 once), and the worker crashed. Changelog flushes end with a batch of
+        # one record since, but a changelog written before that may not.
         recovery_consistency_check=False,
         web_enabled=True,
         web_bind=settings.classifier_host,

@@ -10,9 +10,11 @@ worker only.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,10 +23,12 @@ from kafka import KafkaProducer
 from services.events import topics
 from services.events.models import CanonicalEvent
 from services.events.tenant import load_tenant
+from services.platform import local_http
 from services.runtime.broker import EmbeddedBroker
 
 from ..unit.classifier.streams import shuffled_within, three_clients
 from .classifier_support import (
+    AUTH,
     TENANT_FILE,
     Worker,
     expected_state,
@@ -117,3 +121,60 @@ def test_three_workers_one_killed_mid_stream_count_every_event_once(
             w.url for w in live if series(w.url, "partnerpulse_client_health_score", client=client)
         ]
         assert len(owners) == 1, (client, owners)
+
+
+def test_workers_joining_mid_stream_take_partitions_over_exactly(
+    broker: EmbeddedBroker, workers: list[Worker], group_tenant: Path
+) -> None:
+    """Two workers join one that is processing a steady stream: partitions move from a
+    live worker to the newcomers, with events of them already fetched and waiting in the
+    first worker's batch. Every event still counts once, each client's state is whole."""
+    first, *joining = workers
+    first.start()
+    deadline = time.monotonic() + 120
+    while not first.status(local=True).get("partitions"):
+        assert time.monotonic() < deadline, first.log.read_text()[-3000:]
+        time.sleep(0.2)
+    events: list[CanonicalEvent] = []
+    for copy in range(COPIES):
+        events += three_clients(days=90, seed=copy, names=names(copy))
+    events = shuffled_within(events, window=30)
+
+    def steadily() -> None:
+        for i in range(0, len(events), 40):
+            produce(broker.bootstrap, events[i : i + 40])
+            time.sleep(0.25)
+
+    stream = threading.Thread(target=steadily)
+    stream.start()  # about 20 s of traffic
+    try:
+        while first.status(local=True).get("events_processed", 0) < 200:
+            assert time.monotonic() < deadline, first.log.read_text()[-3000:]
+            time.sleep(0.05)
+        for w in joining:
+            w.start()
+        while not all(w.status(local=True).get("partitions") for w in joining):
+            assert time.monotonic() < deadline, joining[0].log.read_text()[-3000:]
+            time.sleep(0.2)
+        assert stream.is_alive(), "the stream ended before the workers joined"
+    finally:
+        stream.join()
+
+    ids = [e.event_id for e in events]
+    wait_processed(first.url, ids, timeout=240)
+    time.sleep(2)  # a tick: every client judged at the final watermark
+    expected = expected_state(load_tenant(group_tenant), events)
+    for client, window in expected.items():
+        got = get_json(f"{first.url}/v1/clients/{client}")["health"]["windows"]["90d"]
+        if got != window:  # what each worker holds of it, to tell which one answered
+            own = [(w.url, _local_window(w, client), w.status(local=True)) for w in workers]
+            assert got == window, (client, own)
+
+
+def _local_window(worker: Worker, client: str) -> Any:
+    response = local_http.get(
+        f"{worker.url}/v1/clients/{client}",
+        headers={**AUTH, "X-Partnerpulse-Local": "1"},
+        timeout=10,
+    )
+    return response.json()["health"]["windows"]["90d"] if response.status_code == 200 else None

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from faust.types import TP
 
 from services.classifier.bootstrap import bootstrap
 from services.classifier.domain import layout
 from services.classifier.service import Classifier
 from services.classifier.settings import ClassifierSettings
+from services.events import topics
 from services.events.tenant import Tenant
 
 from .factory import TECH, at, ticket, time_entry
@@ -21,11 +23,25 @@ from .factory import TECH, at, ticket, time_entry
 
 @pytest.fixture
 def classifier(tenant: Tenant, tmp_path: Path) -> Iterator[Classifier]:
-    settings = ClassifierSettings(data_dir=tmp_path, classifier_batch_within=0.01)
+    yield from _service(ClassifierSettings(data_dir=tmp_path, classifier_batch_within=0.01), tenant)
+
+
+@pytest.fixture
+def three_a_batch(tenant: Tenant, tmp_path: Path) -> Iterator[Classifier]:
+    """Batches of three events, however long they take to come."""
+    settings = ClassifierSettings(
+        data_dir=tmp_path, classifier_batch_within=60, classifier_batch_size=3
+    )
+    yield from _service(settings, tenant)
+
+
+def _service(settings: ClassifierSettings, tenant: Tenant) -> Iterator[Classifier]:
     service = bootstrap(settings, tenant, "127.0.0.1:1")
     service.app.finalize()
     service.app.conf.store = "memory://"
     service.app.flow_control.resume()
+    # Recovered, no rebalance under way (test mode runs no recovery).
+    service.agent._tables_recovered = lambda: True  # type: ignore[method-assign]
     yield service
     # Test mode starts neither the consumer thread nor the app's loop: close both.
     service.app.consumer._thread.thread_loop.close()  # type: ignore[attr-defined]
@@ -124,7 +140,6 @@ def test_a_tick_reports_itself_once_what_it_judged_is_delivered(classifier: Clas
             return [delivered() for _ in records]
 
         classifier.publisher.flush = flush  # type: ignore[method-assign]
-        classifier.agent._tables_ready = lambda: True  # type: ignore[method-assign]
         classifier.processor.handle(e.model_dump_json().encode() for e in events)
         assert len(classifier.publisher) > 0  # judged: signals and health queued
         classifier.agent._saved_at = time.monotonic()  # a checkpoint just happened
@@ -135,3 +150,96 @@ def test_a_tick_reports_itself_once_what_it_judged_is_delivered(classifier: Clas
     assert len(classifier.publisher) == 0
     assert {"partnerpulse.signals", "partnerpulse.health"} <= set(flushed)
     assert classifier.agent.ticked_at == classifier.processor.ticked_at > 0
+
+
+def test_events_fetched_before_a_rebalance_are_left_to_be_fetched_again(
+    three_a_batch: Classifier,
+) -> None:
+    """A batch collects events for a while, and faust checks an event's consumer-group
+    generation only when the batch takes it. Events fetched before a rebalance must not
+    be folded after it (the tables are being handed over; their partition may now be
+    another worker's): the batch is dropped whole, unacknowledged, and its events count
+    once they are fetched again."""
+    classifier = three_a_batch
+    events = [ticket(str(i), at(i), channel="phone", entered_by=TECH) for i in range(3)]
+    app = classifier.app
+
+    async def scenario() -> None:
+        async def flush() -> list[asyncio.Future[None]]:
+            records, classifier.publisher._pending = classifier.publisher._pending, []
+            return [delivered() for _ in records]
+
+        classifier.publisher.flush = flush  # type: ignore[method-assign]
+        agent = app.agents["classify"]
+        async with agent.test_context() as test_agent:
+            app.consumer_generation_id = 1
+            for event in events[:2]:  # fetched, waiting for the batch to fill
+                await test_agent.put(event.model_dump_json().encode())
+            app.consumer_generation_id = 2  # a rebalance
+            await test_agent.put(events[2].model_dump_json().encode())
+            await asyncio.sleep(0.05)
+            assert classifier.processor.processed == 0
+            assert not app.consumer._unacked_messages  # nothing waits for an ack
+            for event in events:  # fetched again in the new generation
+                await test_agent.put(event.model_dump_json().encode())
+            await asyncio.sleep(0.05)
+
+    app.loop.run_until_complete(scenario())
+    assert classifier.processor.processed == 3
+    state = classifier.processor.state_of("acme")
+    assert state is not None and len(state.tickets) == 3
+
+
+def test_a_batch_that_comes_during_a_recovery_is_left_to_be_fetched_again(
+    three_a_batch: Classifier,
+) -> None:
+    """While the tables are being recovered, nothing is folded."""
+    classifier = three_a_batch
+    events = [ticket(str(i), at(i), channel="phone", entered_by=TECH) for i in range(3)]
+    ready = False
+    classifier.agent._tables_recovered = lambda: ready  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        nonlocal ready
+
+        async def flush() -> list[asyncio.Future[None]]:
+            records, classifier.publisher._pending = classifier.publisher._pending, []
+            return [delivered() for _ in records]
+
+        classifier.publisher.flush = flush  # type: ignore[method-assign]
+        async with classifier.app.agents["classify"].test_context() as test_agent:
+            for event in events:
+                await test_agent.put(event.model_dump_json().encode())
+            await asyncio.sleep(0.05)
+            assert classifier.processor.processed == 0
+            ready = True  # recovered: the events come again
+            for event in events:
+                await test_agent.put(event.model_dump_json().encode())
+            await asyncio.sleep(0.05)
+
+    classifier.app.loop.run_until_complete(scenario())
+    assert classifier.processor.processed == 3
+
+
+def test_a_partition_revoked_while_sought_back_is_not_sought(classifier: Classifier) -> None:
+    """A hole found just before a rebalance leaves its partition sought back; if the
+    partition then went to another worker, seeking it would fail (no assignment) and
+    exit the worker. Its new owner starts where the position was recorded."""
+    gone, kept = TP(topics.EVENTS, 0), TP(topics.EVENTS, 1)
+    guard = classifier.agent.offsets
+    for tp in (gone, kept):
+        guard.start(tp, 10)
+        guard.admit(tp, 12)  # a hole at 10 and 11
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        if tp not in {kept}:
+            raise AssertionError(f"{tp} is not assigned")
+        sought.append((tp, offset))
+
+    consumer = classifier.app.consumer
+    consumer.assignment = lambda: {kept}  # type: ignore[method-assign]
+    consumer.seek = seek  # type: ignore[method-assign]
+    classifier.app.loop.run_until_complete(classifier.agent._seek_back())
+    assert sought == [(kept, 10)]
+    assert not guard.expects(gone) and guard.expects(kept)
