@@ -81,6 +81,19 @@ def wait_processed(url: str, ids: list[str], timeout: float = 120) -> None:
     )
 
 
+def wait_judged(workers: list[Worker], timeout: float = 60) -> None:
+    """Until each worker has had a tick that judged every client it owns after its last
+    batch: a client whose partition changed hands and got no event since is judged by
+    the tick only (a drain defers the tick's pass until it ends)."""
+    deadline = time.monotonic() + timeout
+    for w in workers:
+        status = w.status(local=True)
+        while not 0 < status.get("handled_at", 0.0) <= status.get("ticked_at", 0.0):
+            assert time.monotonic() < deadline, f"no tick after the last batch: {status}"
+            time.sleep(0.2)
+            status = w.status(local=True)
+
+
 class Worker:
     def __init__(
         self, bootstrap: str, data_dir: Path, port: int | None = None, **extra: str

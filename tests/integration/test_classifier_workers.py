@@ -9,6 +9,7 @@ worker only.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -34,6 +35,7 @@ from .classifier_support import (
     expected_state,
     get_json,
     series,
+    wait_judged,
     wait_processed,
 )
 
@@ -107,7 +109,7 @@ def test_three_workers_one_killed_mid_stream_count_every_event_once(
     ids = [e.event_id for e in events]
     for w in live:  # each worker answers for the whole group
         wait_processed(w.url, ids, timeout=240)
-    time.sleep(2)  # a tick: every client judged at the final watermark
+    wait_judged(live)  # every client judged at the final watermark
     expected = expected_state(load_tenant(group_tenant), events)
     assert len(expected) == 3 * COPIES
     for client, window in expected.items():
@@ -162,13 +164,13 @@ def test_workers_joining_mid_stream_take_partitions_over_exactly(
 
     ids = [e.event_id for e in events]
     wait_processed(first.url, ids, timeout=240)
-    time.sleep(2)  # a tick: every client judged at the final watermark
+    wait_judged(workers)  # every client judged at the final watermark
     expected = expected_state(load_tenant(group_tenant), events)
     for client, window in expected.items():
         got = get_json(f"{first.url}/v1/clients/{client}")["health"]["windows"]["90d"]
         if got != window:  # what each worker holds of it, to tell which one answered
-            own = [(w.url, _local_window(w, client), w.status(local=True)) for w in workers]
-            assert got == window, (client, own)
+            held = [(w.url, _local_window(w, client), w.status(local=True)) for w in workers]
+            pytest.fail(json.dumps({"client": client, "got": got, "want": window, "held": held}))
 
 
 def _local_window(worker: Worker, client: str) -> Any:
