@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any, NoReturn, cast
 
 import faust
+from aiokafka.errors import IllegalStateError
 
 from services.classifier.cover import StoreCover
 from services.classifier.domain import layout
@@ -74,6 +75,7 @@ class Agent:
         self._unrecorded: dict[Any, int] = {}  # partition -> next offset, handled not recorded
         self._generation = 0  # partitions revoked: what a checkpoint under way covered is moot
         self._owning = 0  # the generation the partitions were last assigned in
+        self._taken_at: dict[int, float] = {}  # events partition -> its last event taken
         self._saved_at = 0.0  # monotonic time of the last checkpoint
         # Clock time of the last tick that judged every client, once its outputs were
         # delivered (0: none yet).
@@ -194,6 +196,7 @@ class Agent:
         services/classifier/offsets.py) while the partition is sought back."""
         guard = self.offsets
         taken = []
+        now = time.monotonic()
         for event in events:
             message = event.message
             if not guard.expects(message.tp):
@@ -204,6 +207,7 @@ class Agent:
                     guard.start(message.tp, start)
             if guard.admit(message.tp, message.offset) is Verdict.TAKE:
                 taken.append(event)
+                self._taken_at[message.tp.partition] = now
             else:
                 forget(self.app, message)
         await self._seek_back()
@@ -233,13 +237,13 @@ class Agent:
         return int(value[1])
 
     async def _seek_back(self) -> None:
-        try:
-            assignment = self.app.consumer.assignment()
-        except Exception:  # no consumer (tests)
-            assignment = set()
         for tp, offset in self.offsets.seeks_due(time.monotonic()):
-            if tp not in assignment:  # revoked meanwhile: its new owner starts where recorded
-                self.offsets.drop(tp)
+            try:
+                await self.app.consumer.seek(cast(Any, tp), offset)
+            except IllegalStateError:
+                # Revoked while its events were awaited (the next assignment starts the
+                # guard afresh); or not assigned yet: due again after the retry delay.
+                log.info("%s is not assigned to this worker now: not sought back", tp)
                 continue
             log.warning(
                 "events of %s from offset %d were never delivered to the agent: "
@@ -248,7 +252,6 @@ class Agent:
                 offset,
             )
             self.metrics.offset_seeks.inc()
-            await self.app.consumer.seek(cast(Any, tp), offset)
 
     # -- checkpoints ------------------------------------------------------------------
 
@@ -373,6 +376,50 @@ class Agent:
             await self.checkpoint()
         if self._tables_ready():
             await self._seek_back()  # a partition sought back that still receives nothing
+            await self._unstall()
+
+    async def _unstall(self) -> None:
+        """Seek a partition that has events to process but delivers none.
+
+        The offsets guard finds events faust skipped by the hole they leave before a
+        later event; when no later event comes (the events were all produced before a
+        rebalance, and faust skipped what it fetched while the partition changed
+        hands), nothing of the partition ever arrives and the hole shows nowhere. Here
+        a partition whose expected offset is below its end and that has delivered no
+        event for two seek retries is sought back to it.
+        """
+        now = time.monotonic()
+        quiet = 2 * self.offsets.retry_seconds
+        for partition in sorted(self._assigned):
+            if now - self._taken_at.get(partition, now) < quiet:
+                continue
+            tp = faust.types.TP(topics.EVENTS, partition)
+            expected = self.offsets.next_offset(tp)
+            if expected is None:
+                expected = self._recorded_position(tp)
+            if expected is None:
+                continue  # nothing recorded: faust's committed offset is all there is
+            try:
+                end = self.app.consumer.highwater(tp)
+            except Exception:  # a rebalance under way
+                continue
+            if end is not None and end <= expected:
+                continue  # nothing waits
+            self._taken_at[partition] = now
+            try:
+                await self.app.consumer.seek(cast(Any, tp), expected)
+            except IllegalStateError:
+                continue  # revoked meanwhile
+            if not self.offsets.expects(tp):
+                self.offsets.start(tp, expected)
+            log.warning(
+                "no event of %s delivered for %.0f s though events from offset %d wait: "
+                "seeking there",
+                tp,
+                quiet,
+                expected,
+            )
+            self.metrics.offset_seeks.inc()
 
     def _tables_ready(self) -> bool:
         """Recovery done and no rebalance under way: the tables hold every client's state."""
@@ -397,6 +444,8 @@ class Agent:
         self._assigned = set(partitions)
         self._owning = self._generation
         self.offsets.reset()  # each partition starts again where its position was recorded
+        now = time.monotonic()
+        self._taken_at = {partition: now for partition in partitions}
         for table in self.tables.all():
             open_partitions(table, partitions)
         self._collect_orphans = True

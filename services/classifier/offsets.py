@@ -82,11 +82,6 @@ class OffsetGuard:
         """The partitions being sought back, with the offset each waits for."""
         return {p: self._next[p] for p in self._seeking}
 
-    def drop(self, partition: Hashable) -> None:
-        """The partition is not this worker's any more."""
-        self._next.pop(partition, None)
-        self._seeking.pop(partition, None)
-
     def reset(self) -> None:
         """Partitions revoked: what comes after the next assignment starts afresh."""
         self._next.clear()

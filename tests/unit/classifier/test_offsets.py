@@ -72,13 +72,3 @@ def test_a_revocation_forgets_every_partition() -> None:
     guard.reset()
     assert not guard.expects("p0")
     assert guard.seeks_due(now=0.0) == []
-
-
-def test_a_partition_dropped_is_neither_expected_nor_sought() -> None:
-    guard = OffsetGuard()
-    for partition in ("p0", "p1"):
-        guard.start(partition, 0)
-        guard.admit(partition, 3)
-    guard.drop("p0")
-    assert not guard.expects("p0")
-    assert guard.seeks_due(now=0.0) == [("p1", 0)]
