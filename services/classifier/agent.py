@@ -23,17 +23,16 @@ from collections.abc import Mapping
 from typing import Any, NoReturn, cast
 
 import faust
-from aiokafka.errors import IllegalStateError
 
 from services.classifier.cover import StoreCover
 from services.classifier.domain import layout
+from services.classifier.intake import Intake, position_key
 from services.classifier.metrics import ClassifierMetrics
-from services.classifier.offsets import OffsetGuard, Verdict
 from services.classifier.processor import Processor
 from services.classifier.publish import Publisher, partition_of
 from services.classifier.settings import ClassifierSettings
 from services.classifier.tables import Tables
-from services.classifier.transport import TableWriter, forget, open_partitions, start_offset
+from services.classifier.transport import TableWriter, forget, open_partitions
 from services.events import topics
 from services.events.tenant import Tenant
 
@@ -66,16 +65,14 @@ class Agent:
         self.writer = writer  # table writes: their changelog records go out with the outputs
         self.metrics = metrics
         self.cover = cover
-        self.offsets = OffsetGuard()
+        self.intake = Intake(settings, app=app, tables=tables, metrics=metrics)
         self._collect_orphans = True  # after an assignment: parts of crashed checkpoints
-        self._assigned: set[int] = set()  # events partitions assigned to this worker
         self._largest_record = 0
         self._inflight: list[Any] = []  # futures of records sent since the last checkpoint
         self._publishing = asyncio.Lock()  # a checkpoint waits for a flush under way
         self._unrecorded: dict[Any, int] = {}  # partition -> next offset, handled not recorded
         self._generation = 0  # partitions revoked: what a checkpoint under way covered is moot
         self._owning = 0  # the generation the partitions were last assigned in
-        self._taken_at: dict[int, float] = {}  # events partition -> its last event taken
         self._saved_at = 0.0  # monotonic time of the last checkpoint
         # Clock time of the last tick that judged every client, once its outputs were
         # delivered (0: none yet).
@@ -94,24 +91,11 @@ class Agent:
     @property
     def assigned(self) -> set[int]:
         """The events partitions this worker processes."""
-        return self._assigned
+        return self.intake.partitions
 
     def behind(self) -> int | None:
         """Events on this worker's partitions not processed yet (None: not known yet)."""
-        if not self._assigned:
-            return None
-        total = 0
-        for partition in self._assigned:
-            tp = faust.types.TP(topics.EVENTS, partition)
-            try:
-                highwater = self.app.consumer.highwater(tp)
-            except Exception:  # no consumer yet, or a rebalance
-                return None
-            position = self.offsets.next_offset(tp)
-            if highwater is None:
-                return None
-            total += max(0, highwater - (position or 0))
-        return total
+        return self.intake.behind()
 
     # -- the agent ------------------------------------------------------------------
 
@@ -132,13 +116,15 @@ class Agent:
                 if generation != self._generation:
                     unacked, generation = [], self._generation  # of a previous assignment
                 fetched = self._current(cast(list[faust.EventT[bytes]], events))
-                taken = await self._in_offset_order(fetched)
+                taken = await self.intake.in_order(fetched)
                 if len(self._current(taken)) < len(taken):  # a rebalance began meanwhile
-                    self.offsets.reset()  # the next events start again where recorded
+                    self.intake.revoke()  # the next events start again where recorded
                     continue
-                self.processor.handle((e.value for e in taken), caught_up=self._caught_up(taken))
+                self.processor.handle(
+                    (e.value for e in taken), caught_up=self.intake.caught_up(taken)
+                )
                 for tp in {event.message.tp for event in taken}:  # in handle()'s step
-                    position = self.offsets.next_offset(tp)
+                    position = self.intake.offsets.next_offset(tp)
                     if position is not None:
                         self._unrecorded[tp] = position
                 unacked += taken
@@ -188,70 +174,6 @@ class Agent:
                 generation,
             )
         return []
-
-    async def _in_offset_order(
-        self, events: list[faust.EventT[bytes]]
-    ) -> list[faust.EventT[bytes]]:
-        """The events to process; those after a hole in a partition's offsets wait (see
-        services/classifier/offsets.py) while the partition is sought back."""
-        guard = self.offsets
-        taken = []
-        now = time.monotonic()
-        for event in events:
-            message = event.message
-            if not guard.expects(message.tp):
-                start = self._recorded_position(message.tp)
-                if start is None:
-                    start = await start_offset(self.app, message.tp)
-                if start is not None:
-                    guard.start(message.tp, start)
-            if guard.admit(message.tp, message.offset) is Verdict.TAKE:
-                taken.append(event)
-                self._taken_at[message.tp.partition] = now
-            else:
-                forget(self.app, message)
-        await self._seek_back()
-        return taken
-
-    def _caught_up(self, events: list[faust.EventT[bytes]]) -> bool:
-        """Whether the batch reaches the end of every partition it comes from (as far as
-        the consumer's last fetch knows): live traffic, not a backlog being drained."""
-        last: dict[Any, int] = {}
-        for event in events:
-            last[event.message.tp] = event.message.offset
-        for tp, offset in last.items():
-            try:
-                highwater = self.app.consumer.highwater(tp)
-            except Exception:  # not assigned any more (a rebalance), or no consumer (tests)
-                highwater = None
-            if highwater is not None and offset + 1 < highwater:
-                return False
-        return True
-
-    def _recorded_position(self, tp: Any) -> int | None:
-        """The next offset to process, as recorded in this broker's incarnation (a new
-        embedded broker replays the journal at offsets of its own)."""
-        value = self.tables.positions.get(_position_key(tp))
-        if not isinstance(value, list) or value[0] != self.settings.broker_incarnation:
-            return None
-        return int(value[1])
-
-    async def _seek_back(self) -> None:
-        for tp, offset in self.offsets.seeks_due(time.monotonic()):
-            try:
-                await self.app.consumer.seek(cast(Any, tp), offset)
-            except IllegalStateError:
-                # Revoked while its events were awaited (the next assignment starts the
-                # guard afresh); or not assigned yet: due again after the retry delay.
-                log.info("%s is not assigned to this worker now: not sought back", tp)
-                continue
-            log.warning(
-                "events of %s from offset %d were never delivered to the agent: "
-                "seeking back to fetch them again",
-                tp,
-                offset,
-            )
-            self.metrics.offset_seeks.inc()
 
     # -- checkpoints ------------------------------------------------------------------
 
@@ -311,7 +233,7 @@ class Agent:
         """Delete the parts no head names (a checkpoint a crash cut short)."""
         for key in self.states.orphans():
             partition = self._state_partition(layout.client_of(key))
-            if partition in self._assigned:
+            if partition in self.assigned:
                 self.writer.write(self.tables.states, partition, key, None)
 
     async def _publish(self) -> list[asyncio.Future[Any]]:
@@ -339,7 +261,7 @@ class Agent:
         checkpoint (it can only lag behind).
         """
         for tp, offset in positions.items():
-            key = _position_key(tp)
+            key = position_key(tp)
             value = [self.settings.broker_incarnation, offset]
             self.writer.write(self.tables.positions, tp.partition, key, value)
 
@@ -375,51 +297,8 @@ class Agent:
         if self._checkpoint_due():  # not between the batches' own checkpoints of a drain
             await self.checkpoint()
         if self._tables_ready():
-            await self._seek_back()  # a partition sought back that still receives nothing
-            await self._unstall()
-
-    async def _unstall(self) -> None:
-        """Seek a partition that has events to process but delivers none.
-
-        The offsets guard finds events faust skipped by the hole they leave before a
-        later event; when no later event comes (the events were all produced before a
-        rebalance, and faust skipped what it fetched while the partition changed
-        hands), nothing of the partition ever arrives and the hole shows nowhere. Here
-        a partition whose expected offset is below its end and that has delivered no
-        event for two seek retries is sought back to it.
-        """
-        now = time.monotonic()
-        quiet = 2 * self.offsets.retry_seconds
-        for partition in sorted(self._assigned):
-            if now - self._taken_at.get(partition, now) < quiet:
-                continue
-            tp = faust.types.TP(topics.EVENTS, partition)
-            expected = self.offsets.next_offset(tp)
-            if expected is None:
-                expected = self._recorded_position(tp)
-            if expected is None:
-                continue  # nothing recorded: faust's committed offset is all there is
-            try:
-                end = self.app.consumer.highwater(tp)
-            except Exception:  # a rebalance under way
-                continue
-            if end is not None and end <= expected:
-                continue  # nothing waits
-            self._taken_at[partition] = now
-            try:
-                await self.app.consumer.seek(cast(Any, tp), expected)
-            except IllegalStateError:
-                continue  # revoked meanwhile
-            if not self.offsets.expects(tp):
-                self.offsets.start(tp, expected)
-            log.warning(
-                "no event of %s delivered for %.0f s though events from offset %d wait: "
-                "seeking there",
-                tp,
-                quiet,
-                expected,
-            )
-            self.metrics.offset_seeks.inc()
+            await self.intake.seek_back()  # a partition sought back that still receives nothing
+            await self.intake.unstall()  # one that delivers nothing though events wait
 
     def _tables_ready(self) -> bool:
         """Recovery done and no rebalance under way: the tables hold every client's state."""
@@ -441,11 +320,8 @@ class Agent:
         self.own({tp.partition for tp in assigned if tp.topic == topics.EVENTS})
 
     def own(self, partitions: set[int]) -> None:
-        self._assigned = set(partitions)
+        self.intake.assign(partitions)
         self._owning = self._generation
-        self.offsets.reset()  # each partition starts again where its position was recorded
-        now = time.monotonic()
-        self._taken_at = {partition: now for partition in partitions}
         for table in self.tables.all():
             open_partitions(table, partitions)
         self._collect_orphans = True
@@ -473,7 +349,7 @@ class Agent:
             pass
         self.processor.forget()
         self._unrecorded.clear()
-        self.offsets.reset()
+        self.intake.revoke()
 
 
 def _exit_for_redelivery() -> NoReturn:
@@ -483,7 +359,3 @@ def _exit_for_redelivery() -> NoReturn:
     log.critical("could not record a batch; exiting for redelivery", exc_info=True)
     logging.shutdown()
     os._exit(70)
-
-
-def _position_key(tp: Any) -> bytes:
-    return f"{tp.topic}:{tp.partition}".encode()

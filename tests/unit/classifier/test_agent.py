@@ -230,7 +230,7 @@ def test_a_partition_revoked_while_sought_back_does_not_stop_the_worker(
     must not exit the worker nor stop the other partitions' seeks; the next assignment
     starts every partition afresh from its recorded position."""
     gone, kept = TP(topics.EVENTS, 0), TP(topics.EVENTS, 1)
-    guard = classifier.agent.offsets
+    guard = classifier.agent.intake.offsets
     for tp in (gone, kept):
         guard.start(tp, 10)
         guard.admit(tp, 12)  # a hole at 10 and 11
@@ -242,7 +242,7 @@ def test_a_partition_revoked_while_sought_back_does_not_stop_the_worker(
         sought.append((tp, offset))
 
     classifier.app.consumer.seek = seek  # type: ignore[method-assign]
-    classifier.app.loop.run_until_complete(classifier.agent._seek_back())
+    classifier.app.loop.run_until_complete(classifier.agent.intake.seek_back())
     assert sought == [(kept, 10)]
     classifier.agent.own({1})  # the assignment that follows
     assert not guard.expects(gone) and not guard.expects(kept)
@@ -258,10 +258,10 @@ def test_a_partition_that_delivers_nothing_though_events_wait_is_sought(
     agent.own({0, 1, 2})
     stalled, idle, busy = (TP(topics.EVENTS, p) for p in (0, 1, 2))
     for tp in (stalled, idle, busy):
-        agent.offsets.start(tp, 40)
+        agent.intake.offsets.start(tp, 40)
     ends = {stalled: 100, idle: 40, busy: 100}  # the idle partition has nothing left
     long_ago = time.monotonic() - 60
-    agent._taken_at = {0: long_ago, 1: long_ago, 2: time.monotonic()}
+    agent.intake._taken_at = {0: long_ago, 1: long_ago, 2: time.monotonic()}
     sought: list[tuple[TP, int]] = []
 
     async def seek(tp: TP, offset: int) -> None:
@@ -270,7 +270,7 @@ def test_a_partition_that_delivers_nothing_though_events_wait_is_sought(
     consumer = classifier.app.consumer
     consumer.highwater = lambda tp: ends[tp]  # type: ignore[method-assign]
     consumer.seek = seek  # type: ignore[method-assign]
-    classifier.app.loop.run_until_complete(agent._unstall())
+    classifier.app.loop.run_until_complete(agent.intake.unstall())
     assert sought == [(stalled, 40)]
-    classifier.app.loop.run_until_complete(agent._unstall())
+    classifier.app.loop.run_until_complete(agent.intake.unstall())
     assert sought == [(stalled, 40)]  # not again before another quiet spell

@@ -12,12 +12,13 @@ import pytest
 
 CLASSIFIER = Path(__file__).parents[3] / "services" / "classifier"
 SHELL_LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "aiohttp")
-# The faust shell (agent, tables, transport, outputs, wiring) and the HTTP views. Every
-# other module of the classifier is domain or processor.
+# The faust shell (agent, its intake, tables, transport, outputs, wiring) and the HTTP views.
+# Every other module of the classifier is domain or processor.
 SHELL = {
     "agent",
     "app",
     "bootstrap",
+    "intake",
     "openapi",
     "peers",
     "publish",
